@@ -1,0 +1,31 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PORT ?= 8801
+DEMO_DIR ?= results/demo
+
+.PHONY: demo test bench deps clean
+
+# Debian packages the project needs (tests run a real Prometheus server).
+deps:
+	@command -v prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m harness.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
+
+test: $(STAMP) deps
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/sim_capacity.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

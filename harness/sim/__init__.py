@@ -1,0 +1,1 @@
+"""A vLLM-compatible simulated server: `python -m harness.sim` or `omniload sim`."""

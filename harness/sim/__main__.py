@@ -1,0 +1,55 @@
+"""Run the simulator: `python -m harness.sim --host 127.0.0.1 --port 8801 --model NAME`."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from harness.sim.config import SimConfig, parse_config
+from harness.sim.server import SimServer
+
+log = logging.getLogger("harness.sim")
+
+
+async def serve(config: SimConfig) -> None:
+    """Serve until SIGINT/SIGTERM; prints `serving on http://HOST:PORT` once listening."""
+    server = SimServer(config)
+    # The tokenizer holds millions of long-lived objects; a full collection walking them
+    # stalls every stream for tens of ms. Freeze them out of the collector's sight.
+    gc.collect()
+    gc.freeze()
+    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    mode = "fixed" if config.fixed_ttft_ms is not None else "batching"
+    print(f"serving on http://{config.host}:{port} model={config.model} timing={mode}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_config(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

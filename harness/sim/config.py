@@ -1,0 +1,140 @@
+"""The simulator's command line and the configuration it yields.
+
+Default timing resembles Qwen3-Omni-30B-A3B (a 30B MoE with ~3B active parameters) in
+bf16 on one A100-80GB. These are estimates, not measurements: ~12 ms per decode step at
+batch 1 (reading ~3B active parameters' weights plus attention, with launch overhead),
++0.1 ms per running sequence, ~8,000 prefill tokens/s, and a KV cache of ~120,000
+tokens (48 layers × 4 KV heads × 128 dims × 2 (K,V) × 2 bytes ≈ 98 KB per token, in the
+~12 GB left after ~60 GB of weights). `max_num_seqs` is vLLM's default, 256.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from harness.argparsing import OneLineArgumentParser
+from harness.sim.faults import Fault, parse_fault
+
+DEFAULT_MODEL = "Qwen3-Omni-30B-A3B-Instruct"
+DEFAULT_PORT = 8801
+DEFAULT_MAX_MODEL_LEN = 32768
+DEFAULT_MAX_NUM_SEQS = 256
+DEFAULT_PREFILL_TOKENS_PER_S = 8000.0
+DEFAULT_DECODE_MS = 12.0
+DEFAULT_DECODE_MS_PER_SEQ = 0.1
+DEFAULT_KV_CACHE_TOKENS = 120_000
+# Without ignore_eos, the "model" ends its answer after this many tokens (min_tokens and
+# max_tokens still bound it), as a real model stops at EOS.
+DEFAULT_NATURAL_OUTPUT_TOKENS = 256
+DEFAULT_MAX_BODY_MB = 64
+
+
+@dataclass
+class SimConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    model: str = DEFAULT_MODEL
+    tokenizer_path: str | None = None
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN
+    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS
+    prefill_tokens_per_s: float = DEFAULT_PREFILL_TOKENS_PER_S
+    decode_ms: float = DEFAULT_DECODE_MS
+    decode_ms_per_seq: float = DEFAULT_DECODE_MS_PER_SEQ
+    kv_cache_tokens: int = DEFAULT_KV_CACHE_TOKENS
+    fixed_ttft_ms: float | None = None
+    fixed_itl_ms: float | None = None
+    stream_interval: int = 1
+    reasoning_tokens: int = 0
+    natural_output_tokens: int = DEFAULT_NATURAL_OUTPUT_TOKENS
+    seed: int = 0
+    ground_truth: str | None = None
+    ground_truth_events: bool = False
+    fault_rate: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="python -m harness.sim",
+        description="A vLLM-compatible simulated server for Qwen3-Omni (OpenAI chat completions).",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1")
+    add("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (printed at start)")
+    add("--model", default=DEFAULT_MODEL, help="served model name")
+    add("--tokenizer-path", default=None, help="local dir or hub id; default: bundled Qwen3 tokenizer")
+    add("--max-model-len", type=int, default=DEFAULT_MAX_MODEL_LEN)
+    add("--max-num-seqs", type=int, default=DEFAULT_MAX_NUM_SEQS, help="running slots")
+    add("--prefill-tokens-per-s", type=float, default=DEFAULT_PREFILL_TOKENS_PER_S)
+    add("--decode-ms", type=float, default=DEFAULT_DECODE_MS, help="decode step base time")
+    add("--decode-ms-per-seq", type=float, default=DEFAULT_DECODE_MS_PER_SEQ, help="added per running sequence")
+    add("--kv-cache-tokens", type=int, default=DEFAULT_KV_CACHE_TOKENS)
+    add("--fixed", nargs=2, type=float, metavar=("TTFT_MS", "ITL_MS"), help="constant timing, no batching")
+    add("--stream-interval", type=int, default=1, help="tokens per stream event")
+    add("--reasoning-tokens", type=int, default=0, help="send the first R tokens as reasoning_content")
+    add("--natural-output-tokens", type=int, default=DEFAULT_NATURAL_OUTPUT_TOKENS,
+        help="answer length when EOS is not ignored")  # fmt: skip
+    add("--seed", type=int, default=0)
+    add("--ground-truth", default=None, metavar="FILE", help="append one JSON line per request")
+    add("--ground-truth-events", action="store_true", help="also record every event's send time and lag")
+    add("--fault-rate", type=float, default=0.0, help="share of requests given one of --faults")
+    add("--faults", nargs="+", default=[], metavar="SPEC", help="fault specs, e.g. http_503 disconnect@5")
+    add("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB, help="larger bodies get 413")
+    return parser
+
+
+def parse_config(argv: list[str] | None = None) -> SimConfig:
+    """Parse the command line; bad values exit 2 with a message naming the flag."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    positive = {
+        "--max-model-len": args.max_model_len,
+        "--max-num-seqs": args.max_num_seqs,
+        "--prefill-tokens-per-s": args.prefill_tokens_per_s,
+        "--kv-cache-tokens": args.kv_cache_tokens,
+        "--stream-interval": args.stream_interval,
+        "--max-body-mb": args.max_body_mb,
+    }
+    for flag, value in positive.items():
+        if value <= 0:
+            parser.error(f"{flag} must be positive, got {value}")
+    for flag, value in {"--decode-ms": args.decode_ms, "--decode-ms-per-seq": args.decode_ms_per_seq,
+                        "--reasoning-tokens": args.reasoning_tokens,
+                        "--natural-output-tokens": args.natural_output_tokens}.items():  # fmt: skip
+        if value < 0:
+            parser.error(f"{flag} must not be negative, got {value}")
+    if args.fixed is not None and (args.fixed[0] < 0 or args.fixed[1] < 0):
+        parser.error(f"--fixed values must not be negative, got {args.fixed}")
+    if not 0.0 <= args.fault_rate <= 1.0:
+        parser.error(f"--fault-rate must be within [0, 1], got {args.fault_rate}")
+    try:
+        faults = [parse_fault(spec) for spec in args.faults]
+    except ValueError as exc:
+        parser.error(f"--faults: {exc}")
+    if args.fault_rate > 0 and not faults:
+        parser.error("--fault-rate needs --faults")
+    return SimConfig(
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        tokenizer_path=args.tokenizer_path,
+        max_model_len=args.max_model_len,
+        max_num_seqs=args.max_num_seqs,
+        prefill_tokens_per_s=args.prefill_tokens_per_s,
+        decode_ms=args.decode_ms,
+        decode_ms_per_seq=args.decode_ms_per_seq,
+        kv_cache_tokens=args.kv_cache_tokens,
+        fixed_ttft_ms=args.fixed[0] if args.fixed else None,
+        fixed_itl_ms=args.fixed[1] if args.fixed else None,
+        stream_interval=args.stream_interval,
+        reasoning_tokens=args.reasoning_tokens,
+        natural_output_tokens=args.natural_output_tokens,
+        seed=args.seed,
+        ground_truth=args.ground_truth,
+        ground_truth_events=args.ground_truth_events,
+        fault_rate=args.fault_rate,
+        faults=faults,
+        max_body_mb=args.max_body_mb,
+    )

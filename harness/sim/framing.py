@@ -1,0 +1,97 @@
+"""Bytes of vLLM's chat-completion stream and non-stream bodies.
+
+A stream is: a role-only event (`delta: {"role": "assistant", "content": ""}`), content
+deltas, the last delta carrying `finish_reason`, a usage-only event with `choices: []`
+when `stream_options.include_usage` is set, then `data: [DONE]`. Each event is
+`data: <json>\\n\\n`. The constant prefix of every delta event is built once per request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from json.encoder import encode_basestring_ascii
+from typing import Any
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+class StreamFramer:
+    """Builds the events of one streamed response."""
+
+    def __init__(self, completion_id: str, model: str, created_s: int | None = None) -> None:
+        self.completion_id = completion_id
+        self.model = model
+        self.created_s = created_s if created_s is not None else int(time.time())
+        self._head = (
+            f'data: {{"id":{json.dumps(completion_id)},"object":"chat.completion.chunk",'
+            f'"created":{self.created_s},"model":{json.dumps(model)},"choices":'
+        ).encode()
+        self._content_head = self._head + b'[{"index":0,"delta":{"content":'
+        self._reasoning_head = self._head + b'[{"index":0,"delta":{"reasoning_content":'
+        self._tail = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+    def role_event(self) -> bytes:
+        return self._choice_event({"role": "assistant", "content": ""}, None)
+
+    def delta_event(self, text: str, finish_reason: str | None, reasoning: bool = False) -> bytes:
+        if finish_reason is not None:
+            return self._choice_event({"reasoning_content" if reasoning else "content": text}, finish_reason)
+        # The hot path (one call per streamed event): byte concatenation, no json.dumps.
+        head = self._reasoning_head if reasoning else self._content_head
+        return head + encode_basestring_ascii(text).encode() + self._tail
+
+    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        return self._head + b'[],"usage":' + _usage_json(prompt_tokens, completion_tokens) + b"}\n\n"
+
+    def malformed_event(self) -> bytes:
+        """An event whose JSON is cut off mid-object."""
+        return self._head + b'[{"index":0,"delta":{"content":"\n\n'
+
+    def _choice_event(self, delta: dict[str, str], finish_reason: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        if finish_reason is not None:
+            choice["stop_reason"] = None
+        return self._head + json.dumps([choice], separators=(",", ":")).encode() + b"}\n\n"
+
+
+def _usage_json(prompt_tokens: int, completion_tokens: int) -> bytes:
+    return json.dumps(usage(prompt_tokens, completion_tokens), separators=(",", ":")).encode()
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "completion_tokens": completion_tokens,
+    }
+
+
+def error_event(error: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(error, separators=(",", ":")).encode() + b"\n\n"
+
+
+def completion_body(
+    completion_id: str,
+    model: str,
+    text: str,
+    reasoning_text: str | None,
+    finish_reason: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> dict[str, Any]:
+    """A non-streamed chat.completion object."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": []}
+    if reasoning_text is not None:
+        message["reasoning_content"] = reasoning_text
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason, "stop_reason": None}
+        ],
+        "usage": usage(prompt_tokens, completion_tokens),
+        "prompt_logprobs": None,
+    }

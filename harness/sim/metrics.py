@@ -1,0 +1,99 @@
+"""The simulator's `/metrics`: vLLM's metric names, types, labels and bucket boundaries."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+
+from harness.buckets import VLLM_REQUEST_LATENCY_BUCKETS_S, VLLM_TPOT_BUCKETS_S, VLLM_TTFT_BUCKETS_S
+
+LABELS = ("model_name", "engine")
+ENGINE_INDEX = "0"
+FINISHED_REASONS = ("stop", "length", "abort", "error")
+
+# vLLM exposes no `_created` series; neither do we.
+disable_created_metrics()
+
+
+class SimMetrics:
+    """Holds one registry per simulator (fresh per instance, so tests can run several)."""
+
+    def __init__(self, model_name: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = (model_name, ENGINE_INDEX)
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(name, doc, LABELS, buckets=buckets, registry=self.registry)
+
+        self._ttft = histogram(
+            "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", VLLM_TTFT_BUCKETS_S
+        ).labels(*labels)
+        self._itl = histogram(
+            "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", VLLM_TPOT_BUCKETS_S
+        ).labels(*labels)
+        self._tpot = histogram(
+            "vllm:request_time_per_output_token_seconds",
+            "Histogram of time_per_output_token_seconds per request.",
+            VLLM_TPOT_BUCKETS_S,
+        ).labels(*labels)
+        self._e2e = histogram(
+            "vllm:e2e_request_latency_seconds",
+            "Histogram of e2e request latency in seconds.",
+            VLLM_REQUEST_LATENCY_BUCKETS_S,
+        ).labels(*labels)
+        self._queue = histogram(
+            "vllm:request_queue_time_seconds",
+            "Histogram of time spent in WAITING phase for request.",
+            VLLM_REQUEST_LATENCY_BUCKETS_S,
+        ).labels(*labels)
+        self._running = Gauge(
+            "vllm:num_requests_running", "Number of requests in model execution batches.", LABELS,
+            registry=self.registry,
+        ).labels(*labels)  # fmt: skip
+        self._waiting = Gauge(
+            "vllm:num_requests_waiting", "Number of requests waiting to be processed.", LABELS,
+            registry=self.registry,
+        ).labels(*labels)  # fmt: skip
+        self._kv_usage = Gauge(
+            "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", LABELS,
+            registry=self.registry,
+        ).labels(*labels)  # fmt: skip
+        self._prompt_tokens = Counter(
+            "vllm:prompt_tokens", "Number of prefill tokens processed.", LABELS, registry=self.registry
+        ).labels(*labels)
+        self._generation_tokens = Counter(
+            "vllm:generation_tokens", "Number of generation tokens processed.", LABELS, registry=self.registry
+        ).labels(*labels)
+        success = Counter(
+            "vllm:request_success",
+            "Count of successfully processed requests.",
+            LABELS + ("finished_reason",),
+            registry=self.registry,
+        )
+        self._success = {reason: success.labels(*labels, reason) for reason in FINISHED_REASONS}
+
+    def set_load(self, running: int, waiting: int, kv_cache_usage: float) -> None:
+        self._running.set(running)
+        self._waiting.set(waiting)
+        self._kv_usage.set(kv_cache_usage)
+
+    def observe_queue(self, queue_s: float) -> None:
+        self._queue.observe(queue_s)
+
+    def observe_first_token(self, ttft_s: float, prompt_tokens: int) -> None:
+        self._ttft.observe(ttft_s)
+        self._prompt_tokens.inc(prompt_tokens)
+
+    def observe_tokens(self, tokens: int, itl_samples: int, itl_s: float) -> None:
+        """`tokens` generated; `itl_samples` of them came `itl_s` after their predecessor."""
+        self._generation_tokens.inc(tokens)
+        for _ in range(itl_samples):
+            self._itl.observe(itl_s)
+
+    def observe_finished(self, reason: str, e2e_s: float, tpot_s: float | None) -> None:
+        self._success[reason].inc()
+        self._e2e.observe(e2e_s)
+        if tpot_s is not None:
+            self._tpot.observe(tpot_s)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

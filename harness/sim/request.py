@@ -1,0 +1,185 @@
+"""Parse and validate an OpenAI chat-completions body the way vLLM does.
+
+Media are decoded only as far as their size needs: Pillow reads an image's header,
+soundfile an audio clip's frame count. Remote URLs are refused (the simulator is offline).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.sim.accounting import audio_tokens, image_tokens
+from harness.sim.errors import SimRequestError
+
+IMAGE_FORMATS = ("PNG", "JPEG")
+
+
+@dataclass
+class ImageInfo:
+    width_px: int
+    height_px: int
+    mode: str
+    format: str
+
+
+@dataclass
+class ChatRequest:
+    """What the simulator needs from one request; token counts filled in by the server."""
+
+    model: str
+    text_messages: list[dict[str, str]]
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+    min_tokens: int
+    ignore_eos: bool
+    seed: int | None
+    images: list[ImageInfo] = field(default_factory=list)
+    audio_durations_s: list[float] = field(default_factory=list)
+
+    @property
+    def image_tokens(self) -> int:
+        return sum(image_tokens(image.width_px, image.height_px) for image in self.images)
+
+    @property
+    def audio_tokens(self) -> int:
+        return sum(audio_tokens(duration_s) for duration_s in self.audio_durations_s)
+
+
+def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatRequest:
+    """Validate a request body; raise SimRequestError with vLLM's status and wording."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SimRequestError(400, f"JSON decode error: {exc}") from None
+    if not isinstance(payload, dict):
+        raise SimRequestError(400, "Request body must be a JSON object")
+    model = payload.get("model")
+    if model is not None and model not in served_models:
+        raise SimRequestError(404, f"The model `{model}` does not exist.", "model")
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise SimRequestError(400, "Field required: messages", "messages")
+    request = ChatRequest(
+        model=model or served_models[0],
+        text_messages=[],
+        stream=bool(payload.get("stream", False)),
+        include_usage=bool((payload.get("stream_options") or {}).get("include_usage", False)),
+        max_tokens=_optional_int(payload, "max_completion_tokens", minimum=1)
+        or _optional_int(payload, "max_tokens", minimum=1),
+        min_tokens=_optional_int(payload, "min_tokens", minimum=0) or 0,
+        ignore_eos=bool(payload.get("ignore_eos", False)),
+        seed=_optional_int(payload, "seed", minimum=None),
+    )
+    temperature = payload.get("temperature")
+    if temperature is not None and (not isinstance(temperature, (int, float)) or temperature < 0):
+        raise SimRequestError(400, "temperature must be a non-negative number", "temperature")
+    if request.max_tokens is not None and request.min_tokens > request.max_tokens:
+        raise SimRequestError(
+            400,
+            f"min_tokens must be less than or equal to max_tokens={request.max_tokens}, "
+            f"got {request.min_tokens}.",
+            "min_tokens",
+        )
+    for message in messages:
+        request.text_messages.append(_flatten_message(message, request))
+    return request
+
+
+def _optional_int(payload: dict[str, Any], key: str, minimum: int | None) -> int | None:
+    value = payload.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SimRequestError(400, f"{key} must be an integer", key)
+    if minimum is not None and value < minimum:
+        raise SimRequestError(400, f"{key} must be at least {minimum}, got {value}.", key)
+    return value
+
+
+def _flatten_message(message: Any, request: ChatRequest) -> dict[str, str]:
+    """The message with its text parts joined; media parts decoded into `request`."""
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        raise SimRequestError(400, "each message needs a string 'role'", "messages")
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return {"role": message["role"], "content": content or ""}
+    if not isinstance(content, list):
+        raise SimRequestError(400, "message content must be a string or a list of parts", "messages")
+    texts: list[str] = []
+    for part in content:
+        part_type = part.get("type") if isinstance(part, dict) else None
+        if part_type == "text":
+            texts.append(str(part.get("text", "")))
+        elif part_type == "image_url":
+            request.images.append(_decode_image(_part_url(part, "image_url")))
+        elif part_type == "input_audio":
+            audio = part.get("input_audio") or {}
+            request.audio_durations_s.append(_audio_duration_s(_b64decode(audio.get("data"), "input_audio")))
+        elif part_type == "audio_url":
+            _media_type, data = _split_data_url(_part_url(part, "audio_url"), "audio_url")
+            request.audio_durations_s.append(_audio_duration_s(data))
+        else:
+            raise SimRequestError(400, f"Unknown part type: {part_type}", "messages")
+    return {"role": message["role"], "content": "".join(texts)}
+
+
+def _part_url(part: dict[str, Any], key: str) -> str:
+    holder = part.get(key)
+    url = holder.get("url") if isinstance(holder, dict) else holder
+    if not isinstance(url, str):
+        raise SimRequestError(400, f"{key} part needs a url", "messages")
+    return url
+
+
+def _split_data_url(url: str, key: str) -> tuple[str, bytes]:
+    if url.startswith(("http://", "https://", "file:")):
+        raise SimRequestError(
+            400, f"{key}: remote URLs are not fetched by the offline simulator; send a data URL", "messages"
+        )
+    if not url.startswith("data:") or ";base64," not in url:
+        raise SimRequestError(400, f"{key}: expected a data:<mime>;base64,<data> URL", "messages")
+    header, encoded = url.split(",", 1)
+    return header[5:].split(";", 1)[0], _b64decode(encoded, key)
+
+
+def _b64decode(encoded: Any, key: str) -> bytes:
+    if not isinstance(encoded, str):
+        raise SimRequestError(400, f"{key}: missing base64 data", "messages")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise SimRequestError(400, f"{key}: invalid base64 data", "messages") from None
+
+
+def _decode_image(url: str) -> ImageInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    _media_type, data = _split_data_url(url, "image_url")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            info = ImageInfo(image.width, image.height, image.mode, image.format or "")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SimRequestError(400, f"image_url: cannot identify image: {exc}", "messages") from None
+    if info.format not in IMAGE_FORMATS:
+        raise SimRequestError(400, f"image_url: unsupported image format {info.format}", "messages")
+    try:
+        image_tokens(info.width_px, info.height_px)
+    except ValueError as exc:
+        raise SimRequestError(400, f"image_url: {exc}", "messages") from None
+    return info
+
+
+def _audio_duration_s(data: bytes) -> float:
+    import soundfile
+
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise SimRequestError(400, f"audio: cannot decode: {exc}", "messages") from None
+    return info.frames / info.samplerate

