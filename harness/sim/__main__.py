@@ -13,7 +13,6 @@ from aiohttp import web
 from harness.sim.config import SimConfig, parse_config
 from harness.sim.server import SimServer
 
-log = logging.getLogger("harness.sim")
 
 
 async def serve(config: SimConfig) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,6 @@ REQUEST_ID_HEADER = "X-Request-Id"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 TOKENIZER_THREADS = 2
 
-log = logging.getLogger("harness.sim")
 
 
 class SimServer:
