@@ -7,22 +7,24 @@ import gc
 import logging
 import signal
 import sys
+from concurrent.futures import ProcessPoolExecutor
 
 from aiohttp import web
 
 from harness.sim.config import SimConfig, parse_config
+from harness.sim.arrival import StampingAppRunner
+from harness.sim.parsing import start_parser_pool
 from harness.sim.server import SimServer
 
 
-
-async def serve(config: SimConfig) -> None:
+async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     """Serve until SIGINT/SIGTERM; prints `serving on http://HOST:PORT` once listening."""
-    server = SimServer(config)
+    server = SimServer(config, parser_pool)
     # The tokenizer holds millions of long-lived objects; a full collection walking them
     # stalls every stream for tens of ms. Freeze them out of the collector's sight.
     gc.collect()
     gc.freeze()
-    runner = web.AppRunner(server.build_app(), access_log=None, handle_signals=False)
+    runner = StampingAppRunner(server.build_app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(config))
+    parser_pool = start_parser_pool(config.tokenizer_path)
+    asyncio.run(serve(config, parser_pool))
     return 0
 
 

@@ -24,6 +24,10 @@ class SimRequestError(Exception):
         self.message = message
         self.param = param
 
+    def __reduce__(self) -> tuple[type, tuple[int, str, str | None]]:
+        # Raised in parser processes: pickle with all three fields.
+        return (SimRequestError, (self.status, self.message, self.param))
+
 
 def error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
     """The JSON object vLLM sends for an error with this HTTP status."""

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -25,27 +25,27 @@ from harness.sim.groundtruth import GroundTruthRecord, GroundTruthWriter, wall_f
 from harness.sim.metrics import SimMetrics
 from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.text import OutputVocabulary
-from harness.tokenizer import count_tokens_batch, load_tokenizer, render_chat
+from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
+from harness.sim.parsing import parse_and_count, render_text
+from harness.tokenizer import ChatRenderer, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
-TOKENIZER_THREADS = 2
 
 
 
 class SimServer:
     """Holds the engine, tokenizer, metrics and ground truth of one simulator."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
         self.config = config
+        self._parser_pool = parser_pool
         self.tokenizer = load_tokenizer(config.tokenizer_path)
         self.vocabulary = OutputVocabulary(self.tokenizer)
         self.metrics = SimMetrics(config.model)
         self.faults = FaultPicker(config.faults, config.fault_rate, config.seed)
         self.ground_truth = GroundTruthWriter(config.ground_truth) if config.ground_truth else None
-        self._executor = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="sim-tokenize")
-        # Compile the chat template and warm the tokenizer now, not on the first request.
-        count_tokens_batch(self.tokenizer, [render_chat(self.tokenizer, [{"role": "user", "content": "warm up"}])])
+        self.renderer = ChatRenderer(self.tokenizer)
         self._requests_seen = 0
         self.engine: Engine
         if config.fixed_ttft_ms is not None and config.fixed_itl_ms is not None:
@@ -63,7 +63,7 @@ class SimServer:
     def build_app(self) -> web.Application:
         app = web.Application(
             client_max_size=int(self.config.max_body_mb * 1024 * 1024),
-            middlewares=[_json_http_errors],
+            middlewares=[stamp_arrival, _json_http_errors],
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
@@ -83,7 +83,7 @@ class SimServer:
             await self.engine.stop()
         if self.ground_truth is not None:
             self.ground_truth.close()
-        self._executor.shutdown(wait=False)
+        self._parser_pool.shutdown(wait=False, cancel_futures=True)
 
     # --- plain endpoints -------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class SimServer:
                 raise SimRequestError(400, "Request body must be a JSON object")
             if "messages" in payload:
                 chat = parse_chat_request(json.dumps({"messages": payload["messages"]}).encode(), (self.config.model,))
-                text = self._render(chat)
+                text = render_text(self.renderer, chat)
             elif isinstance(payload.get("prompt"), str):
                 text = payload["prompt"]
             else:
@@ -135,7 +135,7 @@ class SimServer:
     # --- chat completions ------------------------------------------------------------
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
-        received_perf = time.perf_counter()
+        received_perf = request[ARRIVAL_KEY]
         self._requests_seen += 1
         request_id = request.headers.get(REQUEST_ID_HEADER) or f"sim-{uuid.uuid4().hex}"
         record: GroundTruthRecord = {
@@ -170,8 +170,9 @@ class SimServer:
         record["fault"] = fault.spec if fault else None
         try:
             body = await request.read()
-            chat = parse_chat_request(body, (self.config.model,))
-            text_tokens = await self._count_text_tokens(chat)
+            chat, text_tokens = await asyncio.get_running_loop().run_in_executor(
+                self._parser_pool, parse_and_count, body, (self.config.model,)
+            )
             prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
@@ -203,18 +204,6 @@ class SimServer:
             return await self._whole(request, seq, words, finish_reason, fault, completion_id, record)
         finally:
             self.engine.finish(seq)
-
-    async def _count_text_tokens(self, chat: ChatRequest) -> int:
-        text = self._render(chat)
-        loop = asyncio.get_running_loop()
-        counts = await loop.run_in_executor(self._executor, count_tokens_batch, self.tokenizer, [text])
-        return counts[0]
-
-    def _render(self, chat: ChatRequest) -> str:
-        try:
-            return render_chat(self.tokenizer, chat.text_messages)
-        except Exception as exc:  # the template raises on e.g. unknown roles
-            raise SimRequestError(400, f"chat template error: {exc}", "messages") from None
 
     def _max_tokens(self, chat: ChatRequest, prompt_tokens: int) -> int:
         limit = self.config.max_model_len

@@ -1,0 +1,199 @@
+"""The streaming chat client: one HTTP request, every SSE event stamped with its arrival.
+
+Times are unix seconds: t_send from `time.time()` just before the request is written,
+event arrivals from the kernel's receive timestamps (see harness/http1.py), so a busy
+client process delays its bookkeeping but not its measurements. Every failure is
+classified into a reason and kept in the record, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from harness.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
+from harness.options import LoadOptions
+from harness.payloads import Payload
+from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
+from harness.sse import SseReader
+from harness.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
+
+REQUEST_ID_HEADER = "X-Request-Id"
+USER_AGENT = "omniload"
+# Most bytes of a non-streamed or error response body kept.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+ERROR_BODY_LIMIT_BYTES = 65536
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+class ChatClient:
+    """One user's connection to the server (kept alive between requests)."""
+
+    def __init__(self, options: LoadOptions, count_tokens: TokenCounter) -> None:
+        self.options = options
+        self.count_tokens = count_tokens
+        url = urlsplit(options.url)
+        tls = url.scheme == "https"
+        port = url.port or (443 if tls else 80)
+        self.path = url.path
+        self.host_header = url.netloc
+        self.connection = HttpConnection(url.hostname or "", port, tls, options.connect_timeout_s,
+                                         options.read_timeout_s)  # fmt: skip
+        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if options.stream:
+            self._headers["Accept"] = "text/event-stream"
+        if options.api_key:
+            self._headers["Authorization"] = f"Bearer {options.api_key}"
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def send(self, payload: Payload, record: RequestRecord) -> None:
+        """Send one request and fill `record` with what happened. Raises only GreenletExit."""
+        headers = {**self._headers, REQUEST_ID_HEADER: record.request_id}
+        head = request_head("POST", self.path, self.host_header, headers, len(payload.body))
+        parser = ResponseParser()
+        try:
+            for attempt in (1, 2):
+                try:
+                    self._exchange(head, payload, parser, record)
+                    break
+                except (ConnectionLost, ConnectionResetError, BrokenPipeError):
+                    # A kept-alive connection the server had already closed: once, afresh.
+                    self.connection.close()
+                    if attempt == 2 or not self.connection.reused or parser.response.status:
+                        raise
+                    parser = ResponseParser()
+        except TimeoutError as exc:
+            record.fail("timeout" if self.connection.written else "connect_error", _message(exc))
+        except ConnectionLost as exc:
+            record.fail("stream_truncated", str(exc))
+        except HttpProtocolError as exc:
+            record.fail("malformed_event", f"HTTP framing: {exc}")
+        except OSError as exc:  # refused, reset, unreachable, DNS
+            reason = "stream_truncated" if parser.response.status else "connect_error"
+            record.fail(reason, _message(exc))
+        except BaseException:
+            # The load test stopped this user mid-request (GreenletExit): keep the record.
+            record.fail("cancelled", "the load test stopped before the response ended")
+            self.connection.close()
+            raise
+        finally:
+            if record.duration_s is None:
+                record.duration_s = time.time() - record.t_send
+        if not parser.response.complete or not parser.response.keep_alive or record.status != "ok":
+            self.connection.close()
+
+    def _exchange(self, head: bytes, payload: Payload, parser: ResponseParser, record: RequestRecord) -> None:
+        record.t_send = time.time()  # until the connection says when it wrote
+        t_send = record.t_send = self.connection.send(head, payload.body)
+        response = parser.response
+        reader = SseReader()
+        stream = ChatStream()
+        body: list[bytes] = []
+        body_bytes = 0
+        streaming = False
+        arrived_s = t_send
+        try:
+            for data, arrived_s in self.connection.reads():
+                if not data:
+                    parser.feed_eof()
+                    break
+                piece = parser.feed(data)
+                if not parser.headers_done:
+                    continue
+                if record.ttfb_s is None:
+                    record.ttfb_s = arrived_s - t_send
+                    record.http_status = response.status
+                    streaming = response.status == 200 and self.options.stream
+                    if streaming and not response.headers.get("content-type", "").startswith("text/event-stream"):
+                        record.fail("malformed_event", "expected text/event-stream, got "
+                                    f"{response.headers.get('content-type', '')!r}")  # fmt: skip
+                        streaming = False
+                if streaming:
+                    for event in reader.feed(piece, arrived_s):
+                        stream.on_event(event)
+                elif body_bytes < MAX_BODY_BYTES:
+                    body.append(piece)
+                    body_bytes += len(piece)
+                if response.complete:
+                    break
+        finally:
+            record.duration_s = arrived_s - t_send
+            if streaming:
+                self._fill_from_stream(record, stream, t_send, payload)
+        if response.status != 200:
+            self._http_error(response.status, b"".join(body), record)
+        elif streaming:
+            failure = stream.end_failure()
+            if failure is not None:
+                record.fail(*failure)
+            self._check_output(record)
+        elif record.status == "ok":
+            self._whole(b"".join(body), record, arrived_s - t_send, payload)
+
+    def _http_error(self, status: int, body: bytes, record: RequestRecord) -> None:
+        try:
+            message = error_message(json.loads(body[:ERROR_BODY_LIMIT_BYTES]))
+        except ValueError:
+            message = body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace")
+        record.latency_s = record.duration_s
+        record.fail(f"http_{status}", message)
+
+    def _fill_from_stream(self, record: RequestRecord, stream: ChatStream, t_send: float, payload: Payload) -> None:
+        record.finish_reason = stream.finish_reason
+        if stream.output_times_s:
+            record.ttft_s = stream.output_times_s[0] - t_send
+            record.itl_s = inter_token_latencies_s(stream.output_times_s)
+        if stream.first_content_s is not None:
+            record.ttfot_s = stream.first_content_s - t_send
+        if stream.last_event_s is not None:
+            record.latency_s = stream.last_event_s - t_send
+        self._fill_tokens(record, stream.output_texts, stream.prompt_tokens, stream.completion_tokens, payload)
+        if record.latency_s is not None and record.ttft_s is not None and record.completion_tokens:
+            record.tpot_s = time_per_output_token_s(record.latency_s, record.ttft_s, record.completion_tokens)
+
+    def _whole(self, body: bytes, record: RequestRecord, latency_s: float, payload: Payload) -> None:
+        """A non-streamed completion: the whole answer arrives at once (TTFT = latency)."""
+        record.latency_s = record.ttft_s = latency_s
+        try:
+            text, record.finish_reason, prompt_tokens, completion_tokens = parse_completion(body)
+        except ValueError as exc:
+            record.fail("malformed_event", _message(exc))
+            return
+        self._fill_tokens(record, [text] if text else [], prompt_tokens, completion_tokens, payload)
+        self._check_output(record)
+
+    def _fill_tokens(self, record: RequestRecord, output_texts: list[str], prompt_tokens: int | None,
+                     completion_tokens: int | None, payload: Payload) -> None:  # fmt: skip
+        """Token counts from usage; locally counted (and flagged) when the server sent none.
+
+        Tokens per event are 1 each when the events match the usage count, else counted
+        locally (off the event loop: the counter runs in a native thread).
+        """
+        record.prompt_tokens = prompt_tokens
+        if prompt_tokens is not None:
+            record.multimodal_tokens = prompt_tokens - payload.expected_text_tokens
+        record.completion_tokens = completion_tokens
+        record.tokens_source = "usage" if completion_tokens is not None else "local"
+        if completion_tokens is not None and len(output_texts) == completion_tokens:
+            record.tokens_per_event = [1] * completion_tokens
+        elif output_texts:
+            counts = self.count_tokens([*output_texts, "".join(output_texts)])
+            record.tokens_per_event = counts[:-1]
+            if completion_tokens is None:
+                record.completion_tokens = counts[-1]
+        elif completion_tokens is None:
+            record.completion_tokens = 0
+
+    def _check_output(self, record: RequestRecord) -> None:
+        if record.status == "ok" and (record.completion_tokens or 0) < self.options.min_tokens:
+            record.fail("short_output", f"{record.completion_tokens} completion tokens, "
+                        f"{self.options.min_tokens} asked for with min_tokens")  # fmt: skip
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE_CHARS]

@@ -1,0 +1,230 @@
+"""A minimal HTTP/1.1 client connection whose reads carry the kernel's arrival time.
+
+Why not urllib3 or requests: their buffered readers cannot say when bytes arrived, only
+when Python got to them. With 50 streams, a decode step of a batching server delivers
+50 events at once, and the last greenlet to run would stamp its event ~5 ms late. Here
+every read is a `recvmsg` on a socket with SO_TIMESTAMPNS, so each read carries the
+time the kernel received its last packet, however busy the process is. (TLS sockets
+cannot `recvmsg`; over https the arrival time is taken when the read returns.)
+
+Only what a chat completions client needs: one request at a time, keep-alive, bodies
+framed by chunked encoding, Content-Length or connection close.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# Linux: SO_TIMESTAMPNS (== SCM_TIMESTAMPNS); Python's socket module lacks the constant.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("@qq")
+READ_SIZE_BYTES = 65536
+ANCILLARY_SIZE_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
+MAX_HEADER_BYTES = 65536
+
+
+class HttpProtocolError(Exception):
+    """The server broke HTTP/1.1 framing (bad status line, bad chunk size, header too big)."""
+
+
+class ConnectionLost(Exception):
+    """The server closed the connection before the response ended."""
+
+
+@dataclass
+class Response:
+    """A response's status and headers once they are in, and the framing of its body."""
+
+    status: int = 0
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    complete: bool = False  # the whole body has been read
+    keep_alive: bool = True
+
+
+class ResponseParser:
+    """Incremental HTTP/1.1 response parser: feed bytes, get body bytes back."""
+
+    def __init__(self, method: str = "POST") -> None:
+        self.response = Response()
+        self.headers_done = False
+        self._method = method
+        self._buffer = b""
+        self._remaining = -1  # body bytes left (Content-Length), or in the current chunk
+        self._chunked = False
+        self._until_close = False
+        self._chunk_state = "size"  # size | data | data_crlf | trailers
+
+    def feed(self, data: bytes) -> bytes:
+        """Body bytes (de-chunked) that `data` completes; updates `response` on the way."""
+        if self._buffer:
+            data = self._buffer + data
+            self._buffer = b""
+        if not self.headers_done:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > MAX_HEADER_BYTES:
+                    raise HttpProtocolError("response headers over 64 KiB")
+                self._buffer = data
+                return b""
+            self._parse_head(data[:end].decode("latin-1"))
+            data = data[end + 4 :]
+            if self.response.complete:
+                return b""
+        if self._chunked:
+            return self._dechunk(data)
+        if self._until_close:
+            return data
+        body = data[: self._remaining]
+        self._remaining -= len(body)
+        if self._remaining == 0:
+            self.response.complete = True
+        return body
+
+    def feed_eof(self) -> None:
+        """The server closed the connection: fine for a close-delimited body only."""
+        if self._until_close and self.headers_done:
+            self.response.complete = True
+            self.response.keep_alive = False
+            return
+        raise ConnectionLost("connection closed before the response ended")
+
+    def _parse_head(self, head: str) -> None:
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise HttpProtocolError(f"bad status line {lines[0][:80]!r}")
+        response = self.response
+        response.status = int(parts[1])
+        response.reason = parts[2] if len(parts) > 2 else ""
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            response.headers[name.strip().lower()] = value.strip()
+        self.headers_done = True
+        connection = response.headers.get("connection", "").lower()
+        response.keep_alive = parts[0] == "HTTP/1.1" and "close" not in connection
+        if self._method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
+            response.complete = True
+        elif "chunked" in response.headers.get("transfer-encoding", "").lower():
+            self._chunked = True
+        elif "content-length" in response.headers:
+            try:
+                self._remaining = int(response.headers["content-length"])
+            except ValueError:
+                raise HttpProtocolError("bad Content-Length") from None
+            response.complete = self._remaining == 0
+        else:
+            self._until_close = True
+            response.keep_alive = False
+
+    def _dechunk(self, data: bytes) -> bytes:
+        body = []
+        position = 0
+        while position < len(data) and not self.response.complete:
+            if self._chunk_state == "data":
+                piece = data[position : position + self._remaining]
+                body.append(piece)
+                position += len(piece)
+                self._remaining -= len(piece)
+                if self._remaining == 0:
+                    self._chunk_state = "data_crlf"
+                continue
+            end = data.find(b"\r\n", position)
+            if end < 0:
+                self._buffer = data[position:]
+                break
+            line = data[position:end]
+            position = end + 2
+            if self._chunk_state == "size":
+                try:
+                    self._remaining = int(line.split(b";", 1)[0], 16)
+                except ValueError:
+                    raise HttpProtocolError(f"bad chunk size {line[:40]!r}") from None
+                self._chunk_state = "data" if self._remaining else "trailers"
+            elif self._chunk_state == "data_crlf":
+                if line:
+                    raise HttpProtocolError("chunk data longer than its size")
+                self._chunk_state = "size"
+            elif not line:  # trailers end with an empty line
+                self.response.complete = True
+        return b"".join(body)
+
+
+class HttpConnection:
+    """One keep-alive connection to a server; reconnects when the last one ended."""
+
+    def __init__(self, host: str, port: int, tls: bool, connect_timeout_s: float, read_timeout_s: float) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._socket: socket.socket | None = None
+        self.reused = False  # the last request went over a connection used before
+        self.written = False  # the last request was written whole
+
+    def send(self, head: bytes, body: bytes) -> float:
+        """Write a request (head, then body: no copy of the body); returns t_send.
+
+        t_send is unix seconds, taken after connecting and just before the first byte is
+        written.
+        """
+        self.reused = self._socket is not None
+        self.written = False
+        if self._socket is None:
+            self._socket = self._connect()
+        t_send = time.time()
+        self._socket.sendall(head)
+        self._socket.sendall(body)
+        self.written = True
+        return t_send
+
+    def reads(self) -> Iterator[tuple[bytes, float]]:
+        """Bytes as they arrive, each with the unix time the kernel received them; b"" at EOF."""
+        sock = self._socket
+        assert sock is not None, "send() first"
+        if self.tls:
+            while True:
+                data = sock.recv(READ_SIZE_BYTES)
+                yield data, time.time()
+                if not data:
+                    return
+        while True:
+            data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
+            arrived_s = 0.0
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                    seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                    arrived_s = seconds + nanoseconds * 1e-9
+            yield data, arrived_s or time.time()
+            if not data:
+                return
+
+    def close(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.close()
+            finally:
+                self._socket = None
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.settimeout(self.read_timeout_s)
+        return sock
+
+
+def request_head(method: str, target: str, host_header: str, headers: dict[str, str], body_bytes: int) -> bytes:
+    """The request line and headers of an HTTP/1.1 request with a Content-Length body."""
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", f"Content-Length: {body_bytes}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

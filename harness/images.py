@@ -1,0 +1,71 @@
+"""Synthetic request images: incompressible noise or evalscope-like flat shapes.
+
+evalscope's `random_vl` images (one flat colour plus 1-5 rectangles, ellipses or lines,
+PNG) compress to a few KB and under-state what a photo costs to upload and decode;
+noise does not compress at all, so it bounds the cost from above.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+# Same maximum number of shapes as evalscope's random_vl.
+MAX_SHAPES = 5
+JPEG_QUALITY = 90
+# zlib level 0: noise does not compress anyway, and encoding is 2x faster.
+PNG_COMPRESS_LEVEL = 0
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+
+
+def make_image(width_px: int, height_px: int, mode: str, content: str, rng: np.random.Generator) -> Image.Image:
+    """An image of the given size and PIL mode; `content` is "noise" or "shapes"."""
+    if content == "noise":
+        pixels = rng.integers(0, 256, (height_px, width_px, 3), dtype=np.uint8)
+        image = Image.fromarray(pixels, "RGB")
+    elif content == "shapes":
+        image = _shapes(width_px, height_px, rng)
+    else:
+        raise ValueError(f"unknown image content {content!r}")
+    return image if mode == "RGB" else image.convert(mode)
+
+
+def encode_image(image: Image.Image, encoding: str) -> bytes:
+    """The image file's bytes as PNG or JPEG."""
+    buffer = io.BytesIO()
+    if encoding == "png":
+        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    elif encoding == "jpeg":
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    else:
+        raise ValueError(f"unknown image encoding {encoding!r}")
+    return buffer.getvalue()
+
+
+def data_url(file_bytes: bytes, encoding: str) -> str:
+    """A base64 data URL, as OpenAI-compatible servers take in `image_url.url`."""
+    return f"data:{MIME_TYPES[encoding]};base64,{base64.b64encode(file_bytes).decode('ascii')}"
+
+
+def _shapes(width_px: int, height_px: int, rng: np.random.Generator) -> Image.Image:
+    def colour() -> tuple[int, int, int]:
+        red, green, blue = (int(value) for value in rng.integers(0, 256, 3))
+        return red, green, blue
+
+    image = Image.new("RGB", (width_px, height_px), colour())
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(1, MAX_SHAPES + 1))):
+        x1, x2 = sorted(int(x) for x in rng.integers(0, width_px, 2))
+        y1, y2 = sorted(int(y) for y in rng.integers(0, height_px, 2))
+        box = [x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)]
+        kind = int(rng.integers(0, 3))
+        if kind == 0:
+            draw.rectangle(box, fill=colour())
+        elif kind == 1:
+            draw.ellipse(box, fill=colour())
+        else:
+            draw.line(box, fill=colour(), width=int(rng.integers(1, 6)))
+    return image

@@ -1,0 +1,114 @@
+"""Ready-to-send request bodies, all built before users spawn.
+
+Nothing here runs on the hot path: tokenizing, image encoding, base64 and JSON happen
+while the pool is built; a user then only takes the next body's bytes. Image encoding
+runs in native threads (Pillow and numpy release the GIL), so a worker building its pool
+keeps answering the master's heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from gevent.threadpool import ThreadPoolExecutor
+
+from harness.images import data_url, encode_image, make_image
+from harness.prompts import PromptBuilder
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from harness.options import LoadOptions
+
+# Native threads for image encoding; at least two so one core's worth runs while the
+# calling greenlet waits.
+IMAGE_THREADS = max(2, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Payload:
+    body: bytes  # the JSON request body, ready to write
+    text: str  # the user turn's text (for checking a sample against the server's /tokenize)
+    expected_text_tokens: int  # that text through the chat template
+    image_bytes: int  # encoded image file sizes, summed
+
+
+class PayloadPool:
+    """Hands out payloads in order; after the last one it starts over and counts reuses."""
+
+    def __init__(self, payloads: list[Payload]) -> None:
+        if not payloads:
+            raise ValueError("an empty payload pool")
+        self.payloads = payloads
+        self._next_index = 0
+        self.reused = 0
+
+    def take(self) -> Payload:
+        index = self._next_index
+        self._next_index += 1
+        if index >= len(self.payloads):
+            self.reused += 1
+        return self.payloads[index % len(self.payloads)]
+
+
+def request_body(options: LoadOptions, prompt_text: str, image_urls: list[str]) -> bytes:
+    """The chat completion request as JSON bytes, exactly as it is sent."""
+    content: str | list[dict[str, Any]] = prompt_text
+    if image_urls:
+        content = [{"type": "text", "text": prompt_text}]
+        content += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+    body: dict[str, Any] = {
+        "model": options.model,
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+        "stream": options.stream,
+    }
+    if options.min_tokens:
+        body["min_tokens"] = options.min_tokens
+    if options.ignore_eos:
+        body["ignore_eos"] = True
+    if options.stream:
+        body["stream_options"] = {"include_usage": True}
+    body.update(options.extra_body)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def build_payloads(
+    options: LoadOptions, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
+) -> list[Payload]:
+    """`count` payloads: exact-length prompts (one shared prefix per `prefix_seed`) and images.
+
+    Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
+    """
+    rng = np.random.default_rng([seed, 1])
+    lengths = rng.integers(options.min_prompt_tokens, options.max_prompt_tokens + 1, count).tolist()
+    prompts = PromptBuilder(tokenizer, options.prefix_tokens, prefix_seed).build(lengths, rng)
+    images = _image_files(options, count, seed)
+    payloads = []
+    for index, prompt in enumerate(prompts):
+        files = images[index] if options.unique_images else images[0]
+        urls = [data_url(file_bytes, options.image_encoding) for file_bytes in files]
+        payloads.append(Payload(request_body(options, prompt.text, urls), prompt.text, prompt.text_tokens,
+                                sum(len(file_bytes) for file_bytes in files)))  # fmt: skip
+    return payloads
+
+
+def _image_files(options: LoadOptions, count: int, seed: int) -> list[list[bytes]]:
+    """Per payload, its encoded image files (one set in total when images are shared)."""
+    if options.image_num == 0:
+        return [[] for _ in range(count)]
+    sets = count if options.unique_images else 1
+
+    def one(index: int) -> bytes:
+        image = make_image(options.image_width_px, options.image_height_px, options.image_mode,
+                           options.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
+        return encode_image(image, options.image_encoding)
+
+    with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
+        files = list(executor.map(one, range(sets * options.image_num)))
+    return [files[i * options.image_num : (i + 1) * options.image_num] for i in range(sets)]

@@ -1,0 +1,133 @@
+"""Stage statistics from request records: pure arithmetic, evalscope perf's definitions.
+
+Percentiles are nearest-rank (index ceil(p*n/100) - 1 of the sorted values). Wall time
+is the last end minus the first send over all of the stage's requests; rates divide
+successes and their tokens by it; distributions cover successful requests.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypedDict
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+class Distribution(TypedDict):
+    mean: float | None
+    min: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class StageSummary(TypedDict):
+    parallel: int | None
+    number: int | None
+    sent: int
+    succeeded: int
+    failed: int
+    wall_time_s: float
+    rps: float
+    output_tokens_per_s: float
+    total_tokens_per_s: float
+    success_rate: float
+    ttft_s: Distribution
+    tpot_s: Distribution
+    itl_s: Distribution
+    latency_s: Distribution
+    prompt_tokens: Distribution
+    completion_tokens: Distribution
+    errors: dict[str, int]
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    index = max(0, math.ceil(p * len(sorted_values) / 100) - 1)
+    return sorted_values[index]
+
+
+def distribution(values: Iterable[float]) -> Distribution:
+    """mean, min, p50/90/95/99 and max; all None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return Distribution(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None)
+    return Distribution(
+        mean=math.fsum(ordered) / len(ordered),
+        min=ordered[0],
+        p50=percentile(ordered, 50),
+        p90=percentile(ordered, 90),
+        p95=percentile(ordered, 95),
+        p99=percentile(ordered, 99),
+        max=ordered[-1],
+    )
+
+
+class StageAccumulator:
+    """Collects one stage's records (as dicts) and summarizes them.
+
+    Keeps only the numbers it needs, in compact arrays, so long stages stay small.
+    """
+
+    def __init__(self, parallel: int | None = None, number: int | None = None) -> None:
+        self.parallel = parallel
+        self.number = number
+        self.sent = 0
+        self.errors: Counter[str] = Counter()
+        self.first_send_s = math.inf
+        self.last_end_s = -math.inf
+        self._series: dict[str, array[float]] = {
+            name: array("d") for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
+        }
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.sent += 1
+        t_send = record["t_send"]
+        self.first_send_s = min(self.first_send_s, t_send)
+        self.last_end_s = max(self.last_end_s, t_send + (record.get("duration_s") or 0.0))
+        if record["status"] != "ok":
+            self.errors[record["error"]["reason"]] += 1
+            return
+        for name in ("ttft_s", "tpot_s", "latency_s", "prompt_tokens", "completion_tokens"):
+            if record.get(name) is not None:
+                self._series[name].append(record[name])
+        self._series["itl_s"].extend(record.get("itl_s") or ())
+
+    @property
+    def succeeded(self) -> int:
+        return self.sent - sum(self.errors.values())
+
+    def summary(self) -> StageSummary:
+        wall_s = max(0.0, self.last_end_s - self.first_send_s) if self.sent else 0.0
+        completion = math.fsum(self._series["completion_tokens"])
+        prompt = math.fsum(self._series["prompt_tokens"])
+
+        def rate(amount: float) -> float:
+            return amount / wall_s if wall_s > 0 else 0.0
+
+        return StageSummary(
+            parallel=self.parallel,
+            number=self.number,
+            sent=self.sent,
+            succeeded=self.succeeded,
+            failed=self.sent - self.succeeded,
+            wall_time_s=wall_s,
+            rps=rate(self.succeeded),
+            output_tokens_per_s=rate(completion),
+            total_tokens_per_s=rate(prompt + completion),
+            success_rate=self.succeeded / self.sent if self.sent else 0.0,
+            ttft_s=distribution(self._series["ttft_s"]),
+            tpot_s=distribution(self._series["tpot_s"]),
+            itl_s=distribution(self._series["itl_s"]),
+            latency_s=distribution(self._series["latency_s"]),
+            prompt_tokens=distribution(self._series["prompt_tokens"]),
+            completion_tokens=distribution(self._series["completion_tokens"]),
+            errors=dict(self.errors),
+        )

@@ -1,0 +1,113 @@
+"""What a chat completion stream said: output events and their times, usage, errors.
+
+Fed one SSE event at a time while the stream is open, so the work per event is one
+`json.loads` and a few dict lookups; everything derived waits for the stream to end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.sse import SseEvent
+
+DONE_DATA = b"[DONE]"
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+# Longest server message kept in a record.
+MAX_MESSAGE_CHARS = 500
+
+
+class ChatStream:
+    """Accumulates one streamed chat completion (OpenAI/vLLM chunk format)."""
+
+    def __init__(self) -> None:
+        self.output_times_s: list[float] = []  # arrival of each event carrying output
+        self.output_texts: list[str] = []  # that event's output text (content, reasoning, tool args)
+        self.first_content_s: float | None = None  # first non-reasoning output (TTFOT)
+        self.last_event_s: float | None = None  # last event before [DONE] (normally usage)
+        self.done = False  # [DONE] seen
+        self.finish_reason: str | None = None
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+        self.failure: tuple[str, str] | None = None  # first (reason, message) the stream showed
+
+    def on_event(self, event: SseEvent) -> None:
+        if event.data == DONE_DATA:
+            self.done = True
+            return
+        self.last_event_s = event.arrived_s
+        try:
+            chunk = json.loads(event.data)
+        except ValueError:
+            self._fail("malformed_event", f"not JSON: {event.data[:100]!r}")
+            return
+        if not isinstance(chunk, dict):
+            self._fail("malformed_event", f"not a JSON object: {event.data[:100]!r}")
+            return
+        if "error" in chunk or chunk.get("object") == "error":
+            self._fail("server_error_event", error_message(chunk))
+            return
+        usage = chunk.get("usage")
+        if usage:
+            self.prompt_tokens = usage.get("prompt_tokens")
+            self.completion_tokens = usage.get("completion_tokens")
+        for choice in chunk.get("choices") or ():
+            self._on_choice(choice, event.arrived_s)
+
+    def _on_choice(self, choice: dict[str, Any], arrived_s: float) -> None:
+        delta = choice.get("delta") or {}
+        content = delta.get("content") or ""
+        reasoning = ""
+        for field in REASONING_FIELDS:
+            reasoning += delta.get(field) or ""
+        tool_text = "".join((call.get("function") or {}).get("arguments") or "" for call in delta.get("tool_calls") or ())
+        if content or reasoning or tool_text or delta.get("tool_calls"):
+            self.output_times_s.append(arrived_s)
+            self.output_texts.append(reasoning + content + tool_text)
+            if (content or tool_text) and self.first_content_s is None:
+                self.first_content_s = arrived_s
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+
+    def _fail(self, reason: str, message: str) -> None:
+        if self.failure is None:
+            self.failure = (reason, message[:MAX_MESSAGE_CHARS])
+
+    def end_failure(self) -> tuple[str, str] | None:
+        """The failure the stream ended with, if any: its own, or a missing end."""
+        if self.failure is not None:
+            return self.failure
+        if not self.done:
+            return ("stream_truncated", "the stream ended without data: [DONE]")
+        if self.finish_reason is None:
+            return ("stream_truncated", "the stream ended without a finish_reason")
+        return None
+
+
+def error_message(body: Any) -> str:
+    """The message of an OpenAI/vLLM error body ({"error": {...}} or {"object": "error", ...})."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:MAX_MESSAGE_CHARS]
+        if isinstance(error, str):
+            return error[:MAX_MESSAGE_CHARS]
+    return json.dumps(body)[:MAX_MESSAGE_CHARS]
+
+
+def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | None]:
+    """A non-streamed completion: (output text, finish_reason, prompt_tokens, completion_tokens).
+
+    Raises ValueError when the body is not a chat completion.
+    """
+    completion = json.loads(body)
+    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        raise ValueError(f"not a chat completion: {body[:100]!r}")
+    text, finish_reason = "", None
+    for choice in completion["choices"]:
+        message = choice.get("message") or {}
+        for field in (*REASONING_FIELDS, "content"):
+            text += message.get(field) or ""
+        finish_reason = choice.get("finish_reason") or finish_reason
+    usage = completion.get("usage") or {}
+    return text, finish_reason, usage.get("prompt_tokens"), usage.get("completion_tokens")
