@@ -42,18 +42,18 @@ class ChatClient:
         self.host_header = url.netloc
         self.connection = HttpConnection(url.hostname or "", port, tls, options.connect_timeout_s,
                                          options.read_timeout_s)  # fmt: skip
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}  # sent every time
         if options.stream:
-            self._headers["Accept"] = "text/event-stream"
+            self.headers["Accept"] = "text/event-stream"
         if options.api_key:
-            self._headers["Authorization"] = f"Bearer {options.api_key}"
+            self.headers["Authorization"] = f"Bearer {options.api_key}"
 
     def close(self) -> None:
         self.connection.close()
 
     def send(self, payload: Payload, record: RequestRecord) -> None:
         """Send one request and fill `record` with what happened. Raises only GreenletExit."""
-        headers = {**self._headers, REQUEST_ID_HEADER: record.request_id}
+        headers = {**self.headers, REQUEST_ID_HEADER: record.request_id}
         head = request_head("POST", self.path, self.host_header, headers, len(payload.body))
         parser = ResponseParser()
         try:

@@ -16,8 +16,9 @@ from PIL import Image, ImageDraw
 # Same maximum number of shapes as evalscope's random_vl.
 MAX_SHAPES = 5
 JPEG_QUALITY = 90
-# zlib level 0: noise does not compress anyway, and encoding is 2x faster.
-PNG_COMPRESS_LEVEL = 0
+# PIL's default zlib level (evalscope's shapes get it too); noise does not compress at
+# all, so it is stored at level 0, which encodes 2x faster to the same size.
+PNG_COMPRESS_LEVELS = {"shapes": 6, "noise": 0}
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
 
 
@@ -33,11 +34,11 @@ def make_image(width_px: int, height_px: int, mode: str, content: str, rng: np.r
     return image if mode == "RGB" else image.convert(mode)
 
 
-def encode_image(image: Image.Image, encoding: str) -> bytes:
-    """The image file's bytes as PNG or JPEG."""
+def encode_image(image: Image.Image, encoding: str, content: str) -> bytes:
+    """The image file's bytes as PNG or JPEG; `content` picks the PNG compression level."""
     buffer = io.BytesIO()
     if encoding == "png":
-        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVELS[content])
     elif encoding == "jpeg":
         image.save(buffer, "JPEG", quality=JPEG_QUALITY)
     else:

@@ -107,7 +107,7 @@ def _image_files(options: LoadOptions, count: int, seed: int) -> list[list[bytes
     def one(index: int) -> bytes:
         image = make_image(options.image_width_px, options.image_height_px, options.image_mode,
                            options.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
-        return encode_image(image, options.image_encoding)
+        return encode_image(image, options.image_encoding, options.image_content)
 
     with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
         files = list(executor.map(one, range(sets * options.image_num)))

@@ -29,6 +29,7 @@ class GroundTruthRecord(TypedDict, total=False):
     text_tokens: int
     image_tokens: int
     audio_tokens: int
+    images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
     completion_tokens: int
     events: int
     finish_reason: str | None

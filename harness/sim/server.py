@@ -186,6 +186,7 @@ class SimServer:
             text_tokens=text_tokens,
             image_tokens=chat.image_tokens,
             audio_tokens=chat.audio_tokens,
+            images=[[image.width_px, image.height_px, image.mode, image.format] for image in chat.images],
         )
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)

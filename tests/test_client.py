@@ -1,0 +1,152 @@
+"""The streaming client over real HTTP: framing quirks from a scripted server, faults from the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import MODEL
+from loadopts import options_from
+from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
+from simproc import SimProcess, start_sim
+
+from harness.client import ChatClient
+from harness.payloads import build_payloads
+from harness.records import RequestRecord
+from harness.tokenizer import count_tokens_batch, load_tokenizer
+
+SMALL = ["--min-prompt-length", "40", "--max-prompt-length", "40", "--image-num", "0"]
+
+
+def count_tokens(texts: list[str]) -> list[int]:
+    return count_tokens_batch(load_tokenizer(), texts)
+
+
+def exchange(base_url: str, argv: list[str], headers: dict[str, str] | None = None) -> RequestRecord:
+    options = options_from(["--model", MODEL, *argv], host=base_url)
+    payload = build_payloads(options, load_tokenizer(), 1, seed=0, prefix_seed=0)[0]
+    client = ChatClient(options, count_tokens)
+    client.headers.update(headers or {})
+    record = RequestRecord("req-1", 0, 0, 0, 0.0, payload.expected_text_tokens)
+    try:
+        client.send(payload, record)
+    finally:
+        client.close()
+    return record
+
+
+def event(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> bytes:
+    body: dict[str, Any] = {"id": "x", "object": "chat.completion.chunk", "model": MODEL, "choices": []}
+    if delta is not None:
+        body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body.update(extra)
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+ROLE = event({"role": "assistant", "content": ""})
+USAGE = event(usage={"prompt_tokens": 40, "completion_tokens": 3, "total_tokens": 43})
+DONE = b"data: [DONE]\n\n"
+
+
+def test_ttft_skips_the_role_event_and_quirky_framing_parses() -> None:
+    first = event({"content": " alpha"})
+    script = [
+        (0.0, SSE_HEAD + chunk(ROLE.replace(b"\n", b"\r\n")) + chunk(b": keep-alive\r\n\r\n")),
+        (0.15, chunk(first[:20])),  # the first token's event, split across two writes
+        (0.02, chunk(first[20:])),
+        (0.02, chunk(b"data:" + event({"content": " beta gamma"})[6:] + event({}, "length"))),  # no space; two events
+        (0.0, chunk(b'data: {"id": "x", "object": "chat.completion.chunk", "choices": [],\ndata:  "usage": '
+                    b'{"prompt_tokens": 40, "completion_tokens": 3}}\n\n')),  # multi-line data
+        (0.0, chunk(DONE) + LAST_CHUNK),
+    ]  # fmt: skip
+    with scripted_server(script) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "3"])
+    assert record.status == "ok", record.error
+    assert 0.165 <= record.ttft_s <= 0.165 + 0.03  # type: ignore[operator]  # the second half's write, not the role's
+    assert record.ttfb_s < 0.05  # type: ignore[operator]
+    assert (record.prompt_tokens, record.completion_tokens, record.tokens_source) == (40, 3, "usage")
+    assert record.tokens_per_event == [1, 2]  # " beta gamma" is two tokens in one event
+    assert record.finish_reason == "length"
+    assert len(record.itl_s) == 1 and 0.015 <= record.itl_s[0] <= 0.05
+
+
+def test_missing_usage_is_counted_locally_and_flagged() -> None:
+    script = [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " one"}) + event({"content": " two"}, "stop") + DONE)
+               + LAST_CHUNK)]  # fmt: skip
+    with scripted_server(script) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "2"])
+    assert record.status == "ok", record.error
+    assert (record.completion_tokens, record.tokens_source, record.prompt_tokens) == (2, "local", None)
+
+
+def test_close_delimited_stream_without_chunking() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    with scripted_server([(0.0, head + ROLE + event({"content": " a"}, "stop") + USAGE + DONE)]) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "1", "--min-tokens", "0"])
+    assert record.status == "ok", record.error
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}) + b'data: {"error": {"message": "engine died"}}\n\n'
+                                 + DONE) + LAST_CHUNK)], "server_error_event"),
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)], "stream_truncated"),
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})))], "stream_truncated"),  # connection closes mid-stream
+        ([(0.0, SSE_HEAD + chunk(ROLE + b"data: {half\n\n" + event({"content": " a"}, "stop") + DONE) + LAST_CHUNK)],
+         "malformed_event"),
+        ([(0.0, b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 34\r\n\r\n"
+                b'{"error": {"message": "overload"}}')], "http_503"),
+        ([(0.0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")], "malformed_event"),
+        ([(0.0, SSE_HEAD + chunk(ROLE)), (0.6, chunk(DONE) + LAST_CHUNK)], "timeout"),
+    ],
+)  # fmt: skip
+def test_failures_are_classified_and_kept(script: list[tuple[float, bytes]], reason: str) -> None:
+    with scripted_server(script) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "1", "--min-tokens", "0", "--read-timeout", "0.3"])
+    assert record.status == "error"
+    assert record.error is not None and record.error["reason"] == reason, record.error
+    assert record.duration_s is not None and record.duration_s >= 0
+
+
+def test_refused_connection_is_connect_error() -> None:
+    with scripted_server([]) as url:
+        pass  # closed: nothing listens on that port any more
+    record = exchange(url, SMALL)
+    assert record.error is not None and record.error["reason"] == "connect_error"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimProcess]:
+    process = start_sim(["--fixed", "20", "2", "--model", MODEL])
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("http_500", "http_500"), ("http_429", "http_429"), ("disconnect@3", "stream_truncated"),
+     ("malformed@3", "malformed_event"), ("error_event@3", "server_error_event"), ("no_done", "stream_truncated"),
+     ("short@5", "short_output")],
+)  # fmt: skip
+def test_simulator_faults_are_classified(sim: SimProcess, fault: str, reason: str) -> None:
+    record = exchange(sim.base_url, [*SMALL, "--max-tokens", "10"], headers={"X-Sim-Fault": fault})
+    assert record.error is not None and record.error["reason"] == reason, record.error
+
+
+def test_forced_output_length_and_text_tokens_match_the_server(sim: SimProcess) -> None:
+    record = exchange(sim.base_url, ["--min-prompt-length", "300", "--max-prompt-length", "300", "--max-tokens", "17",
+                                     "--image-width", "512", "--image-height", "512"])  # fmt: skip
+    assert record.status == "ok", record.error
+    assert record.completion_tokens == 17 and record.tokens_per_event == [1] * 17
+    assert record.prompt_tokens == 300 + 258  # the simulator's count: text exactly as built + a 512x512 image
+    assert record.multimodal_tokens == 258
+
+
+def test_non_streamed_request(sim: SimProcess) -> None:
+    record = exchange(sim.base_url, [*SMALL, "--max-tokens", "12", "--no-stream"])
+    assert record.status == "ok", record.error
+    assert record.completion_tokens == 12 and record.ttft_s == record.latency_s
+    assert record.itl_s == [] and record.tpot_s is None

@@ -1,0 +1,87 @@
+"""What a chat completion stream said, event by event (OpenAI/vLLM chunk format)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from harness.sse import SseEvent
+from harness.stream import ChatStream, error_message, parse_completion
+
+
+def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> bytes:
+    body: dict[str, Any] = {"id": "c", "object": "chat.completion.chunk", "choices": []}
+    if delta is not None:
+        body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body.update(extra)
+    return json.dumps(body).encode()
+
+
+def run(*events: bytes) -> ChatStream:
+    stream = ChatStream()
+    for arrived_s, data in enumerate(events):
+        stream.on_event(SseEvent(float(arrived_s), data))
+    return stream
+
+
+USAGE = chunk(usage={"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13})
+
+
+def test_role_only_and_empty_deltas_do_not_count_as_output() -> None:
+    stream = run(chunk({"role": "assistant", "content": ""}), chunk({"content": ""}), chunk({"content": "Hi"}),
+                 chunk({"content": " there"}, "stop"), USAGE, b"[DONE]")  # fmt: skip
+    assert stream.output_times_s == [2.0, 3.0]
+    assert stream.first_content_s == 2.0
+    assert stream.last_event_s == 4.0  # the usage event, not [DONE]
+    assert (stream.prompt_tokens, stream.completion_tokens, stream.finish_reason) == (10, 3, "stop")
+    assert stream.end_failure() is None
+
+
+def test_reasoning_counts_for_ttft_but_not_ttfot() -> None:
+    stream = run(chunk({"reasoning_content": "think"}), chunk({"reasoning": "more"}), chunk({"content": "A"}, "stop"),
+                 b"[DONE]")  # fmt: skip
+    assert stream.output_times_s == [0.0, 1.0, 2.0]
+    assert stream.first_content_s == 2.0
+    assert stream.output_texts == ["think", "more", "A"]
+
+
+def test_tool_call_deltas_carry_output() -> None:
+    call = {"index": 0, "id": "t", "type": "function", "function": {"name": "f", "arguments": '{"x"'}}
+    stream = run(chunk({"tool_calls": [call]}, "tool_calls"), b"[DONE]")
+    assert stream.output_texts == ['{"x"']
+    assert stream.first_content_s == 0.0
+
+
+def test_several_tokens_in_one_event_are_one_output_event() -> None:
+    stream = run(chunk({"content": " one two three"}, "length"), b"[DONE]")
+    assert stream.output_texts == [" one two three"]
+
+
+def test_error_event_after_200_is_a_server_error_event() -> None:
+    error = json.dumps({"error": {"message": "engine died", "type": "InternalServerError", "code": 500}}).encode()
+    stream = run(chunk({"content": "A"}), error, b"[DONE]")
+    assert stream.end_failure() == ("server_error_event", "engine died")
+    legacy = json.dumps({"object": "error", "message": "old style", "type": "BadRequestError"}).encode()
+    assert run(legacy).end_failure() == ("server_error_event", "old style")
+
+
+def test_malformed_event_is_kept_as_the_failure() -> None:
+    stream = run(chunk({"content": "A"}), b"{not json", chunk({"content": "B"}, "stop"), b"[DONE]")
+    assert stream.end_failure()[0] == "malformed_event"  # type: ignore[index]
+    assert stream.output_texts == ["A", "B"]  # the rest of the stream is still read
+
+
+def test_missing_done_or_finish_reason_is_truncation() -> None:
+    assert run(chunk({"content": "A"}, "stop")).end_failure()[0] == "stream_truncated"  # type: ignore[index]
+    assert run(chunk({"content": "A"}), b"[DONE]").end_failure()[0] == "stream_truncated"  # type: ignore[index]
+
+
+def test_error_message_shapes() -> None:
+    assert error_message({"error": {"message": "m"}}) == "m"
+    assert error_message({"detail": "Not Found"}) == '{"detail": "Not Found"}'
+
+
+def test_parse_completion_reads_text_finish_and_usage() -> None:
+    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Hello"}, "finish_reason": "length"}],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 1}}).encode()  # fmt: skip
+    assert parse_completion(body) == ("Hello", "length", 5, 1)
