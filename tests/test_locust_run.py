@@ -1,0 +1,106 @@
+"""Real Locust processes against the simulator: files written, flags honoured, bad input refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MODEL
+from locustproc import run_locust
+from simproc import start_sim
+
+SECRET = "sk-omniload-test-SECRET-4242"
+
+
+def load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) -> None:
+    sim = start_sim(["--fixed", "20", "2", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
+    report = tmp_path / "report"
+    try:
+        result = run_locust(["--headless", "-u", "4", "-r", "4", "-t", "3s", "--host", sim.base_url, "--model", MODEL,
+                             "--api-key", SECRET, "--report-dir", str(report), "--max-tokens", "16",
+                             "--min-prompt-length", "256", "--max-prompt-length", "256", "--image-width", "128",
+                             "--image-height", "96", "--pool-size", "400"])  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((report / "summary.json").read_text())
+    records = load(report / "requests.jsonl")
+    truth = {g["request_id"]: g for g in sim.ground_truth_records()}
+    assert summary["model"] == MODEL and len(summary["stages"]) == 1
+    stage = summary["stages"][0]
+    assert stage["sent"] == stage["succeeded"] == len(records) >= 8
+    assert set(stage["ttft_s"]) == {"mean", "min", "p50", "p90", "p95", "p99", "max"}
+    assert stage["completion_tokens"]["min"] == stage["completion_tokens"]["max"] == 16
+    assert summary["tokenize_check"] == {"expected": 256, "server": 256, "match": True}
+    assert summary["payloads"]["reused"] == 0
+    # every request reached the server under its own id, with exactly the asked prompt and image
+    assert {r["request_id"] for r in records} == set(truth)
+    assert {g["text_tokens"] for g in truth.values()} == {256}
+    assert {json.dumps(g["images"]) for g in truth.values()} == {json.dumps([[128, 96, "RGB", "PNG"]])}
+    assert {(r["status"], r["completion_tokens"], r["expected_text_tokens"]) for r in records} == {("ok", 16, 256)}
+    assert "Avg TTFT(ms)" in result.stdout
+    for text in (result.stdout, result.stderr, (report / "summary.json").read_text(),
+                 (report / "requests.jsonl").read_text()):  # fmt: skip
+        assert SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--min-prompt-length", "300", "--max-prompt-length", "200"], "--max-prompt-length"),
+        (["--image-format", "RGBA", "--image-encoding", "jpeg"], "--image-format"),
+        (["--extra-args", "{not json"], "--extra-args"),
+        (["--min-prompt-length", "4", "--max-prompt-length", "4"], "--min-prompt-length"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line_before_any_request(tmp_path: Path, argv: list[str], flag: str) -> None:
+    sim = start_sim(["--fixed", "10", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
+    try:
+        result = run_locust(["--headless", "-u", "2", "-r", "2", "-t", "2s", "--host", sim.base_url, "--model", MODEL,
+                             "--report-dir", str(tmp_path / "r"), *argv])  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"omniload: error: {flag}: ")
+    assert "Traceback" not in result.stderr
+    assert sim.ground_truth_records() == []
+
+
+def test_flags_from_environment_and_config_file(tmp_path: Path) -> None:
+    sim = start_sim(["--fixed", "10", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
+    config = tmp_path / "locust.conf"
+    config.write_text(f"model = {MODEL}\nmax-tokens = 6\nimage-num = 0\nheadless = true\n")
+    try:
+        result = run_locust(["--config", str(config), "-u", "2", "-r", "2", "-t", "2s", "--host", sim.base_url,
+                             "--report-dir", str(tmp_path / "r")],
+                            env={"LOCUST_MIN_PROMPT_LENGTH": "64", "LOCUST_MAX_PROMPT_LENGTH": "64"})  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = sim.ground_truth_records()
+    assert truth and {(g["text_tokens"], g["completion_tokens"], g["image_tokens"]) for g in truth} == {(64, 6, 0)}
+
+
+def test_server_faults_are_counted_and_fail_the_run(tmp_path: Path) -> None:
+    sim = start_sim(["--fixed", "10", "1", "--model", MODEL, "--faults", "http_503", "disconnect@2",
+                     "--fault-rate", "0.5", "--seed", "3"], ground_truth=str(tmp_path / "gt.jsonl"))  # fmt: skip
+    report = tmp_path / "r"
+    try:
+        result = run_locust(["--headless", "-u", "3", "-r", "3", "-t", "2s", "--host", sim.base_url, "--model", MODEL,
+                             "--report-dir", str(report), "--max-tokens", "8", "--image-num", "0",
+                             "--min-prompt-length", "64", "--max-prompt-length", "64"])  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 1
+    records = load(report / "requests.jsonl")
+    stage = json.loads((report / "summary.json").read_text())["stages"][0]
+    reasons = [r["error"]["reason"] for r in records if r["status"] == "error"]
+    assert stage["errors"] == {reason: reasons.count(reason) for reason in set(reasons)}
+    assert set(reasons) == {"http_503", "stream_truncated"}
+    assert stage["succeeded"] + stage["failed"] == stage["sent"] == len(records) == len(sim.ground_truth_records())
