@@ -58,6 +58,8 @@ class LoadRun:
         os.makedirs(options.report_dir, exist_ok=True)
         self.writer = RecordWriter(os.path.join(options.report_dir, REQUESTS_FILE))
         self.tokenizer: Any = None
+        self._load_started_cpu_s = 0.0
+        self._load_started_wall_s = 0.0
 
     # --- before load -----------------------------------------------------------------
 
@@ -86,6 +88,8 @@ class LoadRun:
         # Locust's runner.stop() calls inspect.stack(), whose first call scans every
         # module (~35 ms, while streams are still open); later calls take ~2 ms.
         inspect.stack()
+        self._load_started_cpu_s = time.process_time()
+        self._load_started_wall_s = time.time()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts of output texts, in a native thread (the tokenizer releases the GIL)."""
@@ -125,6 +129,8 @@ class LoadRun:
 
     def summarize(self) -> RunSummary:
         """Write summary.json and print the stage table; returns the summary."""
+        if self.stage.parallel is None:  # a plain run: its concurrency is Locust's user count
+            self.stage.parallel = getattr(self.environment.parsed_options, "num_users", None)
         stage = self.stage.summary()
         if self.pool is not None:
             self.payload_info["reused"] = self.pool.reused
@@ -135,6 +141,7 @@ class LoadRun:
             stages=[stage],
             payloads=self.payload_info,
             tokenize_check=self.tokenize_check,
+            client=self.client_usage(),
         )
         path = write_summary(self.options.report_dir, summary)
         print("\nomniload stage summary\n" + format_stage_table([stage]))
@@ -143,6 +150,13 @@ class LoadRun:
                   f"raise --pool-size for unique prompts and images)")  # fmt: skip
         print(f"wrote {path} and {self.writer.path}\n")
         return summary
+
+    def client_usage(self) -> dict[str, float]:
+        """CPU this load-generating process used since its pool was ready (all threads)."""
+        cpu_s = time.process_time() - self._load_started_cpu_s
+        wall_s = time.time() - self._load_started_wall_s
+        return {"cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3),
+                "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0}  # fmt: skip
 
     def close(self) -> None:
         self.writer.close()

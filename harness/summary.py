@@ -19,6 +19,7 @@ class RunSummary(TypedDict, total=False):
     stages: list[StageSummary]
     payloads: dict[str, Any]  # how the pool was built and whether it ran out
     tokenize_check: dict[str, Any]  # a prompt's length as the server's /tokenize counts it
+    client: dict[str, float]  # CPU the load generator used during load (cpu_s, wall_s, cpu_percent)
     omnibench: dict[str, Any]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from simproc import SimProcess, start_sim  # noqa: E402
+from harness.sim.process import SimProcess, start_sim  # noqa: E402
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import MODEL
 from loadopts import options_from
 from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
-from simproc import SimProcess, start_sim
+from harness.sim.process import SimProcess, start_sim
 
 from harness.client import ChatClient
 from harness.payloads import build_payloads

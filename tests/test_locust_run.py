@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import MODEL
 from locustproc import run_locust
-from simproc import start_sim
+from harness.sim.process import start_sim
 
 SECRET = "sk-omniload-test-SECRET-4242"
 
@@ -32,6 +32,7 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
     records = load(report / "requests.jsonl")
     truth = {g["request_id"]: g for g in sim.ground_truth_records()}
     assert summary["model"] == MODEL and len(summary["stages"]) == 1
+    assert summary["stages"][0]["parallel"] == 4  # -u 4
     stage = summary["stages"][0]
     assert stage["sent"] == stage["succeeded"] == len(records) >= 8
     assert set(stage["ttft_s"]) == {"mean", "min", "p50", "p90", "p95", "p99", "max"}

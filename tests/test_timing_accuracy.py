@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conftest import MODEL
 from locustproc import REPO, run_locust
-from simproc import start_sim
+from harness.sim.process import start_sim
 
 STREAMS = 50
 TTFT_ERROR_P99_LIMIT_S = 0.003

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +27,13 @@ from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.text import OutputVocabulary
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.parsing import parse_and_count, render_text
-from harness.tokenizer import ChatRenderer, load_tokenizer
+from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+TOKENIZER_THREADS = 2
+# Bodies above this go to a parser process (images: JSON and base64 work of ~6 ms/MB).
+INLINE_PARSE_MAX_BYTES = 64 * 1024
 
 
 
@@ -40,6 +43,7 @@ class SimServer:
     def __init__(self, config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
         self.config = config
         self._parser_pool = parser_pool
+        self._token_threads = ThreadPoolExecutor(TOKENIZER_THREADS, thread_name_prefix="sim-tokenize")
         self.tokenizer = load_tokenizer(config.tokenizer_path)
         self.vocabulary = OutputVocabulary(self.tokenizer)
         self.metrics = SimMetrics(config.model)
@@ -84,6 +88,7 @@ class SimServer:
         if self.ground_truth is not None:
             self.ground_truth.close()
         self._parser_pool.shutdown(wait=False, cancel_futures=True)
+        self._token_threads.shutdown(wait=False)
 
     # --- plain endpoints -------------------------------------------------------------
 
@@ -169,10 +174,7 @@ class SimServer:
             return _error_response(400, f"{FAULT_HEADER}: {exc}")
         record["fault"] = fault.spec if fault else None
         try:
-            body = await request.read()
-            chat, text_tokens = await asyncio.get_running_loop().run_in_executor(
-                self._parser_pool, parse_and_count, body, (self.config.model,)
-            )
+            chat, text_tokens = await self._parse(await request.read())
             prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
@@ -205,6 +207,18 @@ class SimServer:
             return await self._whole(request, seq, words, finish_reason, fault, completion_id, record)
         finally:
             self.engine.finish(seq)
+
+    async def _parse(self, body: bytes) -> tuple[ChatRequest, int]:
+        """The request and its text tokens. Large (media) bodies are parsed in a parser
+        process; small ones here, with only the tokenizing in a thread, since a process
+        round trip costs more than parsing a few KB."""
+        loop = asyncio.get_running_loop()
+        if len(body) > INLINE_PARSE_MAX_BYTES:
+            return await loop.run_in_executor(self._parser_pool, parse_and_count, body, (self.config.model,))
+        chat = parse_chat_request(body, (self.config.model,))
+        text = render_text(self.renderer, chat)
+        counts = await loop.run_in_executor(self._token_threads, count_tokens_batch, self.tokenizer, [text])
+        return chat, counts[0]
 
     def _max_tokens(self, chat: ChatRequest, prompt_tokens: int) -> int:
         limit = self.config.max_model_len

@@ -1,17 +1,20 @@
-"""Start the simulator as a real process on a free loopback port; stop it by PID."""
+"""Run the simulator as a child process (demo, tests, benchmarks); stop it by PID."""
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 STARTUP_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 10.0
+OUTPUT_LINES_KEPT = 200
 _SERVING = re.compile(r"serving on (http://\S+)")
 
 
@@ -20,6 +23,7 @@ class SimProcess:
     process: subprocess.Popen[str]
     base_url: str
     ground_truth: str | None
+    output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=OUTPUT_LINES_KEPT))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -38,9 +42,13 @@ class SimProcess:
             return [json.loads(line) for line in lines if line.strip()]
 
 
-def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1") -> SimProcess:
-    """Run `python -m harness.sim --port 0 ARGS` and wait (polling) for its `serving on` line."""
-    command = [sys.executable, "-m", "harness.sim", "--host", host, "--port", "0", *args]
+def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1", port: int = 0) -> SimProcess:
+    """Run `python -m harness.sim --port PORT ARGS` and wait for its `serving on` line.
+
+    Port 0 picks a free one. Later output is read by a thread (so the pipe never fills)
+    and its last lines kept in `SimProcess.output`.
+    """
+    command = [sys.executable, "-m", "harness.sim", "--host", host, "--port", str(port), *args]
     if ground_truth:
         command += ["--ground-truth", ground_truth]
     process = subprocess.Popen(
@@ -56,6 +64,8 @@ def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127
         output.append(line)
         match = _SERVING.search(line)
         if match:
-            return SimProcess(process, match.group(1), ground_truth)
+            sim = SimProcess(process, match.group(1), ground_truth)
+            threading.Thread(target=sim.output.extend, args=(process.stdout,), daemon=True).start()
+            return sim
     process.kill()
     raise RuntimeError("simulator did not start:\n" + "".join(output))
