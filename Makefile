@@ -26,6 +26,7 @@ test: $(STAMP) deps
 
 bench: $(STAMP)
 	$(BIN)/python bench/sim_capacity.py
+	$(BIN)/python bench/client_fidelity.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
