@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from locustproc import REPO, run_locust  # noqa: E402
+from harness.records import read_records  # noqa: E402
 from harness.sim.process import start_sim  # noqa: E402
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
@@ -59,7 +60,7 @@ def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str
     if result.returncode not in (0, 1):
         raise SystemExit(f"locust failed at {streams} streams:\n{result.stderr[-2000:]}")
     truth = {g["request_id"]: g for g in sim.ground_truth_records()}
-    records = [json.loads(line) for line in (report / "requests.jsonl").read_text().splitlines()]
+    records = read_records(str(report / "requests.jsonl"))
     ok = [r for r in records if r["status"] == "ok"]
     ttft_errors, receive_errors, send_delays, tpot_errors = [], [], [], []
     for record in ok:

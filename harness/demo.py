@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.sim.config import DEFAULT_MODEL
 from harness.sim.process import start_sim
+from harness.records import read_records
 from harness.summary import REQUESTS_FILE, SUMMARY_FILE
 
 LOCUSTFILE = str(Path(__file__).resolve().parent.parent / "locustfiles" / "omni_chat.py")
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:
-    records = [json.loads(line) for line in (report_dir / REQUESTS_FILE).read_text().splitlines() if line]
-    truth = {g["request_id"]: g for g in map(json.loads, Path(ground_truth).read_text().splitlines())}
+    records = read_records(str(report_dir / REQUESTS_FILE))
+    truth = {g["request_id"]: g for g in read_records(ground_truth)}
     ok = [r for r in records if r["status"] == "ok" and r["request_id"] in truth]
     if not ok:
         print("[demo]     no successful requests to compare")

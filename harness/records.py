@@ -85,6 +85,6 @@ class RecordWriter:
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
-    """Every record of a requests.jsonl file."""
+    """Every line of a JSONL file (requests.jsonl, the simulator's ground truth) as a dict."""
     with open(path, encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]

@@ -1,4 +1,8 @@
-"""Run the simulator as a child process (demo, tests, benchmarks); stop it by PID."""
+"""Run the simulator as a child process (demo, tests, benchmarks); stop it by PID.
+
+A launcher for clients of the simulator, not part of it (it reads the ground truth
+with the same reader as requests.jsonl).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from harness.records import read_records
 
 STARTUP_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 10.0
@@ -34,12 +41,9 @@ class SimProcess:
                 self.process.kill()
                 self.process.wait()
 
-    def ground_truth_records(self) -> list[dict]:
-        import json
-
+    def ground_truth_records(self) -> list[dict[str, Any]]:
         assert self.ground_truth is not None
-        with open(self.ground_truth, encoding="utf-8") as lines:
-            return [json.loads(line) for line in lines if line.strip()]
+        return read_records(self.ground_truth)
 
 
 def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1", port: int = 0) -> SimProcess:
