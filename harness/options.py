@@ -27,6 +27,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 600.0
 DEFAULT_POOL_SIZE = 256
 DEFAULT_REPORT_ROOT = "results"
+DEFAULT_SLEEP_INTERVAL_S = 5.0
 MAX_IMAGE_SIDE_PX = 16384
 API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -100,6 +101,13 @@ def add_arguments(parser: Any) -> None:
     add("--pool-size", type=int, default=DEFAULT_POOL_SIZE,
         help="Payloads built before load; a longer run reuses them (and says so)")  # fmt: skip
     add("--report-dir", default="", help=f"Where results go (default: {DEFAULT_REPORT_ROOT}/<UTC time>)")
+    add("--parallel", type=int, nargs="+", default=[],
+        help="Sweep: users (requests in flight) per stage, e.g. 1 5 10 50 100")  # fmt: skip
+    add("--number", type=int, nargs="+", default=[],
+        help="Sweep: requests per stage, paired with --parallel, e.g. 2 10 20 100 200")  # fmt: skip
+    add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
+    add("--warmup-num", type=int, default=0,
+        help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,16 @@ class LoadOptions:
     seed: int
     pool_size: int
     report_dir: str
+    stages: tuple[Stage, ...] = ()  # a sweep; empty for a plain Locust run
+    sleep_interval_s: float = DEFAULT_SLEEP_INTERVAL_S
+    warmup_num: int = 0
+
+    @property
+    def requests_budget(self) -> int | None:
+        """Requests the whole sweep sends (warm-ups included); None for a plain run."""
+        if not self.stages:
+            return None
+        return sum(stage.number + self.warmup_num for stage in self.stages)
 
     @property
     def url(self) -> str:
@@ -139,7 +157,9 @@ class LoadOptions:
 
     def public_config(self) -> dict[str, Any]:
         """The options as they go into reports: secrets left out."""
-        return {name: value for name, value in vars(self).items() if name not in SECRET_OPTIONS}
+        config = {name: value for name, value in vars(self).items() if name not in SECRET_OPTIONS}
+        config["stages"] = [[stage.parallel, stage.number] for stage in self.stages]
+        return config
 
 
 def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
@@ -181,6 +201,10 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         if not seconds > 0:
             raise BadOption(flag, f"{seconds} must be more than 0 seconds")
     _at_least("--pool-size", parsed.pool_size, 1)
+    stages = stages_from(parsed.parallel, parsed.number)
+    if not parsed.sleep_interval >= 0:
+        raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
+    _at_least("--warmup-num", parsed.warmup_num, 0)
     ignore_eos = parsed.ignore_eos if parsed.ignore_eos is not None else min_tokens > 0
     return LoadOptions(
         host=host.rstrip("/"),
@@ -209,7 +233,28 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         seed=parsed.seed,
         pool_size=parsed.pool_size,
         report_dir=parsed.report_dir or default_report_dir(),
+        stages=stages,
+        sleep_interval_s=parsed.sleep_interval,
+        warmup_num=parsed.warmup_num,
     )
+
+
+@dataclass(frozen=True)
+class Stage:
+    parallel: int  # users, i.e. requests in flight
+    number: int  # requests sent (measured ones; warm-ups come on top)
+
+
+def stages_from(parallel: list[int], number: list[int]) -> tuple[Stage, ...]:
+    """--parallel and --number zipped pairwise, as evalscope perf does."""
+    if not parallel and not number:
+        return ()
+    if len(parallel) != len(number):
+        raise BadOption("--number", f"{len(number)} values for {len(parallel)} --parallel values (pairs them up)")
+    for users, requests in zip(parallel, number):
+        _at_least("--parallel", users, 1)
+        _at_least("--number", requests, 1)
+    return tuple(Stage(users, requests) for users, requests in zip(parallel, number))
 
 
 def default_report_dir() -> str:

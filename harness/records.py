@@ -42,6 +42,7 @@ class RequestRecord:
     completion_tokens: int | None = None
     tokens_source: Literal["usage", "local"] | None = None
     finish_reason: str | None = None
+    warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
 
     def fail(self, reason: str, message: str) -> None:
         """Mark the request failed; the first failure is the one kept."""
@@ -77,7 +78,10 @@ class RecordWriter:
         self._file: IO[str] = open(path, "a", encoding="utf-8")
 
     def write(self, record: RequestRecord) -> None:
-        self._file.write(json.dumps(record.to_dict(), separators=(",", ":")) + "\n")
+        self.write_dict(record.to_dict())
+
+    def write_dict(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._file.flush()
 
     def close(self) -> None:

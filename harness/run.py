@@ -1,8 +1,10 @@
-"""One load-generating process's run: its options, payload pool, records and stage.
+"""One load-generating process's run (the single process, or a worker).
 
-Created when Locust starts (init event), prepared before users spawn (test_start), then
-every finished request passes through `finish`: appended to requests.jsonl, reported
-to Locust once with its full stream time, and added to the stage's statistics.
+Prepared before users spawn (payload pool, tokenizer, a /tokenize check); during load
+it hands users their payloads and, in a sweep, the master's permits; every finished
+request passes through `finish`: reported to Locust once with its full stream time,
+appended to the worker's own JSONL (workers only), and sent to the coordinator
+(harness/coordinator.py), which keeps the run's records and statistics.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 import urllib3
+from gevent.event import AsyncResult
 
+from harness.budget import Permit
+from harness.coordinator import CANCEL, GRANT, INFO, RECORD, RETURN, WANT, RecordMessage
 from harness.options import LoadOptions
 from harness.payloads import Payload, PayloadPool, build_payloads
 from harness.records import RecordWriter, RequestRecord
-from harness.stats import StageAccumulator
-from harness.summary import REQUESTS_FILE, RunSummary, format_stage_table, write_summary
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 
 if TYPE_CHECKING:
     from locust.env import Environment
+    from locust.rpc import Message
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ TOKENIZE_PATH = "/tokenize"
 TOKENIZE_TIMEOUT_S = 10.0
 # Each worker's prompts and images differ: its seed is offset by its index times this.
 WORKER_SEED_STRIDE = 1_000_003
+WORKER_RECORDS_FILE = "requests.worker-{index}.jsonl"
 
 
 class FailedRequest(Exception):
@@ -43,23 +48,29 @@ class FailedRequest(Exception):
 
 
 class LoadRun:
-    def __init__(self, environment: Environment, options: LoadOptions, worker_index: int = 0) -> None:
+    def __init__(self, environment: Environment, options: LoadOptions, worker_index: int | None = None) -> None:
+        """worker_index is None for a single process, else the worker's index from the master."""
         self.environment = environment
         self.options = options
-        self.worker_index = worker_index
-        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.worker_index = worker_index or 0
         self.run_tag = uuid.uuid4().hex[:8]
         self.pool: PayloadPool | None = None
-        self.payload_info: dict[str, Any] = {}
-        self.tokenize_check: dict[str, Any] = {}
-        self.stage = StageAccumulator()
+        self.info: dict[str, Any] = {}  # pool build and /tokenize check, for summary.json
+        self.tokenizer: Any = None
         self._request_numbers = itertools.count()
         self._user_numbers = itertools.count()
-        os.makedirs(options.report_dir, exist_ok=True)
-        self.writer = RecordWriter(os.path.join(options.report_dir, REQUESTS_FILE))
-        self.tokenizer: Any = None
+        self._ask_numbers = itertools.count()
+        self._asks: dict[int, AsyncResult] = {}
         self._load_started_cpu_s = 0.0
         self._load_started_wall_s = 0.0
+        self.writer: RecordWriter | None = None
+        if worker_index is not None:
+            os.makedirs(options.report_dir, exist_ok=True)
+            path = os.path.join(options.report_dir, WORKER_RECORDS_FILE.format(index=worker_index))
+            self.writer = RecordWriter(path)
+        if options.stages:
+            assert environment.runner is not None
+            environment.runner.register_message(GRANT, self._on_grant)
 
     # --- before load -----------------------------------------------------------------
 
@@ -68,19 +79,23 @@ class LoadRun:
         started_s = time.perf_counter()
         self.tokenizer = load_tokenizer(self.options.tokenizer_path)
         seed = self.options.seed + self.worker_index * WORKER_SEED_STRIDE
-        payloads = build_payloads(self.options, self.tokenizer, self.options.pool_size, seed, self.options.seed)
+        # A sweep's budget is known: one fresh payload per request it may send.
+        count = self.options.requests_budget or self.options.pool_size
+        payloads = build_payloads(self.options, self.tokenizer, count, seed, self.options.seed)
         self.pool = PayloadPool(payloads)
         build_s = time.perf_counter() - started_s
-        self.payload_info = {
-            "pool_size": len(payloads),
-            "build_s": round(build_s, 3),
-            "text_tokens": sorted({payload.expected_text_tokens for payload in payloads})[:10],
-            "image_bytes_mean": sum(payload.image_bytes for payload in payloads) / len(payloads),
-            "body_bytes_mean": sum(len(payload.body) for payload in payloads) / len(payloads),
+        self.info = {
+            "payloads": {
+                "pool_size": len(payloads),
+                "build_s": round(build_s, 3),
+                "image_bytes_mean": sum(payload.image_bytes for payload in payloads) / len(payloads),
+                "body_bytes_mean": sum(len(payload.body) for payload in payloads) / len(payloads),
+            },
+            "tokenize_check": check_prompt_with_server(self.options, payloads[0]),
         }
         logger.info("omniload: built %d payloads in %.1f s (mean body %.0f KB)", len(payloads), build_s,
-                    self.payload_info["body_bytes_mean"] / 1024)  # fmt: skip
-        self.tokenize_check = check_prompt_with_server(self.options, payloads[0])
+                    self.info["payloads"]["body_bytes_mean"] / 1024)  # fmt: skip
+        self._send(INFO, self.info)
         # The pool and tokenizer live for the whole run: keep them out of the collector's
         # full passes, which would otherwise stall every stream for tens of ms.
         gc.collect()
@@ -100,20 +115,40 @@ class LoadRun:
     def next_user_number(self) -> int:
         return next(self._user_numbers)
 
+    def acquire_permit(self) -> Permit | None:
+        """In a sweep, wait for the master's permit to send one request; None in a plain run."""
+        if not self.options.stages:
+            return None
+        ask_id = next(self._ask_numbers)
+        result: AsyncResult = AsyncResult()
+        self._asks[ask_id] = result
+        self._send(WANT, {"ask": ask_id})
+        try:
+            return Permit.from_wire(result.get())
+        except BaseException:  # the user was stopped while waiting (GreenletExit)
+            if self._asks.pop(ask_id, None) is not None:
+                self._send(CANCEL, {"ask": ask_id})
+            raise
+
+    def _on_grant(self, environment: Environment, msg: Message) -> None:
+        result = self._asks.pop(msg.data["ask"], None)
+        if result is None:
+            self._send(RETURN, {"permit": msg.data["permit"]})  # its user is gone: back to the master
+        else:
+            result.set(msg.data["permit"])
+
     def take_payload(self) -> Payload:
         assert self.pool is not None, "prepare() runs before users spawn"
         return self.pool.take()
 
-    def new_record(self, user: int, payload: Payload) -> RequestRecord:
+    def new_record(self, user: int, payload: Payload, permit: Permit | None) -> RequestRecord:
         request_id = f"{self.run_tag}-{self.worker_index}-{next(self._request_numbers)}"
-        return RequestRecord(request_id=request_id, stage=0, worker=self.worker_index, user=user, t_send=0.0,
-                             expected_text_tokens=payload.expected_text_tokens)  # fmt: skip
+        return RequestRecord(request_id=request_id, stage=permit.stage if permit else 0, worker=self.worker_index,
+                             user=user, t_send=0.0, expected_text_tokens=payload.expected_text_tokens,
+                             warmup=permit.warmup if permit else False)  # fmt: skip
 
-    def finish(self, record: RequestRecord) -> None:
-        """Keep the record (JSONL, stage statistics) and report it to Locust once."""
-        as_dict = record.to_dict()
-        self.writer.write(record)
-        self.stage.add(as_dict)
+    def finish(self, record: RequestRecord, permit: Permit | None) -> None:
+        """Report the request to Locust once, keep it locally (workers) and send it to the coordinator."""
         error = record.error
         self.environment.events.request.fire(
             request_type="POST",
@@ -124,32 +159,18 @@ class LoadRun:
             context={},
             response=None,
         )
+        as_dict = record.to_dict()
+        if self.writer is not None:
+            self.writer.write_dict(as_dict)
+        message: RecordMessage = {"record": as_dict, "permit": permit.to_wire() if permit else None}
+        self._send(RECORD, message)
+
+    def _send(self, message_type: str, data: Any) -> None:
+        runner = self.environment.runner
+        assert runner is not None
+        runner.send_message(message_type, data)
 
     # --- after load ------------------------------------------------------------------
-
-    def summarize(self) -> RunSummary:
-        """Write summary.json and print the stage table; returns the summary."""
-        if self.stage.parallel is None:  # a plain run: its concurrency is Locust's user count
-            self.stage.parallel = getattr(self.environment.parsed_options, "num_users", None)
-        stage = self.stage.summary()
-        if self.pool is not None:
-            self.payload_info["reused"] = self.pool.reused
-        summary = RunSummary(
-            model=self.options.model,
-            started_at=self.started_at,
-            config=self.options.public_config(),
-            stages=[stage],
-            payloads=self.payload_info,
-            tokenize_check=self.tokenize_check,
-            client=self.client_usage(),
-        )
-        path = write_summary(self.options.report_dir, summary)
-        print("\nomniload stage summary\n" + format_stage_table([stage]))
-        if self.pool is not None and self.pool.reused:
-            print(f"note: {self.pool.reused} requests reused a payload (pool of {len(self.pool.payloads)}; "
-                  f"raise --pool-size for unique prompts and images)")  # fmt: skip
-        print(f"wrote {path} and {self.writer.path}\n")
-        return summary
 
     def client_usage(self) -> dict[str, float]:
         """CPU this load-generating process used since its pool was ready (all threads)."""
@@ -159,7 +180,8 @@ class LoadRun:
                 "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0}  # fmt: skip
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def check_prompt_with_server(options: LoadOptions, payload: Payload) -> dict[str, Any]:

@@ -20,6 +20,8 @@ class RunSummary(TypedDict, total=False):
     payloads: dict[str, Any]  # how the pool was built and whether it ran out
     tokenize_check: dict[str, Any]  # a prompt's length as the server's /tokenize counts it
     client: dict[str, float]  # CPU the load generator used during load (cpu_s, wall_s, cpu_percent)
+    workers: dict[str, Any]  # distributed: per worker, its payloads and tokenize_check
+    lost_workers: dict[str, int]  # worker id -> requests lost in flight
     omnibench: dict[str, Any]
 
 

@@ -1,33 +1,53 @@
 """The Locust user and the Locust event hooks that set up and end a run.
 
-`locustfiles/omni_chat.py` only imports `OmniChatUser` from here; importing this module
-registers omniload's flags on Locust's parser and its init/test_start/test_stop hooks.
+`locustfiles/omni_chat.py` imports `OmniChatUser` and `SweepShape` from here; importing
+this module registers omniload's flags on Locust's parser and its hooks:
+
+- init, on the master or single process: validate the flags (exit 2 on bad input),
+  start the coordinator; a single headless process also builds its payloads here,
+  before Locust's clocks start. Workers only shorten their wait for a lost master.
+- test_start, on each load-generating process: build its payloads (a worker takes the
+  master's options, which arrive with the first spawn message).
+- test_stop, on the master or single process: the reports, and the exit code.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+import locust.runners
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from harness.client import ChatClient
+from harness.coordinator import Coordinator
 from harness.options import BadOption, add_arguments, exit_bad_option, load_options
 from harness.prompts import PromptLengthError
 from harness.run import LoadRun
+from harness.shape import SweepShape
 
 logger = logging.getLogger(__name__)
 
 # Seconds a stopping test waits for open streams to end (Locust's own default, 0, cuts
 # them off mid-stream). `--stop-timeout` overrides it.
 DEFAULT_STOP_TIMEOUT_S = 120.0
+# A worker that hears nothing from its master for this long stops (Locust waits 60 s).
+MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
+
+__all__ = ["OmniChatUser", "SweepShape"]
 
 
 class OmniChatUser(User):
-    """A closed-loop user: one streaming multimodal chat completion after another."""
+    """A closed-loop user: one streaming multimodal chat completion after another.
+
+    In a sweep, each request waits for a permit from the master, so a stage sends
+    exactly its number of requests with exactly its users.
+    """
 
     wait_time = constant(0)
 
@@ -41,18 +61,22 @@ class OmniChatUser(User):
 
     @task
     def chat(self) -> None:
+        # Waiting for a permit is waiting, not work: a stopping test ends the user at once.
+        self._state = LOCUST_STATE_WAITING
+        permit = self.run.acquire_permit()
+        self._state = LOCUST_STATE_RUNNING
         payload = self.run.take_payload()
-        record = self.run.new_record(self.user_number, payload)
+        record = self.run.new_record(self.user_number, payload, permit)
         try:
             self.client.send(payload, record)
         finally:
-            self.run.finish(record)
+            self.run.finish(record, permit)
 
 
 def current_run(environment: Environment) -> LoadRun:
     run: LoadRun | None = getattr(environment, "omniload_run", None)
     if run is None:
-        raise RuntimeError("omniload's init hook did not run (load locustfiles/omni_chat.py)")
+        raise RuntimeError("omniload's hooks did not run (load locustfiles/omni_chat.py)")
     return run
 
 
@@ -64,19 +88,25 @@ def _add_flags(parser: Any) -> None:
 @events.init.add_listener
 def _on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
     parsed = environment.parsed_options
-    if parsed is None or isinstance(runner, WorkerRunner):
-        return  # workers take the master's options with the first spawn message
+    if parsed is None:
+        return
+    if isinstance(runner, WorkerRunner):
+        locust.runners.MASTER_HEARTBEAT_TIMEOUT = MASTER_LOST_TIMEOUT_S
+        return
     try:
         options = load_options(parsed, environment.host)
     except BadOption as error:
         exit_bad_option(error)
+    parsed.report_dir = options.report_dir  # workers get the master's options: the same directory
     if parsed.stop_timeout == 0:
         environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
-    if not isinstance(runner, MasterRunner):
+    if options.stages and isinstance(runner, MasterRunner):
+        parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
+    environment.omniload_coordinator = Coordinator(environment, options)  # type: ignore[attr-defined]
+    if isinstance(runner, LocalRunner):
         environment.omniload_run = LoadRun(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
-            # Before Locust starts its --run-time clock (test_start fires after it has).
-            _prepare(environment.omniload_run)
+            _prepare(environment.omniload_run)  # before Locust's --run-time clock starts
 
 
 @events.test_start.add_listener
@@ -104,18 +134,29 @@ def _prepare(run: LoadRun) -> None:
         exit_bad_option(BadOption("--tokenizer-path", f"cannot load a tokenizer: {error}"))
 
 
+@events.test_stopping.add_listener
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) and runner.last_heartbeat_timestamp is not None:
+        if time.time() - runner.last_heartbeat_timestamp > MASTER_LOST_TIMEOUT_S:
+            # The master is gone and nobody would take these records: end the open
+            # requests now (kept in this worker's JSONL as "cancelled").
+            environment.stop_timeout = 0
+
+
 @events.test_stop.add_listener
 def _on_test_stop(environment: Environment, **_: Any) -> None:
-    run: LoadRun | None = getattr(environment, "omniload_run", None)
-    if run is None or isinstance(environment.runner, WorkerRunner):
+    coordinator: Coordinator | None = getattr(environment, "omniload_coordinator", None)
+    if coordinator is None:
         return
-    summary = run.summarize()
+    run: LoadRun | None = getattr(environment, "omniload_run", None)
+    summary = coordinator.finish(run)
     failed = sum(stage["failed"] for stage in summary["stages"])
     environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
-    run: LoadRun | None = getattr(environment, "omniload_run", None)
-    if run is not None:
-        run.close()
+    for part in (getattr(environment, "omniload_run", None), getattr(environment, "omniload_coordinator", None)):
+        if part is not None:
+            part.close()

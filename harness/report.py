@@ -1,0 +1,75 @@
+"""stages.csv (evalscope's columns), the best configuration and recommendations."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from harness.stats import StageSummary
+
+STAGES_CSV = "stages.csv"
+SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
+MIN_SUCCESS_RATE = 0.95
+
+CSV_COLUMNS = ("parallel", "number", "sent", "succeeded", "failed", "success_rate", "wall_time_s", "rps",
+               "avg_latency_s", "p99_latency_s", "avg_ttft_s", "p99_ttft_s", "avg_tpot_s", "p99_tpot_s",
+               "avg_itl_s", "p99_itl_s", "output_tokens_per_s", "total_tokens_per_s")  # fmt: skip
+
+
+def stage_row(stage: StageSummary) -> dict[str, object]:
+    """One stage as a flat row of CSV_COLUMNS."""
+    row: dict[str, object] = {name: stage[name] for name in ("parallel", "number", "sent", "succeeded", "failed",  # type: ignore[literal-required]
+                                                             "success_rate", "wall_time_s", "rps",
+                                                             "output_tokens_per_s", "total_tokens_per_s")}  # fmt: skip
+    for metric in ("latency", "ttft", "tpot", "itl"):
+        values = stage[f"{metric}_s"]  # type: ignore[literal-required]
+        row[f"avg_{metric}_s"] = values["mean"]
+        row[f"p99_{metric}_s"] = values["p99"]
+    return row
+
+
+def write_stages_csv(report_dir: str, stages: list[StageSummary]) -> str:
+    path = os.path.join(report_dir, STAGES_CSV)
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for stage in stages:
+            writer.writerow(stage_row(stage))
+    return path
+
+
+def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) -> list[str]:
+    """Best configuration (highest RPS, lowest latency) and what the sweep says, as lines."""
+    measured = [stage for stage in stages if stage["succeeded"]]
+    lines: list[str] = []
+    if not measured:
+        return ["No stage had a successful request."]
+    best_rps = max(measured, key=lambda stage: stage["rps"])
+    best_latency = min(measured, key=lambda stage: stage["latency_s"]["mean"] or float("inf"))
+    lines.append(f"Best configuration: highest RPS {best_rps['rps']:.2f} at concurrency {best_rps['parallel']}; "
+                 f"lowest average latency {best_latency['latency_s']['mean']:.3f} s at concurrency "
+                 f"{best_latency['parallel']}.")  # fmt: skip
+    saturated = None
+    for lower, higher in zip(measured, measured[1:]):
+        if lower["rps"] > 0 and (higher["rps"] - lower["rps"]) / lower["rps"] < SATURATION_RPS_GAIN:
+            saturated = (lower, higher)
+            break
+    if saturated:
+        lower, higher = saturated
+        lines.append(f"Saturation: RPS grew {100 * (higher['rps'] / lower['rps'] - 1):+.0f}% from concurrency "
+                     f"{lower['parallel']} to {higher['parallel']}; more concurrency mostly adds latency.")  # fmt: skip
+    elif len(measured) > 1:
+        lines.append(f"No saturation reached: RPS still grew up to concurrency {measured[-1]['parallel']}; "
+                     "try higher --parallel values.")  # fmt: skip
+    for stage in stages:
+        if stage["sent"] and stage["success_rate"] < MIN_SUCCESS_RATE:
+            lines.append(f"Success rate {100 * stage['success_rate']:.1f}% at concurrency {stage['parallel']} "
+                         f"is below {100 * MIN_SUCCESS_RATE:.0f}%: {stage['errors']}.")  # fmt: skip
+    first, last = measured[0]["latency_s"]["mean"], measured[-1]["latency_s"]["mean"]
+    if len(measured) > 1 and first and last:
+        lines.append(f"Average latency went from {first:.3f} s at concurrency {measured[0]['parallel']} to "
+                     f"{last:.3f} s at {measured[-1]['parallel']} ({last / first:.1f}x).")  # fmt: skip
+    for worker, in_flight in lost_workers.items():
+        lines.append(f"Worker {worker} was lost; {in_flight} requests it had in flight are counted as failed "
+                     "(worker_lost), the rest of its budget went to the other workers.")  # fmt: skip
+    return lines
