@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -32,8 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from locustproc import REPO, run_locust  # noqa: E402
+from harness import stats  # noqa: E402
 from harness.records import read_records  # noqa: E402
 from harness.sim.process import start_sim  # noqa: E402
+from harness.verify import request_errors  # noqa: E402
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 ERROR_LIMIT_S = 0.005
@@ -42,8 +43,7 @@ POOL_BENCH_PAYLOADS = 1000
 
 
 def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p * len(ordered) / 100) - 1)]
+    return stats.percentile(sorted(values), p)
 
 
 def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
@@ -59,18 +59,13 @@ def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str
         sim.stop()
     if result.returncode not in (0, 1):
         raise SystemExit(f"locust failed at {streams} streams:\n{result.stderr[-2000:]}")
-    truth = {g["request_id"]: g for g in sim.ground_truth_records()}
     records = read_records(str(report / "requests.jsonl"))
     ok = [r for r in records if r["status"] == "ok"]
-    ttft_errors, receive_errors, send_delays, tpot_errors = [], [], [], []
-    for record in ok:
-        server = truth[record["request_id"]]
-        ttft_errors.append(abs(record["ttft_s"] - (server["first_token_at"] - server["received_at"])))
-        # The two halves: request written -> simulator stamped it; token written -> client stamped it.
-        send_delays.append(server["received_at"] - record["t_send"])
-        receive_errors.append(abs(record["t_send"] + record["ttft_s"] - server["first_token_at"]))
-        server_tpot_s = (server["last_token_at"] - server["first_token_at"]) / (server["completion_tokens"] - 1)
-        tpot_errors.append(abs(record["tpot_s"] - server_tpot_s))
+    errors = request_errors(records, sim.ground_truth_records())
+    ttft_errors = [e.ttft_s for e in errors]
+    send_delays = [e.send_s for e in errors]
+    receive_errors = [e.receive_s for e in errors]
+    tpot_errors = [e.tpot_s for e in errors if e.tpot_s is not None]
     client = json.loads((report / "summary.json").read_text())["client"]
     events = sum(len(r["itl_s"]) + 1 for r in ok)
     return {
@@ -89,19 +84,11 @@ def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str
 
 
 def pool_build_s() -> float:
-    import argparse as _argparse
-
-    from harness.options import add_arguments, load_options
+    from harness.options import options_from_argv
     from harness.payloads import build_payloads
     from harness.tokenizer import load_tokenizer
 
-    class Parser(_argparse.ArgumentParser):
-        def add_argument(self, *a, env_var=None, is_secret=False, **k):  # type: ignore[no-untyped-def]
-            return super().add_argument(*a, **k)
-
-    parser = Parser()
-    add_arguments(parser)
-    options = load_options(parser.parse_args(["--model", MODEL]), "http://127.0.0.1:9")
+    options = options_from_argv(["--model", MODEL], "http://127.0.0.1:9")
     tokenizer = load_tokenizer()
     started_s = time.perf_counter()
     build_payloads(options, tokenizer, POOL_BENCH_PAYLOADS, seed=0, prefix_seed=0)

@@ -257,6 +257,20 @@ def stages_from(parallel: list[int], number: list[int]) -> tuple[Stage, ...]:
     return tuple(Stage(users, requests) for users, requests in zip(parallel, number))
 
 
+class _PlainParser(argparse.ArgumentParser):
+    """argparse with Locust's extra add_argument keywords (env_var, is_secret) accepted and dropped."""
+
+    def add_argument(self, *args: Any, env_var: str | None = None, is_secret: bool = False, **kwargs: Any) -> Any:
+        return super().add_argument(*args, **kwargs)
+
+
+def options_from_argv(argv: list[str], host: str | None) -> LoadOptions:
+    """LoadOptions from omniload's flags alone, without Locust (for tests and benchmarks)."""
+    parser = _PlainParser(prog="omniload")
+    add_arguments(parser)
+    return load_options(parser.parse_args(argv), host)
+
+
 def default_report_dir() -> str:
     return os.path.join(DEFAULT_REPORT_ROOT, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from conftest import MODEL
 from locustproc import RUN_DEADLINE_S, locust_command, run_locust
-from sweepcheck import stages_seen
 
 from harness.records import read_records
 from harness.sim.process import SimProcess, start_sim
+from harness.verify import stages_seen
 
 PARALLEL = [1, 4, 8]
 NUMBER = [2, 8, 16]
@@ -38,7 +38,7 @@ def check_sweep(sim: SimProcess, report: Path, parallel: list[int], number: list
     truth = sim.ground_truth_records()
     records = read_records(str(report / "requests.jsonl"))
     assert {r["request_id"] for r in records} == {g["request_id"] for g in truth}
-    seen = stages_seen(truth, records)
+    seen = stages_seen(records, truth)
     assert sorted(seen) == list(range(len(parallel)))
     for index, (users, requests) in enumerate(zip(parallel, number)):
         assert seen[index].requests == requests

@@ -8,13 +8,14 @@ TTFT and 0.5 ms for TPOT.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 from conftest import MODEL
 from locustproc import REPO, run_locust
+from harness.records import read_records
 from harness.sim.process import start_sim
+from harness.stats import percentile
+from harness.verify import request_errors
 
 STREAMS = 50
 TTFT_ERROR_P99_LIMIT_S = 0.003
@@ -23,8 +24,7 @@ STAGGERED_LOCUSTFILE = str(REPO / "tests" / "locustfiles" / "staggered.py")
 
 
 def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[math.ceil(0.99 * len(ordered)) - 1]
+    return percentile(sorted(values), 99)
 
 
 def test_ttft_and_tpot_match_the_server_at_50_streams(tmp_path: Path) -> None:
@@ -38,16 +38,12 @@ def test_ttft_and_tpot_match_the_server_at_50_streams(tmp_path: Path) -> None:
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-2000:]
-    truth = {g["request_id"]: g for g in sim.ground_truth_records()}
-    records = [json.loads(line) for line in (report / "requests.jsonl").read_text().splitlines()]
+    records = read_records(str(report / "requests.jsonl"))
     assert len(records) >= 150 and {r["status"] for r in records} == {"ok"}
-    ttft_errors_s, tpot_errors_s = [], []
-    for record in records:
-        server = truth[record["request_id"]]
-        server_ttft_s = server["first_token_at"] - server["received_at"]
-        server_tpot_s = (server["last_token_at"] - server["first_token_at"]) / (server["completion_tokens"] - 1)
-        ttft_errors_s.append(abs(record["ttft_s"] - server_ttft_s))
-        tpot_errors_s.append(abs(record["tpot_s"] - server_tpot_s))
+    errors = request_errors(records, sim.ground_truth_records())
+    assert len(errors) == len(records)
+    ttft_errors_s = [e.ttft_s for e in errors]
+    tpot_errors_s = [e.tpot_s for e in errors if e.tpot_s is not None]
     print(f"TTFT error p99 {p99(ttft_errors_s) * 1000:.2f} ms, TPOT error p99 {p99(tpot_errors_s) * 1000:.3f} ms")
     assert p99(ttft_errors_s) <= TTFT_ERROR_P99_LIMIT_S
     assert p99(tpot_errors_s) <= TPOT_ERROR_P99_LIMIT_S
