@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-USAGE = "usage: omniload {sim} [options]   (omniload sim --help)"
+USAGE = "usage: omniload {sim,omnibench} [options]   (omniload sim --help, omniload omnibench --help)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.sim.__main__ import main as sim_main
 
         return sim_main(rest)
+    if command == "omnibench":
+        from harness.omnibench.cli import main as omnibench_main
+
+        return omnibench_main(rest)
     sys.stderr.write(f"omniload: error: unknown command {command!r}\n{USAGE}\n")
     return 2
 

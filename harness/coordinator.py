@@ -192,5 +192,10 @@ class Coordinator:
         print(f"wrote {path}, {csv_path} and {self.writer.path}\n", flush=True)
         return summary
 
+    def add_to_summary(self, summary: RunSummary, key: str, value: Any) -> None:
+        """Add a part computed after the load (the OmniBench pass) and rewrite summary.json."""
+        summary[key] = value  # type: ignore[literal-required]
+        write_summary(self.options.report_dir, summary)
+
     def close(self) -> None:
         self.writer.close()

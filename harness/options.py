@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ DEFAULT_READ_TIMEOUT_S = 600.0
 DEFAULT_POOL_SIZE = 256
 DEFAULT_REPORT_ROOT = "results"
 DEFAULT_SLEEP_INTERVAL_S = 5.0
+OMNIBENCH_MAX_TOKENS = 10000
 MAX_IMAGE_SIDE_PX = 16384
 API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -108,6 +109,15 @@ def add_arguments(parser: Any) -> None:
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
+    add("--omnibench", action="store_true", default=False,
+        help="After the load, run the OmniBench accuracy pass against the same endpoint")  # fmt: skip
+    add("--omnibench-dataset", default="", help="OmniBench parquet file/folder or hub id (default: bundled samples)")
+    add("--omnibench-limit", type=int, default=0, help="OmniBench: first N samples (0: all)")
+    add("--omnibench-use-image", action=argparse.BooleanOptionalAction, default=True, help="OmniBench: send images")
+    add("--omnibench-use-audio", action=argparse.BooleanOptionalAction, default=True, help="OmniBench: send audio")
+    add("--omnibench-concurrency", type=int, default=1, help="OmniBench: requests at a time")
+    add("--omnibench-max-tokens", type=int, default=OMNIBENCH_MAX_TOKENS, help="OmniBench: max_tokens")
+    add("--omnibench-temperature", type=float, default=0.0, help="OmniBench: temperature")
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,7 @@ class LoadOptions:
     stages: tuple[Stage, ...] = ()  # a sweep; empty for a plain Locust run
     sleep_interval_s: float = DEFAULT_SLEEP_INTERVAL_S
     warmup_num: int = 0
+    omnibench: OmniBenchOptions | None = None  # the accuracy pass after the load, if asked for
 
     @property
     def requests_budget(self) -> int | None:
@@ -159,6 +170,7 @@ class LoadOptions:
         """The options as they go into reports: secrets left out."""
         config = {name: value for name, value in vars(self).items() if name not in SECRET_OPTIONS}
         config["stages"] = [[stage.parallel, stage.number] for stage in self.stages]
+        config["omnibench"] = asdict(self.omnibench) if self.omnibench is not None else None
         return config
 
 
@@ -205,6 +217,15 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
     if not parsed.sleep_interval >= 0:
         raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
     _at_least("--warmup-num", parsed.warmup_num, 0)
+    omnibench = None
+    if parsed.omnibench:
+        _at_least("--omnibench-limit", parsed.omnibench_limit, 0)
+        _at_least("--omnibench-concurrency", parsed.omnibench_concurrency, 1)
+        _at_least("--omnibench-max-tokens", parsed.omnibench_max_tokens, 1)
+        omnibench = OmniBenchOptions(parsed.omnibench_dataset or None, parsed.omnibench_limit or None,
+                                     parsed.omnibench_use_image, parsed.omnibench_use_audio,
+                                     parsed.omnibench_concurrency, parsed.omnibench_max_tokens,
+                                     parsed.omnibench_temperature)  # fmt: skip
     ignore_eos = parsed.ignore_eos if parsed.ignore_eos is not None else min_tokens > 0
     return LoadOptions(
         host=host.rstrip("/"),
@@ -236,7 +257,19 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         stages=stages,
         sleep_interval_s=parsed.sleep_interval,
         warmup_num=parsed.warmup_num,
+        omnibench=omnibench,
     )
+
+
+@dataclass(frozen=True)
+class OmniBenchOptions:
+    dataset: str | None  # None: the bundled sample set
+    limit: int | None
+    use_image: bool
+    use_audio: bool
+    concurrency: int
+    max_tokens: int
+    temperature: float
 
 
 @dataclass(frozen=True)

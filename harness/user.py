@@ -25,6 +25,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from harness.client import ChatClient
 from harness.coordinator import Coordinator
+from harness.omnibench.runner import run_after_load
 from harness.options import BadOption, add_arguments, exit_bad_option, load_options
 from harness.prompts import PromptLengthError
 from harness.run import LoadRun
@@ -149,9 +150,21 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     coordinator: Coordinator | None = getattr(environment, "omniload_coordinator", None)
     if coordinator is None:
         return
+    try:
+        _finish_run(environment, coordinator)
+    except Exception:  # never a silent success: a report that failed fails the run
+        logger.exception("omniload: writing the reports failed")
+        environment.process_exit_code = FAILED_EXIT_CODE
+
+
+def _finish_run(environment: Environment, coordinator: Coordinator) -> None:
     run: LoadRun | None = getattr(environment, "omniload_run", None)
     summary = coordinator.finish(run)
     failed = sum(stage["failed"] for stage in summary["stages"])
+    if coordinator.options.omnibench is not None:
+        omnibench = run_after_load(coordinator.options)
+        coordinator.add_to_summary(summary, "omnibench", omnibench)
+        failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
 
 

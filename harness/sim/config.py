@@ -11,6 +11,7 @@ tokens (48 layers × 4 KV heads × 128 dims × 2 (K,V) × 2 bytes ≈ 98 KB per 
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 
 from harness.argparsing import OneLineArgumentParser
@@ -53,6 +54,8 @@ class SimConfig:
     fault_rate: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    answer_key: str | None = None
+    answer_accuracy: float = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fault-rate", type=float, default=0.0, help="share of requests given one of --faults")
     add("--faults", nargs="+", default=[], metavar="SPEC", help="fault specs, e.g. http_503 disconnect@5")
     add("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB, help="larger bodies get 413")
+    add("--answer-key", default=None, metavar="PARQUET",
+        help="answer OmniBench questions from this dataset file (OmniBench layout)")  # fmt: skip
+    add("--answer-accuracy", type=float, default=1.0, help="share of --answer-key questions answered right")
     return parser
 
 
@@ -115,6 +121,10 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         parser.error(f"--faults: {exc}")
     if args.fault_rate > 0 and not faults:
         parser.error("--fault-rate needs --faults")
+    if not 0.0 <= args.answer_accuracy <= 1.0:
+        parser.error(f"--answer-accuracy must be within [0, 1], got {args.answer_accuracy}")
+    if args.answer_key is not None and not os.path.isfile(args.answer_key):
+        parser.error(f"--answer-key: no such file {args.answer_key!r}")
     return SimConfig(
         host=args.host,
         port=args.port,
@@ -137,4 +147,6 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         fault_rate=args.fault_rate,
         faults=faults,
         max_body_mb=args.max_body_mb,
+        answer_key=args.answer_key,
+        answer_accuracy=args.answer_accuracy,
     )

@@ -25,6 +25,7 @@ from harness.sim.groundtruth import GroundTruthRecord, GroundTruthWriter, wall_f
 from harness.sim.metrics import SimMetrics
 from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.text import OutputVocabulary
+from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.parsing import parse_and_count, render_text
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
@@ -50,6 +51,7 @@ class SimServer:
         self.faults = FaultPicker(config.faults, config.fault_rate, config.seed)
         self.ground_truth = GroundTruthWriter(config.ground_truth) if config.ground_truth else None
         self.renderer = ChatRenderer(self.tokenizer)
+        self.answers = AnswerKey(config.answer_key, config.answer_accuracy) if config.answer_key else None
         self._requests_seen = 0
         self.engine: Engine
         if config.fixed_ttft_ms is not None and config.fixed_itl_ms is not None:
@@ -198,6 +200,10 @@ class SimServer:
         output_tokens, finish_reason = self._output_length(chat, max_tokens, fault)
         seed = chat.seed if chat.seed is not None else self.config.seed * 1_000_003 + self._requests_seen
         words = self.vocabulary.sample(output_tokens, seed)
+        answer = self.answers.answer(chat.text_messages[-1]["content"]) if self.answers and chat.text_messages else None
+        if answer is not None:  # an OmniBench question: the key's answer, as real tokens
+            words = [self.tokenizer.decode([token]) for token in self.tokenizer.encode(answer, add_special_tokens=False)]
+            words, output_tokens, finish_reason = words[:max_tokens], min(len(words), max_tokens), "stop"
         seq = Sequence(request_id, prompt_tokens, output_tokens, received_perf)
         self.engine.add(seq)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"

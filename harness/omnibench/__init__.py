@@ -1,0 +1,1 @@
+"""The OmniBench accuracy pass: image + audio + text multiple choice, scored as EvalScope does."""
