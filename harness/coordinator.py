@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.budget import BudgetLedger, Permit
+from harness.metrics import LiveMetrics
 from harness.options import LoadOptions, Stage
 from harness.records import RecordWriter, RequestRecord
 from harness.report import recommendations, write_stages_csv
@@ -45,6 +46,7 @@ LOST_REASON = "worker_lost"
 class RecordMessage(TypedDict):
     record: dict[str, Any]  # RequestRecord.to_dict()
     permit: list[int | bool] | None  # Permit.to_wire(); None in a plain run
+    cpu_s: float  # the sending process's CPU seconds so far
 
 
 class Coordinator:
@@ -60,6 +62,7 @@ class Coordinator:
         self.summaries: list[StageSummary] = []
         self.lost_workers: dict[str, int] = {}  # worker -> requests lost in flight
         self.worker_info: dict[str, Any] = {}  # merged from the workers (pool, CPU)
+        self.metrics = LiveMetrics(options.model)
         self._stage_index = 0
         self._phase = "spawn"
         self._resume_at = 0.0
@@ -87,6 +90,7 @@ class Coordinator:
             if runner.user_count == stage.parallel:
                 self.accumulators.append(StageAccumulator(stage.parallel, stage.number))
                 self.ledger.open(self._stage_index, self.options.warmup_num, stage.number)
+                self.metrics.set_stage(self._stage_index + 1, stage.parallel, stage.number, running=True)
                 self._phase = "running"
                 logger.info("omniload: stage %d/%d: %d users, %d requests", self._stage_index + 1, len(self.stages),
                             stage.parallel, stage.number)  # fmt: skip
@@ -101,6 +105,8 @@ class Coordinator:
 
     def _end_stage(self) -> None:
         self.ledger.close()
+        stage = self.stages[self._stage_index]
+        self.metrics.set_stage(self._stage_index + 1, stage.parallel, stage.number, running=False)
         summary = self.accumulators[-1].summary()
         self.summaries.append(summary)
         print(f"\nomniload stage {self._stage_index + 1}/{len(self.stages)}\n{format_stage_table([summary])}", flush=True)
@@ -122,6 +128,14 @@ class Coordinator:
         record.fail(LOST_REASON, f"worker {worker_id} stopped answering with this request in flight")
         return record.to_dict()
 
+    def update_gauges(self) -> None:
+        """Users, workers and requests in flight, for the live metrics (each shape tick)."""
+        runner = self.environment.runner
+        assert runner is not None
+        workers = getattr(runner, "worker_count", 1)  # a MasterRunner counts its workers
+        in_flight = len(self.ledger.outstanding) if self.stages else runner.user_count
+        self.metrics.set_load(runner.user_count, workers, in_flight)
+
     # --- messages from load-generating processes --------------------------------------
 
     def _on_want(self, environment: Environment, msg: Message) -> None:
@@ -141,12 +155,13 @@ class Coordinator:
         permit = Permit.from_wire(data["permit"]) if data["permit"] is not None else None
         if permit is not None and not self.ledger.finish(permit):
             return  # reported after its worker was declared lost: already counted
-        self._keep(data["record"], permit)
+        self._keep(data["record"], permit, data.get("cpu_s"))
 
-    def _keep(self, record: dict[str, Any], permit: Permit | None) -> None:
+    def _keep(self, record: dict[str, Any], permit: Permit | None, worker_cpu_s: float | None = None) -> None:
         self.writer.write_dict(record)
         if permit is not None and permit.warmup:
             return
+        self.metrics.observe(record, worker_cpu_s)
         if not self.accumulators:  # a plain run: one stage of Locust's users
             self.accumulators.append(StageAccumulator(None, None))
         self.accumulators[-1].add(record)

@@ -29,6 +29,7 @@ DEFAULT_POOL_SIZE = 256
 DEFAULT_REPORT_ROOT = "results"
 DEFAULT_SLEEP_INTERVAL_S = 5.0
 OMNIBENCH_MAX_TOKENS = 10000
+DEFAULT_METRICS_PORT = 9646
 MAX_IMAGE_SIDE_PX = 16384
 API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -109,6 +110,10 @@ def add_arguments(parser: Any) -> None:
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
+    add("--metrics-host", default="127.0.0.1", help="Address of the live Prometheus metrics (master only)")
+    add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Port of the live metrics (0: none)")
+    add("--metrics-linger", type=float, default=0.0,
+        help="Seconds to keep serving metrics after the run, so the last values get scraped")  # fmt: skip
     add("--omnibench", action="store_true", default=False,
         help="After the load, run the OmniBench accuracy pass against the same endpoint")  # fmt: skip
     add("--omnibench-dataset", default="", help="OmniBench parquet file/folder or hub id (default: bundled samples)")
@@ -154,6 +159,9 @@ class LoadOptions:
     sleep_interval_s: float = DEFAULT_SLEEP_INTERVAL_S
     warmup_num: int = 0
     omnibench: OmniBenchOptions | None = None  # the accuracy pass after the load, if asked for
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = DEFAULT_METRICS_PORT  # 0: no live metrics
+    metrics_linger_s: float = 0.0
 
     @property
     def requests_budget(self) -> int | None:
@@ -217,6 +225,10 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
     if not parsed.sleep_interval >= 0:
         raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
     _at_least("--warmup-num", parsed.warmup_num, 0)
+    if not 0 <= parsed.metrics_port <= 65535:
+        raise BadOption("--metrics-port", f"{parsed.metrics_port} is not a port number (0 turns metrics off)")
+    if not parsed.metrics_linger >= 0:
+        raise BadOption("--metrics-linger", f"{parsed.metrics_linger} must be 0 or more seconds")
     omnibench = None
     if parsed.omnibench:
         _at_least("--omnibench-limit", parsed.omnibench_limit, 0)
@@ -258,6 +270,9 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         sleep_interval_s=parsed.sleep_interval,
         warmup_num=parsed.warmup_num,
         omnibench=omnibench,
+        metrics_host=parsed.metrics_host,
+        metrics_port=parsed.metrics_port,
+        metrics_linger_s=parsed.metrics_linger,
     )
 
 

@@ -162,7 +162,8 @@ class LoadRun:
         as_dict = record.to_dict()
         if self.writer is not None:
             self.writer.write_dict(as_dict)
-        message: RecordMessage = {"record": as_dict, "permit": permit.to_wire() if permit else None}
+        message: RecordMessage = {"record": as_dict, "permit": permit.to_wire() if permit else None,
+                                   "cpu_s": time.process_time()}  # fmt: skip
         self._send(RECORD, message)
 
     def _send(self, message_type: str, data: Any) -> None:

@@ -19,8 +19,10 @@ class SweepShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         coordinator: Coordinator | None = getattr(self.runner.environment, "omniload_coordinator", None)  # type: ignore[union-attr]
-        if coordinator is not None and coordinator.stages:
-            return coordinator.tick()
+        if coordinator is not None:
+            coordinator.update_gauges()
+            if coordinator.stages:
+                return coordinator.tick()
         options = self.runner.environment.parsed_options  # type: ignore[union-attr]
         if options.run_time and self.get_run_time() >= options.run_time:
             return None

@@ -103,7 +103,13 @@ def _on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
         environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
     if options.stages and isinstance(runner, MasterRunner):
         parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
-    environment.omniload_coordinator = Coordinator(environment, options)  # type: ignore[attr-defined]
+    coordinator = environment.omniload_coordinator = Coordinator(environment, options)  # type: ignore[attr-defined]
+    if options.metrics_port:
+        try:
+            coordinator.metrics.serve(options.metrics_host, options.metrics_port)
+        except OSError as error:
+            exit_bad_option(BadOption("--metrics-port", f"cannot serve on {options.metrics_host}:"
+                                      f"{options.metrics_port}: {error.strerror}"))  # fmt: skip
     if isinstance(runner, LocalRunner):
         environment.omniload_run = LoadRun(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
@@ -166,6 +172,8 @@ def _finish_run(environment: Environment, coordinator: Coordinator) -> None:
         coordinator.add_to_summary(summary, "omnibench", omnibench)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
+    if coordinator.options.metrics_port and coordinator.options.metrics_linger_s:
+        coordinator.metrics.linger(coordinator.options.metrics_linger_s)
 
 
 @events.quitting.add_listener

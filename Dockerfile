@@ -1,0 +1,9 @@
+# The omniload harness image: Locust master/worker, the simulator, `omniload omnibench`.
+FROM python:3.11-slim
+WORKDIR /omniload
+COPY pyproject.toml README.md ./
+COPY harness ./harness
+COPY locustfiles ./locustfiles
+RUN pip install --no-cache-dir .
+EXPOSE 8089 5557 9646 8801
+ENTRYPOINT ["locust", "-f", "/omniload/locustfiles/omni_chat.py"]

@@ -1,0 +1,92 @@
+"""omniload's live Prometheus metrics, served by the master (or the single process).
+
+Fed from the records the master receives anyway (workers run no exporter: their
+records are the deltas). Warm-up requests stay out, as in the stage statistics, so
+the counters add up to summary.json. Labels are bounded: the model, an outcome and a
+reason from a fixed list, a stage's parallel/number, a worker's index.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.process_collector import ProcessCollector
+
+from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
+
+# Every failure reason the client and coordinator produce; pre-created at 0 so that a
+# run without failures still has the series (http_<code> reasons appear when seen).
+KNOWN_REASONS = ("connect_error", "timeout", "stream_truncated", "malformed_event", "server_error_event",
+                 "short_output", "cancelled", "worker_lost")  # fmt: skip
+
+
+class LiveMetrics:
+    def __init__(self, model: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.model = model
+        labels = ["model"]
+        registry_ = self.registry
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(name, doc, labels, buckets=buckets, registry=registry_)
+
+        self.ttft = histogram("omniload_ttft_seconds", "Client time to first token", CLIENT_TTFT_BUCKETS_S)
+        self.tpot = histogram("omniload_tpot_seconds", "Client time per output token", CLIENT_TPOT_BUCKETS_S)
+        self.itl = histogram("omniload_itl_seconds", "Client gaps between output events", CLIENT_TPOT_BUCKETS_S)
+        self.e2e = histogram("omniload_e2e_latency_seconds", "Client request latency", CLIENT_LATENCY_BUCKETS_S)
+        self.requests = Counter("omniload_requests", "Requests ended", ["model", "outcome", "reason"], registry=registry_)
+        self.prompt_tokens = Counter("omniload_prompt_tokens", "Prompt tokens (server usage)", labels, registry=registry_)
+        self.completion_tokens = Counter("omniload_completion_tokens", "Completion tokens", labels, registry=registry_)
+        self.in_flight = Gauge("omniload_in_flight_requests", "Requests sent and not yet ended", labels,
+                               registry=registry_)  # fmt: skip
+        self.users = Gauge("omniload_users", "Locust users running", labels, registry=registry_)
+        self.workers = Gauge("omniload_workers", "Load-generating processes", labels, registry=registry_)
+        self.stage = Gauge("omniload_stage", "1 for the running stage", ["model", "parallel", "number"],
+                           registry=registry_)  # fmt: skip
+        self.stage_index = Gauge("omniload_stage_index", "Number of the running stage (0: none yet)", labels,
+                                 registry=registry_)  # fmt: skip
+        self.worker_cpu = Gauge("omniload_worker_cpu_seconds", "CPU a load generator used (a counter's value)",
+                                ["model", "worker"], registry=registry_)  # fmt: skip
+        ProcessCollector(registry=registry_)
+        self.requests.labels(model, "ok", "")
+        for reason in KNOWN_REASONS:
+            self.requests.labels(model, "error", reason)
+        for metric in (self.ttft, self.tpot, self.itl, self.e2e, self.prompt_tokens, self.completion_tokens,
+                       self.in_flight, self.users, self.workers, self.stage_index):  # fmt: skip
+            metric.labels(model)
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)
+
+    def observe(self, record: dict[str, Any], worker_cpu_s: float | None = None) -> None:
+        """One finished (non-warm-up) request."""
+        model = self.model
+        if record["status"] == "ok":
+            self.requests.labels(model, "ok", "").inc()
+            for histogram, key in ((self.ttft, "ttft_s"), (self.tpot, "tpot_s"), (self.e2e, "latency_s")):
+                if record.get(key) is not None:
+                    histogram.labels(model).observe(record[key])
+            itl = self.itl.labels(model)
+            for gap_s in record.get("itl_s") or ():
+                itl.observe(gap_s)
+            self.prompt_tokens.labels(model).inc(record.get("prompt_tokens") or 0)
+            self.completion_tokens.labels(model).inc(record.get("completion_tokens") or 0)
+        else:
+            self.requests.labels(model, "error", record["error"]["reason"]).inc()
+        if worker_cpu_s is not None:
+            self.worker_cpu.labels(model, str(record["worker"])).set(worker_cpu_s)
+
+    def set_load(self, users: int, workers: int, in_flight: int) -> None:
+        self.users.labels(self.model).set(users)
+        self.workers.labels(self.model).set(workers)
+        self.in_flight.labels(self.model).set(in_flight)
+
+    def set_stage(self, index: int, parallel: int, number: int, running: bool) -> None:
+        self.stage.labels(self.model, str(parallel), str(number)).set(1 if running else 0)
+        self.stage_index.labels(self.model).set(index if running else 0)
+
+    def linger(self, seconds: float) -> None:
+        """Keep serving a last while after the run, so the final values get scraped."""
+        time.sleep(seconds)
