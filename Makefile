@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) deps
 	$(BIN)/python -m harness.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
 
 test: $(STAMP) deps

@@ -8,7 +8,9 @@
    answer key, right for 75 % of them);
 3. checks the run against the simulator's ground truth: requests and peak concurrency
    per stage as the server saw them, TTFT as the client measured it vs. as the server
-   did it, and the prompt, image and output tokens the server counted.
+   did it, and the prompt, image and output tokens the server counted;
+4. asks the Prometheus server that scraped the run (the master's live metrics and the
+   simulator's vLLM metrics, every second) what the Grafana dashboard would show.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import argparse
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from harness.sim.config import DEFAULT_MODEL
 from harness.sim.process import start_sim
 from harness.omnibench.dataset import bundled_sample_path
+from harness.promserver import Prometheus, free_port, start_prometheus
 from harness.records import read_records
 from harness.report import STAGES_CSV
 from harness.summary import REQUESTS_FILE, SUMMARY_FILE
@@ -33,6 +37,7 @@ DEMO_NUMBER = ("4", "8", "16")
 DEMO_OUTPUT_TOKENS = 64
 DEMO_SLEEP_INTERVAL_S = "1"
 DEMO_ANSWER_ACCURACY = "0.75"
+METRICS_LINGER_S = "3"
 LOCUST_DEADLINE_S = 300.0
 
 
@@ -47,25 +52,49 @@ def main(argv: list[str] | None = None) -> int:
         (report_dir / stale).unlink(missing_ok=True)
     ground_truth = str(report_dir / "sim_ground_truth.jsonl")
 
-    print("[demo] 1/3 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
+    print("[demo] 1/4 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
     sim = start_sim(["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy",
                      DEMO_ANSWER_ACCURACY], ground_truth=ground_truth, port=args.port)  # fmt: skip
     print(f"[demo]     {sim.base_url} (pid {sim.process.pid}), ground truth -> {ground_truth}")
+    metrics_port = free_port()
+    prometheus = start_prometheus(report_dir / "prometheus", {"omniload": f"127.0.0.1:{metrics_port}",
+                                                              "vllm": sim.base_url.removeprefix("http://")})  # fmt: skip
+    print(f"[demo]     Prometheus {prometheus.url} scrapes the master (:{metrics_port}) and the simulator every second")
     try:
         command = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--only-summary",
                    "--host", sim.base_url, "--model", DEFAULT_MODEL, "--parallel", *DEMO_PARALLEL,
                    "--number", *DEMO_NUMBER, "--max-tokens", str(DEMO_OUTPUT_TOKENS),
                    "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
-                   "--omnibench", "--omnibench-concurrency", "4"]  # fmt: skip
-        print("[demo] 2/3 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
+                   "--omnibench", "--omnibench-concurrency", "4", "--metrics-port", str(metrics_port),
+                   "--metrics-linger", METRICS_LINGER_S]  # fmt: skip
+        print("[demo] 2/4 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
         locust_exit = subprocess.run(command, timeout=LOCUST_DEADLINE_S).returncode
+        scraped_at = time.time() - float(METRICS_LINGER_S) / 2
+        print(f"[demo]     locust exit code {locust_exit}")
+        print("[demo] 3/4 the same requests as the server saw them (joined on X-Request-Id):")
+        check_against_ground_truth(report_dir, ground_truth)
+        print("[demo] 4/4 what Prometheus scraped during the run (dashboards/omniload.json shows these live):")
+        show_prometheus(prometheus, scraped_at)
     finally:
+        prometheus.stop()
         sim.stop()
-    print(f"[demo]     locust exit code {locust_exit}")
-    print("[demo] 3/3 the same requests as the server saw them (joined on X-Request-Id):")
-    check_against_ground_truth(report_dir, ground_truth)
-    print("[demo] still to come: live Prometheus/Grafana and the HTML report")
+    print("[demo] still to come: Grafana push/annotations, a web UI tab, the HTML report")
     return locust_exit
+
+
+def show_prometheus(prometheus: Prometheus, at_s: float) -> None:
+    def value(expr: str) -> float | None:
+        result = prometheus.query(expr, at_s)
+        return float(result[0]["value"][1]) if result else None
+
+    for who, metric in (("client", "omniload_ttft_seconds"), ("server", "vllm:time_to_first_token_seconds")):
+        p90_s = value(f"histogram_quantile(0.9, sum by (le) (max_over_time({metric}_bucket[10m])))")
+        print(f"[demo]     TTFT p90 over the run, {who} side ({metric}): "
+              + (f"{p90_s * 1000:.0f} ms" if p90_s is not None else "no data"))  # fmt: skip
+    for who, metric in (("client", "omniload_completion_tokens_total"), ("server", "vllm:generation_tokens_total")):
+        total = value(f"sum(max_over_time({metric}[10m]))")
+        print(f"[demo]     output tokens, {who} side ({metric}): {total:.0f}" if total is not None else "no data")
+    print("[demo]     (the server's count also holds the OmniBench answers, which are not load)")
 
 
 def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from conftest import MODEL
 from locustproc import REPO, locust_command, run_locust
-from promproc import free_port, start_prometheus
+from harness.promserver import free_port, start_prometheus
 
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
 from harness.records import read_records

@@ -1,4 +1,4 @@
-"""A real Prometheus server (Debian's `prometheus`) on a free loopback port, scraping given targets."""
+"""A local Prometheus server (Debian's `prometheus`) on a free loopback port: for `make demo` and the tests."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class Prometheus:
 
 def start_prometheus(workdir: Path, targets: dict[str, str]) -> Prometheus:
     """targets: job name -> host:port (scraped at /metrics every second)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
     jobs = "".join(f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
                    for job, target in targets.items())  # fmt: skip
