@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-USAGE = "usage: omniload {sim,omnibench} [options]   (omniload sim --help, omniload omnibench --help)"
+USAGE = "usage: omniload {sim,omnibench,grafana} [options]   (omniload COMMAND --help)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.sim.__main__ import main as sim_main
 
         return sim_main(rest)
+    if command == "grafana":
+        from harness.grafana import main as grafana_main
+
+        return grafana_main(rest)
     if command == "omnibench":
         from harness.omnibench.cli import main as omnibench_main
 

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from harness.budget import BudgetLedger, Permit
+from harness.grafana import StageAnnotator
 from harness.metrics import LiveMetrics
 from harness.options import LoadOptions, Stage
 from harness.records import RecordWriter, RequestRecord
@@ -63,6 +64,7 @@ class Coordinator:
         self.lost_workers: dict[str, int] = {}  # worker -> requests lost in flight
         self.worker_info: dict[str, Any] = {}  # merged from the workers (pool, CPU)
         self.metrics = LiveMetrics(options.model)
+        self.annotator = StageAnnotator(options.grafana_url) if options.grafana_url else None
         self._stage_index = 0
         self._phase = "spawn"
         self._resume_at = 0.0
@@ -91,6 +93,8 @@ class Coordinator:
                 self.accumulators.append(StageAccumulator(stage.parallel, stage.number))
                 self.ledger.open(self._stage_index, self.options.warmup_num, stage.number)
                 self.metrics.set_stage(self._stage_index + 1, stage.parallel, stage.number, running=True)
+                if self.annotator is not None:
+                    self.annotator.mark("start", self._stage_index + 1, stage.parallel, stage.number)
                 self._phase = "running"
                 logger.info("omniload: stage %d/%d: %d users, %d requests", self._stage_index + 1, len(self.stages),
                             stage.parallel, stage.number)  # fmt: skip
@@ -107,6 +111,8 @@ class Coordinator:
         self.ledger.close()
         stage = self.stages[self._stage_index]
         self.metrics.set_stage(self._stage_index + 1, stage.parallel, stage.number, running=False)
+        if self.annotator is not None:
+            self.annotator.mark("end", self._stage_index + 1, stage.parallel, stage.number)
         summary = self.accumulators[-1].summary()
         self.summaries.append(summary)
         print(f"\nomniload stage {self._stage_index + 1}/{len(self.stages)}\n{format_stage_table([summary])}", flush=True)

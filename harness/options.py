@@ -41,7 +41,7 @@ ENCODABLE_MODES = {
     "jpeg": ("1", "L", "RGB", "CMYK"),
 }
 # Options that never leave the process in reports, logs or metrics.
-SECRET_OPTIONS = frozenset({"api_key"})
+SECRET_OPTIONS = frozenset({"api_key", "grafana_url"})
 
 
 class BadOption(ValueError):
@@ -114,6 +114,8 @@ def add_arguments(parser: Any) -> None:
     add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Port of the live metrics (0: none)")
     add("--metrics-linger", type=float, default=0.0,
         help="Seconds to keep serving metrics after the run, so the last values get scraped")  # fmt: skip
+    add("--grafana-url", default="", help="Annotate each stage's start and end on this Grafana (credentials: "
+        "$GRAFANA_TOKEN or $GRAFANA_USER/$GRAFANA_PASSWORD)")  # fmt: skip
     add("--omnibench", action="store_true", default=False,
         help="After the load, run the OmniBench accuracy pass against the same endpoint")  # fmt: skip
     add("--omnibench-dataset", default="", help="OmniBench parquet file/folder or hub id (default: bundled samples)")
@@ -162,6 +164,7 @@ class LoadOptions:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = DEFAULT_METRICS_PORT  # 0: no live metrics
     metrics_linger_s: float = 0.0
+    grafana_url: str | None = field(default=None, repr=False)  # may carry credentials
 
     @property
     def requests_budget(self) -> int | None:
@@ -273,6 +276,7 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         metrics_host=parsed.metrics_host,
         metrics_port=parsed.metrics_port,
         metrics_linger_s=parsed.metrics_linger,
+        grafana_url=parsed.grafana_url or None,
     )
 
 
