@@ -134,6 +134,12 @@ class Coordinator:
         record.fail(LOST_REASON, f"worker {worker_id} stopped answering with this request in flight")
         return record.to_dict()
 
+    def live_summaries(self) -> list[StageSummary]:
+        """Finished stages and, while it runs, the current one (for the web UI)."""
+        if len(self.accumulators) > len(self.summaries):
+            return [*self.summaries, self.accumulators[-1].summary()]
+        return list(self.summaries)
+
     def update_gauges(self) -> None:
         """Users, workers and requests in flight, for the live metrics (each shape tick)."""
         runner = self.environment.runner

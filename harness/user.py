@@ -30,6 +30,7 @@ from harness.options import BadOption, add_arguments, exit_bad_option, load_opti
 from harness.prompts import PromptLengthError
 from harness.run import LoadRun
 from harness.shape import SweepShape
+from harness.webui import add_stages_tab
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def _add_flags(parser: Any) -> None:
 
 
 @events.init.add_listener
-def _on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
+def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
     parsed = environment.parsed_options
     if parsed is None:
         return
@@ -110,6 +111,8 @@ def _on_init(environment: Environment, runner: Any = None, **_: Any) -> None:
         except OSError as error:
             exit_bad_option(BadOption("--metrics-port", f"cannot serve on {options.metrics_host}:"
                                       f"{options.metrics_port}: {error.strerror}"))  # fmt: skip
+    if web_ui is not None:
+        add_stages_tab(web_ui, coordinator)
     if isinstance(runner, LocalRunner):
         environment.omniload_run = LoadRun(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
