@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         prometheus.stop()
         sim.stop()
-    print("[demo] still to come: Grafana push/annotations, a web UI tab, the HTML report")
+    print("[demo] not shown here: Grafana (no server on this machine; see README), the HTML report (not built yet)")
     return locust_exit
 
 
