@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness.sim.process import SimProcess, start_sim  # noqa: E402
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
+
+# Locust processes started by tests serve no live metrics unless a test asks (with
+# --metrics-port on a free port): the default port 9646 would collide between runs.
+os.environ.setdefault("LOCUST_METRICS_PORT", "0")
 
 
 @pytest.fixture(scope="module")
