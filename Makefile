@@ -27,6 +27,7 @@ test: $(STAMP) deps
 bench: $(STAMP)
 	$(BIN)/python bench/sim_capacity.py
 	$(BIN)/python bench/client_fidelity.py
+	$(BIN)/python bench/metrics_render.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
