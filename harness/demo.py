@@ -94,7 +94,7 @@ def show_prometheus(prometheus: Prometheus, at_s: float) -> None:
     for who, metric in (("client", "omniload_completion_tokens_total"), ("server", "vllm:generation_tokens_total")):
         total = value(f"sum(max_over_time({metric}[10m]))")
         print(f"[demo]     output tokens, {who} side ({metric}): {total:.0f}" if total is not None else "no data")
-    print("[demo]     (the server's count also holds the OmniBench answers, which are not load)")
+    print("[demo]     (the server's count can also hold OmniBench's answers when they were scraped in time)")
 
 
 def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:
