@@ -53,8 +53,3 @@ class SseReader:
                 self._data_lines.append(value[1:] if value.startswith(b" ") else value)
             # comments (":...") and other fields (event, id, retry) carry nothing we use
         return events
-
-    @property
-    def has_unfinished_event(self) -> bool:
-        """Bytes of an event that no blank line has dispatched yet (a cut-off stream)."""
-        return bool(self._data_lines or self._partial_line.strip())

@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
-PERCENTILES = (50, 90, 95, 99)
-
 
 class Distribution(TypedDict):
     mean: float | None

@@ -48,9 +48,8 @@ def test_several_events_in_one_read_share_its_time() -> None:
     assert feed_all([b"data: a\n\ndata: b\n\ndata: [DONE]\n\n"]) == [(0.0, b"a"), (0.0, b"b"), (0.0, b"[DONE]")]
 
 
-def test_unfinished_event_is_not_dispatched_and_is_reported() -> None:
+def test_unfinished_event_waits_for_its_blank_line() -> None:
     reader = SseReader()
     assert reader.feed(b"data: cut off mid-ev", 0.0) == []
-    assert reader.has_unfinished_event
-    assert reader.feed(b"ent\n\n", 1.0)[0].data == b"cut off mid-event"
-    assert not reader.has_unfinished_event
+    assert reader.feed(b"ent\n", 1.0) == []
+    assert [(e.arrived_s, e.data) for e in reader.feed(b"\n", 2.0)] == [(2.0, b"cut off mid-event")]

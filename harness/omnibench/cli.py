@@ -7,7 +7,7 @@ import os
 import sys
 
 from harness.argparsing import BAD_INPUT_EXIT_CODE, OneLineArgumentParser
-from harness.omnibench.dataset import DatasetError
+from harness.omnibench.dataset import HUB_DATASET, DatasetError
 from harness.omnibench.runner import DEFAULT_MAX_TOKENS, OmniBenchConfig, run_omnibench
 from harness.options import API_KEY_ENV, default_report_dir
 
@@ -17,8 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-url", required=True, help="server base URL (or its /v1/chat/completions URL)")
     parser.add_argument("--model", required=True)
     parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV, ""), help=f"default: ${API_KEY_ENV}")
-    parser.add_argument("--dataset", default=None, help="parquet file or folder (OmniBench layout), or a hub id "
-                        "(default: the bundled sample set)")  # fmt: skip
+    parser.add_argument("--dataset", default=None, help=f"parquet file or folder (OmniBench layout), or a hub id "
+                        f"such as {HUB_DATASET} (default: the bundled sample set)")  # fmt: skip
     parser.add_argument("--limit", type=int, default=None, help="first N samples")
     parser.add_argument("--use-image", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--use-audio", action=argparse.BooleanOptionalAction, default=True)

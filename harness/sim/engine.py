@@ -27,7 +27,6 @@ class Sequence:
     tokens_ready: int = 0
     ready_perf: float = 0.0
     first_token_perf: float | None = None
-    admitted_perf: float | None = None
     done: bool = False
     _wanted_tokens: int = 0
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -78,7 +77,6 @@ class FixedEngine(Engine):
         self.running = 0
 
     def add(self, seq: Sequence) -> None:
-        seq.admitted_perf = seq.received_perf
         self.running += 1
         self.metrics.set_load(self.running, 0, 0.0)
 
@@ -174,7 +172,6 @@ class BatchingEngine(Engine):
             if self.running and kv_used + need > self.kv_cache_tokens:
                 break
             self.waiting.popleft()
-            seq.admitted_perf = now_perf
             self.metrics.observe_queue(max(0.0, now_perf - seq.queued_perf))
             self.running.append(seq)
             admitted.append(seq)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 ERROR_TYPES_BY_STATUS = {
@@ -40,6 +39,3 @@ def error_body(status: int, message: str, param: str | None = None) -> dict[str,
         }
     }
 
-
-def error_json(status: int, message: str, param: str | None = None) -> str:
-    return json.dumps(error_body(status, message, param))
