@@ -24,21 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from locustproc import REPO, run_locust  # noqa: E402
-from harness import stats  # noqa: E402
-from harness.records import read_records  # noqa: E402
-from harness.sim.process import start_sim  # noqa: E402
-from harness.verify import request_errors  # noqa: E402
+from harness.devtools.locustproc import STAGGERED_LOCUSTFILE, run_locust
+from harness.master import stats
+from harness.records import read_records
+from harness.devtools.simprocess import start_sim
+from harness.devtools.verify import request_errors
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 ERROR_LIMIT_S = 0.005
-STAGGERED = str(REPO / "tests" / "locustfiles" / "staggered.py")
 POOL_BENCH_PAYLOADS = 1000
 
 
@@ -54,20 +51,20 @@ def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str
         result = run_locust(["--headless", "-u", str(streams), "-r", str(streams), "-t", "2s", "--host", sim.base_url,
                              "--model", MODEL, "--report-dir", str(report), "--max-tokens", str(args.tokens),
                              "--image-width", "256", "--image-height", "256", "--pool-size", str(streams)],
-                            locustfile=STAGGERED, env={"OMNILOAD_TEST_STAGGER_S": str(1.0 / streams)})  # fmt: skip
+                            locustfile=STAGGERED_LOCUSTFILE, env={"OMNILOAD_TEST_STAGGER_S": str(1.0 / streams)})  # fmt: skip
     finally:
         sim.stop()
     if result.returncode not in (0, 1):
         raise SystemExit(f"locust failed at {streams} streams:\n{result.stderr[-2000:]}")
     records = read_records(str(report / "requests.jsonl"))
-    ok = [r for r in records if r["status"] == "ok"]
+    ok = [r for r in records if r.status == "ok"]
     errors = request_errors(records, sim.ground_truth_records())
     ttft_errors = [e.ttft_s for e in errors]
     send_delays = [e.send_s for e in errors]
     receive_errors = [e.receive_s for e in errors]
     tpot_errors = [e.tpot_s for e in errors if e.tpot_s is not None]
     client = json.loads((report / "summary.json").read_text())["client"]
-    events = sum(len(r["itl_s"]) + 1 for r in ok)
+    events = sum(len(r.itl_s) + 1 for r in ok)
     return {
         "streams": streams,
         "requests": len(records),
@@ -85,13 +82,13 @@ def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str
 
 def pool_build_s() -> float:
     from harness.options import options_from_argv
-    from harness.payloads import build_payloads
+    from harness.load.payloads import build_payloads
     from harness.tokenizer import load_tokenizer
 
     options = options_from_argv(["--model", MODEL], "http://127.0.0.1:9")
     tokenizer = load_tokenizer()
     started_s = time.perf_counter()
-    build_payloads(options, tokenizer, POOL_BENCH_PAYLOADS, seed=0, prefix_seed=0)
+    build_payloads(options.payload, MODEL, tokenizer, POOL_BENCH_PAYLOADS, seed=0, prefix_seed=0)
     return time.perf_counter() - started_s
 
 

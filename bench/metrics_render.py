@@ -14,22 +14,23 @@ import time
 
 from prometheus_client import generate_latest
 
-from harness.metrics import LiveMetrics
+from harness.master.metrics import LiveMetrics
+from harness.records import RequestRecord
 
 RECORDS_PER_WORKER = 1000
 SCRAPES = 50
 
 
 def main() -> None:
-    record = {"status": "ok", "ttft_s": 0.2, "tpot_s": 0.02, "latency_s": 20.0, "itl_s": [0.02] * 1023,
-              "prompt_tokens": 1282, "completion_tokens": 1024}  # fmt: skip
     print(f"{'workers':>7} {'series lines':>12} {'page KB':>8} {'render ms (median)':>18} {'observe µs/record':>18}")
     for workers in (1, 8, 64):
         metrics = LiveMetrics("Qwen3-Omni-30B-A3B-Instruct")
         started_s = time.perf_counter()
         for worker in range(workers):
+            record = RequestRecord("r", 0, worker, 0, 0.0, 1024, ttft_s=0.2, tpot_s=0.02, latency_s=20.0,
+                                   itl_s=[0.02] * 1023, prompt_tokens=1282, completion_tokens=1024)  # fmt: skip
             for _ in range(RECORDS_PER_WORKER // workers if workers > 8 else RECORDS_PER_WORKER):
-                metrics.observe({**record, "worker": worker}, worker_cpu_s=1.0)
+                metrics.observe(record, worker_cpu_s=1.0)
         observed = workers * (RECORDS_PER_WORKER // workers if workers > 8 else RECORDS_PER_WORKER)
         observe_us = (time.perf_counter() - started_s) / observed * 1e6
         timings = []

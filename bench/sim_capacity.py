@@ -24,8 +24,7 @@ import time
 
 import aiohttp
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-from harness.sim.process import start_sim  # noqa: E402
+from harness.devtools.simprocess import start_sim
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-USAGE = "usage: omniload {sim,omnibench,grafana} [options]   (omniload COMMAND --help)"
+USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
+
+  run ...          a load run: Locust with omniload's locustfile (all of Locust's and omniload's flags)
+  locustfile       print the path of that locustfile (for `locust -f "$(omniload locustfile)" ...`)
+  omnibench ...    the OmniBench accuracy pass on its own
+  grafana push ... push the Prometheus datasource and the dashboard to a Grafana
+  sim ...          the simulated vLLM server
+  demo             everything above against the simulator (what `make demo` runs)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +21,16 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 2
     command, rest = args[0], args[1:]
+    if command == "run":
+        from harness.resources import locustfile_path
+
+        # Locust's own entry point, so every Locust flag and behaviour stays as documented.
+        os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", locustfile_path(), *rest])
+    if command == "locustfile":
+        from harness.resources import locustfile_path
+
+        print(locustfile_path())
+        return 0
     if command == "sim":
         from harness.sim.__main__ import main as sim_main
 
@@ -25,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from harness.omnibench.cli import main as omnibench_main
 
         return omnibench_main(rest)
+    if command == "demo":
+        from harness.devtools.demo import main as demo_main
+
+        return demo_main(rest)
     sys.stderr.write(f"omniload: error: unknown command {command!r}\n{USAGE}\n")
     return 2
 

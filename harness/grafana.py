@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.argparsing import OneLineArgumentParser
+from harness.resources import dashboard_path
 
 logger = logging.getLogger(__name__)
 
 TOKEN_ENV, USER_ENV, PASSWORD_ENV = "GRAFANA_TOKEN", "GRAFANA_USER", "GRAFANA_PASSWORD"
 DATASOURCE_UID = "prometheus"
 DASHBOARD_UID = "omniload"
-DASHBOARD_FILE = Path(__file__).resolve().parent.parent / "dashboards" / "omniload.json"
 ANNOTATION_TAGS = ("omniload", "stage")
 GRAFANA_TIMEOUT_S = 10.0
 
@@ -53,7 +53,10 @@ def push(api: Any, prometheus_url: str, dashboard: dict[str, Any]) -> None:
 
 
 class StageAnnotator:
-    """Annotations on the dashboard at each stage's start and end; a failing Grafana is logged, not fatal."""
+    """Holds a Grafana connection; the master marks each stage's start and end on the dashboard.
+
+    A failing Grafana is logged once, never fatal.
+    """
 
     def __init__(self, url: str) -> None:
         self.api = connect(url)
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["push"])
     parser.add_argument("--grafana-url", required=True, help=f"credentials from ${TOKEN_ENV} or ${USER_ENV}/${PASSWORD_ENV}")
     parser.add_argument("--prometheus-url", required=True, help="as Grafana reaches it, e.g. http://prometheus:9090")
-    parser.add_argument("--dashboard", default=str(DASHBOARD_FILE))
+    parser.add_argument("--dashboard", default=dashboard_path(), help="default: the dashboard omniload ships")
     args = parser.parse_args(argv)
     try:
         dashboard = json.loads(Path(args.dashboard).read_text())

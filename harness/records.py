@@ -1,4 +1,4 @@
-"""One record per request, the derived per-request metrics, and the durable JSONL file.
+"""One record per request: what both sides of a run share, and the derived per-request metrics.
 
 Definitions (README, "Metric definitions"): t_send is taken just before the request is
 written; TTFT is the first event carrying output (a role-only or empty delta does not
@@ -8,18 +8,21 @@ TPOT = (latency - TTFT) / (completion_tokens - 1); ITL the gaps between output e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
-from typing import IO, Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict
+
+from harness.jsonl import read_jsonl
 
 
 class RequestError(TypedDict):
-    reason: str  # http_<code>, connect_error, timeout, stream_truncated, malformed_event, ...
+    reason: str  # one of harness.wire's failure reasons, or http_<status>
     message: str
 
 
 @dataclass(slots=True)
 class RequestRecord:
+    """One request as the client saw it; filled by harness/load/client.py, kept by the master."""
+
     request_id: str
     stage: int
     worker: int
@@ -51,8 +54,14 @@ class RequestRecord:
             self.error = {"reason": reason, "message": message}
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as one line of requests.jsonl (and the RECORD message)."""
         # Not dataclasses.asdict: its deep copy of the ITL list costs ~0.3 ms a request.
         return {name: getattr(self, name) for name in RECORD_FIELDS}
+
+    @staticmethod
+    def from_dict(row: dict[str, Any]) -> RequestRecord:
+        """A record back from `to_dict` (a message or a JSONL line); unknown keys are ignored."""
+        return RequestRecord(**{name: row[name] for name in RECORD_FIELDS if name in row})
 
 
 RECORD_FIELDS = tuple(item.name for item in fields(RequestRecord))
@@ -70,25 +79,6 @@ def inter_token_latencies_s(output_times_s: list[float]) -> list[float]:
     return [later - earlier for earlier, later in zip(output_times_s, output_times_s[1:])]
 
 
-class RecordWriter:
-    """Appends records to requests.jsonl, flushed per record (a crash loses nothing)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._file: IO[str] = open(path, "a", encoding="utf-8")
-
-    def write(self, record: RequestRecord) -> None:
-        self.write_dict(record.to_dict())
-
-    def write_dict(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def read_records(path: str) -> list[dict[str, Any]]:
-    """Every line of a JSONL file (requests.jsonl, the simulator's ground truth) as a dict."""
-    with open(path, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+def read_records(path: str) -> list[RequestRecord]:
+    """The records of a requests.jsonl file, typed."""
+    return [RequestRecord.from_dict(row) for row in read_jsonl(path)]

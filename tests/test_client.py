@@ -10,10 +10,10 @@ import pytest
 from conftest import MODEL
 from loadopts import options_from
 from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
-from harness.sim.process import SimProcess, start_sim
+from harness.devtools.simprocess import SimProcess, start_sim
 
-from harness.client import ChatClient
-from harness.payloads import build_payloads
+from harness.load.client import ChatClient
+from harness.load.payloads import build_payloads
 from harness.records import RequestRecord
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 
@@ -26,8 +26,8 @@ def count_tokens(texts: list[str]) -> list[int]:
 
 def exchange(base_url: str, argv: list[str], headers: dict[str, str] | None = None) -> RequestRecord:
     options = options_from(["--model", MODEL, *argv], host=base_url)
-    payload = build_payloads(options, load_tokenizer(), 1, seed=0, prefix_seed=0)[0]
-    client = ChatClient(options, count_tokens)
+    payload = build_payloads(options.payload, options.endpoint.model, load_tokenizer(), 1, seed=0, prefix_seed=0)[0]
+    client = ChatClient(options.connection, options.payload, count_tokens)
     client.headers.update(headers or {})
     record = RequestRecord("req-1", 0, 0, 0, 0.0, payload.expected_text_tokens)
     try:

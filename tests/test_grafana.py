@@ -9,9 +9,10 @@ from pathlib import Path
 
 from conftest import MODEL
 from grafanastub import grafana_stub
-from locustproc import REPO, run_locust
+from harness.devtools.locustproc import run_locust
+from harness.resources import dashboard_path
 
-from harness.sim.process import start_sim
+from harness.devtools.simprocess import start_sim
 
 TOKEN = "glsa_test_TOKEN_123"
 
@@ -23,7 +24,7 @@ def push(url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_push_creates_then_updates_the_datasource_and_the_dashboard() -> None:
-    dashboard = json.loads((REPO / "dashboards" / "omniload.json").read_text())
+    dashboard = json.loads(Path(dashboard_path()).read_text())
     with grafana_stub() as stub:
         first, second = push(stub.url), push(stub.url)
     assert first.returncode == second.returncode == 0, first.stderr

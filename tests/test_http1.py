@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.http1 import ConnectionLost, HttpProtocolError, ResponseParser
+from harness.load.http1 import ConnectionLost, HttpProtocolError, ResponseParser
 
 CHUNKED = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
            b"7\r\ndata: a\r\n9;ext=1\r\n\ndata: b\n\r\n0\r\nX-Trailer: t\r\n\r\n")  # fmt: skip

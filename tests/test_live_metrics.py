@@ -18,15 +18,17 @@ import time
 from pathlib import Path
 
 from conftest import MODEL
-from locustproc import REPO, locust_command, run_locust
-from harness.promserver import free_port, start_prometheus
+from conftest import REPO
+from harness.devtools.locustproc import locust_command, run_locust
+from harness.devtools.promserver import free_port, start_prometheus
 
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
-from harness.records import read_records
-from harness.sim.process import start_sim
-from harness.stats import percentile
+from harness.records import RequestRecord, read_records
+from harness.resources import dashboard_path
+from harness.devtools.simprocess import start_sim
+from harness.master.stats import percentile
 
-DASHBOARD = REPO / "dashboards" / "omniload.json"
+DASHBOARD = Path(dashboard_path())
 MASTER_HOST = "127.0.0.2"
 LINGER_S = 4.0
 RATE_INTERVAL = "1m"
@@ -60,18 +62,18 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr[-3000:]
         for worker in workers:
             worker.wait(30)
-        records = [r for r in read_records(str(report / "requests.jsonl")) if not r["warmup"]]
+        records = [r for r in read_records(str(report / "requests.jsonl")) if not r.warmup]
         summary = json.loads((report / "summary.json").read_text())
 
         completion = prometheus.query(f'max_over_time(omniload_completion_tokens_total{{model="{MODEL}"}}[10m])',
                                       ended_at)  # fmt: skip
-        total_completion = sum(r["completion_tokens"] for r in records if r["status"] == "ok")
+        total_completion = sum(r.completion_tokens or 0 for r in records if r.status == "ok")
         assert total_completion == sum(s["completion_tokens"]["mean"] * s["succeeded"] for s in summary["stages"])
         assert float(completion[0]["value"][1]) == total_completion
 
         estimate = prometheus.query("histogram_quantile(0.9, sum by (le) (max_over_time("
                                     f'omniload_ttft_seconds_bucket{{model="{MODEL}"}}[10m])))', ended_at)  # fmt: skip
-        p90_s = percentile(sorted(r["ttft_s"] for r in records if r["status"] == "ok"), 90)
+        p90_s = percentile(sorted(r.ttft_s for r in records if r.status == "ok" and r.ttft_s is not None), 90)
         bucket_of = lambda value: bisect.bisect_left(CLIENT_TTFT_BUCKETS_S, value)  # noqa: E731
         assert abs(bucket_of(float(estimate[0]["value"][1])) - bucket_of(p90_s)) <= 1
 
@@ -99,14 +101,14 @@ def test_compose_and_prometheus_config_are_valid() -> None:
 def test_metrics_render_cheaply_with_bounded_labels() -> None:
     from prometheus_client import generate_latest
 
-    from harness.metrics import LiveMetrics
+    from harness.master.metrics import LiveMetrics
 
     metrics = LiveMetrics(MODEL)
-    record = {"status": "ok", "ttft_s": 0.05, "tpot_s": 0.01, "latency_s": 1.0, "itl_s": [0.01] * 100,
-              "prompt_tokens": 1282, "completion_tokens": 100, "worker": 0}  # fmt: skip
     for worker in range(8):
+        record = RequestRecord("r", 0, worker, 0, 0.0, 1024, ttft_s=0.05, tpot_s=0.01, latency_s=1.0,
+                               itl_s=[0.01] * 100, prompt_tokens=1282, completion_tokens=100)  # fmt: skip
         for _ in range(200):
-            metrics.observe({**record, "worker": worker}, worker_cpu_s=1.0)
+            metrics.observe(record, worker_cpu_s=1.0)
     started_s = time.perf_counter()
     page = generate_latest(metrics.registry)
     render_s = time.perf_counter() - started_s

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MODEL
-from locustproc import run_locust
-from harness.sim.process import start_sim
+from harness.devtools.locustproc import run_locust
+from harness.devtools.simprocess import start_sim
 
 SECRET = "sk-omniload-test-SECRET-4242"
 

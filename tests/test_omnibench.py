@@ -15,7 +15,7 @@ from harness.omnibench.dataset import DatasetError, bundled_sample_path, load_sa
 from harness.omnibench.prompt import build_messages, prompt_text, target_letter
 from harness.omnibench.scoring import extract_letter
 from harness.sim.answers import right_questions
-from harness.sim.process import SimProcess, start_sim
+from harness.devtools.simprocess import SimProcess, start_sim
 
 ACCURACY = 0.75
 
@@ -134,7 +134,7 @@ def test_unreadable_dataset_exits_2(tmp_path: Path) -> None:
 
 
 def test_after_a_sweep_on_the_same_endpoint(answering_sim: SimProcess, tmp_path: Path) -> None:
-    from locustproc import run_locust
+    from harness.devtools.locustproc import run_locust
 
     result = run_locust(["--headless", "--host", answering_sim.base_url, "--model", MODEL, "--report-dir",
                          str(tmp_path), "--parallel", "1", "2", "--number", "1", "2", "--sleep-interval", "0",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from loadopts import options_from
 
-from harness.options import BadOption
+from harness.argparsing import BadOption
+from harness.endpoint import endpoint_from_url
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def test_bad_input_names_the_flag(argv: list[str], host: str | None, flag: str) 
 
 
 def test_defaults_ask_for_exact_lengths() -> None:
-    options = options_from(["--model", "m"])
+    options = options_from(["--model", "m"]).payload
     assert (options.min_prompt_tokens, options.max_prompt_tokens) == (1024, 1024)
     assert options.min_tokens == options.max_tokens == 1024
     assert options.ignore_eos  # on because a minimum is asked for
@@ -44,13 +45,66 @@ def test_defaults_ask_for_exact_lengths() -> None:
 
 
 def test_no_minimum_means_no_ignore_eos_and_explicit_flags_win() -> None:
-    assert not options_from(["--model", "m", "--min-tokens", "0"]).ignore_eos
-    assert not options_from(["--model", "m", "--no-ignore-eos"]).ignore_eos
+    assert not options_from(["--model", "m", "--min-tokens", "0"]).payload.ignore_eos
+    assert not options_from(["--model", "m", "--no-ignore-eos"]).payload.ignore_eos
 
 
 def test_api_key_stays_out_of_the_public_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    options = options_from(["--model", "m", "--api-key", "sk-secret-123"])
-    assert options.api_key == "sk-secret-123"
-    assert "sk-secret-123" not in repr(options)
-    assert "api_key" not in options.public_config()
-    assert "sk-secret-123" not in str(options.public_config())
+    options = options_from(["--model", "m", "--api-key", "sk-secret-123", "--grafana-url", "http://u:pw-456@g:3000"])
+    assert options.endpoint.api_key == "sk-secret-123"
+    assert options.metrics.grafana_url == "http://u:pw-456@g:3000"
+    for shown in (repr(options), str(options.public_config())):
+        assert "sk-secret-123" not in shown and "pw-456" not in shown
+    assert "api_key" not in options.public_config() and "grafana_url" not in options.public_config()
+
+
+@pytest.mark.parametrize(("host", "api_path", "chat_url"), [
+    ("http://h:8000", "/v1/chat/completions", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/", "/v1/chat/completions", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/v1", "/v1/chat/completions", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/v1/", "/v1/chat/completions", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/openai", "/v1/chat/completions", "http://h:8000/openai/v1/chat/completions"),
+    ("http://h:8000/v1", "/chat", "http://h:8000/v1/chat"),
+])  # fmt: skip
+def test_host_with_or_without_v1_never_doubles_it(host: str, api_path: str, chat_url: str) -> None:
+    assert options_from(["--model", "m", "--api-path", api_path], host).endpoint.chat_url == chat_url
+
+
+@pytest.mark.parametrize(("url", "chat_url"), [
+    ("http://h:8000", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/v1", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/v1/", "http://h:8000/v1/chat/completions"),
+    ("http://h:8000/v1/chat/completions", "http://h:8000/v1/chat/completions"),
+])  # fmt: skip
+def test_omnibench_api_url_with_or_without_v1(url: str, chat_url: str) -> None:
+    assert endpoint_from_url(url, "m", "", "--api-url").chat_url == chat_url
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["--seed", "-1"], "--seed"),
+    (["--temperature", "inf"], "--temperature"),
+    (["--temperature", "nan"], "--temperature"),
+    (["--omnibench", "--omnibench-limit", "-1"], "--omnibench-limit"),
+    (["--omnibench", "--omnibench-concurrency", "0"], "--omnibench-concurrency"),
+    (["--omnibench", "--omnibench-temperature", "inf"], "--omnibench-temperature"),
+    (["--grafana-url", "grafana:3000"], "--grafana-url"),
+])  # fmt: skip
+def test_more_bad_input_names_the_flag(argv: list[str], flag: str) -> None:
+    with pytest.raises(BadOption) as caught:
+        options_from(["--model", "m", *argv])
+    assert caught.value.flag == flag
+
+
+def test_omnibench_settings_are_one_config_for_both_entry_points() -> None:
+    from harness.omnibench.cli import build_parser
+    from harness.omnibench.config import STANDALONE_PREFIX, OmniBenchConfig, omnibench_config
+
+    after_load = options_from(["--model", "m", "--omnibench", "--omnibench-limit", "5", "--no-omnibench-use-audio"])
+    standalone = omnibench_config(build_parser().parse_args(["--api-url", "http://h", "--model", "m", "--limit", "5",
+                                                             "--no-use-audio"]), STANDALONE_PREFIX)  # fmt: skip
+    assert after_load.omnibench == standalone == OmniBenchConfig(limit=5, use_audio=False)
+    defaults = omnibench_config(build_parser().parse_args(["--api-url", "http://h", "--model", "m"]), STANDALONE_PREFIX)
+    assert defaults == options_from(["--model", "m", "--omnibench"]).omnibench == OmniBenchConfig()
+    with pytest.raises(BadOption, match="^--limit: "):
+        omnibench_config(build_parser().parse_args(["--api-url", "http://h", "--model", "m", "--limit", "-1"]),
+                         STANDALONE_PREFIX)  # fmt: skip

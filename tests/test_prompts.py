@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.prompts import PromptBuilder, PromptLengthError, template_tokens
+from harness.load.prompts import PromptBuilder, PromptLengthError, template_tokens
 from harness.tokenizer import count_tokens_batch, load_tokenizer, render_chat
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import RecordWriter, RequestRecord, inter_token_latencies_s, read_records, time_per_output_token_s
+from harness.jsonl import JsonlWriter, read_jsonl
+from harness.records import RequestRecord, inter_token_latencies_s, read_records, time_per_output_token_s
 
 # requests.jsonl fields promised in the README (DESIGN.md's list, plus duration/status/finish).
 CONTRACT_FIELDS = {"request_id", "stage", "worker", "user", "t_send", "ttfb_s", "ttft_s", "ttfot_s", "latency_s",
@@ -34,12 +35,16 @@ def test_first_failure_is_kept() -> None:
 
 def test_jsonl_line_per_record_with_the_contract_fields(tmp_path: Path) -> None:
     path = str(tmp_path / "requests.jsonl")
-    writer = RecordWriter(path)
-    writer.write(RequestRecord("a", 0, 1, 2, 1.0, 10, itl_s=[0.01]))
+    writer = JsonlWriter(path)
+    writer.write(RequestRecord("a", 0, 1, 2, 1.0, 10, itl_s=[0.01]).to_dict())
     # flushed per record: readable before close
     assert json.loads(Path(path).read_text().splitlines()[0])["request_id"] == "a"
-    writer.write(RequestRecord("b", 0, 1, 3, 2.0, 10))
+    failed = RequestRecord("b", 0, 1, 3, 2.0, 10)
+    failed.fail("timeout", "no byte for 600 s")
+    writer.write(failed.to_dict())
     writer.close()
-    records = read_records(path)
-    assert [r["request_id"] for r in records] == ["a", "b"]
-    assert CONTRACT_FIELDS <= set(records[0])
+    assert CONTRACT_FIELDS <= set(read_jsonl(path)[0])
+    records = read_records(path)  # typed again, as the master keeps them
+    assert [r.request_id for r in records] == ["a", "b"]
+    assert records[0].itl_s == [0.01] and records[1].error == {"reason": "timeout", "message": "no byte for 600 s"}
+    assert records[1] == failed

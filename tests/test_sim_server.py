@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import MODEL
 from media import audio_base64, image_data_url
-from harness.sim.process import SimProcess, start_sim
+from harness.devtools.simprocess import SimProcess, start_sim
 
 from harness.sim.accounting import audio_tokens, image_tokens
 

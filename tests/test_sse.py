@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.sse import SseReader
+from harness.load.sse import SseReader
 
 
 def feed_all(reads: list[bytes]) -> list[tuple[float, bytes]]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.stats import StageAccumulator, distribution, percentile
+from harness.records import RequestRecord
+from harness.master.stats import StageAccumulator, distribution, percentile
 
 
 def test_nearest_rank_percentile() -> None:
@@ -26,11 +27,11 @@ def test_distribution_of_nothing_is_all_none() -> None:
                                              "p99": 3.0, "max": 3.0}  # fmt: skip
 
 
-def record(t_send: float, duration_s: float, ok: bool = True, **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"t_send": t_send, "duration_s": duration_s, "status": "ok" if ok else "error",
-                            "error": None if ok else {"reason": "http_503", "message": "m"}}  # fmt: skip
-    base.update(fields)
-    return base
+def record(t_send: float, duration_s: float, ok: bool = True, **fields: Any) -> RequestRecord:
+    made = RequestRecord("r", 0, 0, 0, t_send, 0, duration_s=duration_s, **fields)
+    if not ok:
+        made.fail("http_503", "m")
+    return made
 
 
 def test_stage_summary_rates_and_errors() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.sse import SseEvent
-from harness.stream import ChatStream, error_message, parse_completion
+from harness.load.sse import SseEvent
+from harness.load.stream import ChatStream, error_message, parse_completion
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> bytes:

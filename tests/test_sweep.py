@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 from conftest import MODEL
-from locustproc import RUN_DEADLINE_S, locust_command, run_locust
+from harness.devtools.locustproc import RUN_DEADLINE_S, locust_command, run_locust
 
+from harness.jsonl import read_jsonl
 from harness.records import read_records
-from harness.sim.process import SimProcess, start_sim
-from harness.verify import stages_seen
+from harness.devtools.simprocess import SimProcess, start_sim
+from harness.devtools.verify import stages_seen
 
 PARALLEL = [1, 4, 8]
 NUMBER = [2, 8, 16]
@@ -37,7 +38,7 @@ WORKER_EXIT_DEADLINE_S = 15.0
 def check_sweep(sim: SimProcess, report: Path, parallel: list[int], number: list[int]) -> None:
     truth = sim.ground_truth_records()
     records = read_records(str(report / "requests.jsonl"))
-    assert {r["request_id"] for r in records} == {g["request_id"] for g in truth}
+    assert {r.request_id for r in records} == {g["request_id"] for g in truth}
     seen = stages_seen(records, truth)
     assert sorted(seen) == list(range(len(parallel)))
     for index, (users, requests) in enumerate(zip(parallel, number)):
@@ -112,9 +113,9 @@ def test_master_and_two_workers(sim: SimProcess, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(sim, report, PARALLEL, NUMBER)
     # workers keep their own records too, and together they are the master's
-    own = [r["request_id"] for path in sorted(report.glob("requests.worker-*.jsonl")) for r in read_records(str(path))]
+    own = [r["request_id"] for path in sorted(report.glob("requests.worker-*.jsonl")) for r in read_jsonl(str(path))]
     assert len(list(report.glob("requests.worker-*.jsonl"))) == 2
-    assert sorted(own) == sorted(r["request_id"] for r in read_records(str(report / "requests.jsonl")))
+    assert sorted(own) == sorted(r["request_id"] for r in read_jsonl(str(report / "requests.jsonl")))
 
 
 def test_lost_worker_gives_its_budget_to_the_survivor(sim: SimProcess, tmp_path: Path) -> None:
@@ -174,8 +175,8 @@ def test_warmup_requests_go_first_and_stay_out_of_the_statistics(sim: SimProcess
     assert result.returncode == 0, result.stderr[-3000:]
     records = read_records(str(report / "requests.jsonl"))
     truth = {g["request_id"]: g for g in sim.ground_truth_records()}
-    warm = [truth[r["request_id"]] for r in records if r["warmup"]]
-    measured = [truth[r["request_id"]] for r in records if not r["warmup"]]
+    warm = [truth[r.request_id] for r in records if r.warmup]
+    measured = [truth[r.request_id] for r in records if not r.warmup]
     assert (len(warm), len(measured), len(truth)) == (2, 4, 6)
     assert max(g["last_token_at"] for g in warm) < min(g["received_at"] for g in measured)
     assert json.loads((report / "summary.json").read_text())["stages"][0]["sent"] == 4

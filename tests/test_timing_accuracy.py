@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import MODEL
-from locustproc import REPO, run_locust
+from harness.devtools.locustproc import STAGGERED_LOCUSTFILE, run_locust
 from harness.records import read_records
-from harness.sim.process import start_sim
-from harness.stats import percentile
-from harness.verify import request_errors
+from harness.devtools.simprocess import start_sim
+from harness.master.stats import percentile
+from harness.devtools.verify import request_errors
 
 STREAMS = 50
 TTFT_ERROR_P99_LIMIT_S = 0.003
 TPOT_ERROR_P99_LIMIT_S = 0.0005
-STAGGERED_LOCUSTFILE = str(REPO / "tests" / "locustfiles" / "staggered.py")
 
 
 def p99(values: list[float]) -> float:
@@ -39,7 +38,7 @@ def test_ttft_and_tpot_match_the_server_at_50_streams(tmp_path: Path) -> None:
         sim.stop()
     assert result.returncode == 0, result.stderr[-2000:]
     records = read_records(str(report / "requests.jsonl"))
-    assert len(records) >= 150 and {r["status"] for r in records} == {"ok"}
+    assert len(records) >= 150 and {r.status for r in records} == {"ok"}
     errors = request_errors(records, sim.ground_truth_records())
     assert len(errors) == len(records)
     ttft_errors_s = [e.ttft_s for e in errors]

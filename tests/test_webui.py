@@ -9,10 +9,10 @@ import urllib.request
 from pathlib import Path
 
 from conftest import MODEL
-from locustproc import locust_command
+from harness.devtools.locustproc import locust_command
 
-from harness.promserver import free_port
-from harness.sim.process import start_sim
+from harness.devtools.promserver import free_port
+from harness.devtools.simprocess import start_sim
 
 DEADLINE_S = 90.0
 
@@ -48,5 +48,5 @@ def test_stage_table_is_served_with_the_stats(tmp_path: Path) -> None:
         sim.stop()
     assert [(r["name"], r["parallel"], r["number"], r["sent"], r["failed"]) for r in rows] == [
         ("stage 1", 1, 2, 2, 0), ("stage 2", 2, 4, 4, 0)]  # fmt: skip
-    assert all(isinstance(r["ttft_p90_ms"], float) and r["ttft_p90_ms"] > 0 for r in rows)
+    assert all(isinstance(r["p90_ttft_ms"], float) and r["p90_ttft_ms"] > 0 for r in rows)
     assert "omniload stages" in page  # the tab is declared to the UI

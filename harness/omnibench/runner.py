@@ -13,50 +13,27 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import urllib3
 
+from harness.endpoint import Endpoint
+from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, load_samples
 from harness.omnibench.prompt import build_messages, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
-from harness.stream import error_message
+from harness.load.stream import error_message
 
 OMNIBENCH_DIR = "omnibench"
 SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
 DATASET_NAME = "omni_bench"
-DEFAULT_MAX_TOKENS = 10000
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = 1.0  # times the attempt number
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S = 600.0
-CHAT_PATH = "/v1/chat/completions"
-
-
-@dataclass(frozen=True)
-class OmniBenchConfig:
-    api_url: str  # the server's base URL, or its full chat completions URL
-    model: str
-    api_key: str = field(repr=False)
-    report_dir: str
-    dataset: str | None = None  # None: the bundled sample set
-    limit: int | None = None
-    use_image: bool = True
-    use_audio: bool = True
-    concurrency: int = 1
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float = 0.0
-
-    @property
-    def chat_url(self) -> str:
-        url = self.api_url.rstrip("/")
-        return url if url.endswith("/chat/completions") else url + CHAT_PATH
-
-    def public(self) -> dict[str, Any]:
-        return {name: value for name, value in vars(self).items() if name != "api_key"}
 
 
 def run_after_load(options: LoadOptions) -> dict[str, Any]:
@@ -65,36 +42,29 @@ def run_after_load(options: LoadOptions) -> dict[str, Any]:
     Returns its summary, or {"error": ...} when the dataset cannot be read.
     """
     assert options.omnibench is not None
-    asked = options.omnibench
-    config = OmniBenchConfig(api_url=options.host, model=options.model, api_key=options.api_key,
-                             report_dir=options.report_dir, dataset=asked.dataset, limit=asked.limit,
-                             use_image=asked.use_image, use_audio=asked.use_audio, concurrency=asked.concurrency,
-                             max_tokens=asked.max_tokens, temperature=asked.temperature)  # fmt: skip
     print("\nomniload: OmniBench accuracy pass", flush=True)
     try:
-        return run_omnibench(config)
+        return run_omnibench(options.endpoint, options.report_dir, options.omnibench)
     except DatasetError as exc:
         print(f"omniload: OmniBench skipped: --omnibench-dataset: {exc}", flush=True)
         return {"error": str(exc)}
 
 
-def run_omnibench(config: OmniBenchConfig) -> dict[str, Any]:
+def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) -> dict[str, Any]:
     """Ask every sample not yet answered, score all of them, write and print the results."""
     samples = load_samples(config.dataset, config.limit)
-    out_dir = os.path.join(config.report_dir, OMNIBENCH_DIR)
+    out_dir = os.path.join(report_dir, OMNIBENCH_DIR)
     os.makedirs(out_dir, exist_ok=True)
     samples_path = os.path.join(out_dir, SAMPLES_FILE)
     done = _answered(samples_path)
     todo = [sample for sample in samples if sample.index not in done]
     lock = threading.Lock()
-    headers = {"Content-Type": "application/json"}
-    if config.api_key:
-        headers["Authorization"] = f"Bearer {config.api_key}"
+    headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     with urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=REQUEST_TIMEOUT_S) as http, \
             open(samples_path, "a", encoding="utf-8") as out:  # fmt: skip
 
         def ask_and_keep(sample: OmniSample) -> None:
-            result = _ask(http, headers, config, sample)
+            result = _ask(http, headers, endpoint, config, sample)
             with lock:
                 out.write(json.dumps(result) + "\n")
                 out.flush()
@@ -103,7 +73,7 @@ def run_omnibench(config: OmniBenchConfig) -> dict[str, Any]:
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
             list(pool.map(ask_and_keep, todo))
     results = [done[sample.index] for sample in samples if sample.index in done]
-    summary = {"model": config.model, "dataset": DATASET_NAME, "config": config.public(),
+    summary = {"model": endpoint.model, "dataset": DATASET_NAME, "config": asdict(config),
                "resumed": len(samples) - len(todo), **score(results)}  # fmt: skip
     with open(os.path.join(out_dir, SUMMARY_FILE), "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2)
@@ -124,9 +94,9 @@ def _answered(path: str) -> dict[int, dict[str, Any]]:
     return {index: result for index, result in results.items() if result["status"] == "ok"}
 
 
-def _ask(http: urllib3.PoolManager, headers: dict[str, str], config: OmniBenchConfig,
+def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint, config: OmniBenchConfig,
          sample: OmniSample) -> dict[str, Any]:  # fmt: skip
-    body = json.dumps({"model": config.model, "messages": build_messages(sample, config.use_image, config.use_audio),
+    body = json.dumps({"model": endpoint.model, "messages": build_messages(sample, config.use_image, config.use_audio),
                        "max_tokens": config.max_tokens, "temperature": config.temperature, "stream": False})  # fmt: skip
     result: dict[str, Any] = {"index": sample.index, "task_type": sample.task_type, "audio_type": sample.audio_type,
                               "question": sample.question, "options": list(sample.options),
@@ -136,7 +106,7 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], config: OmniBenchCo
         result["attempts"] = attempt
         started_s = time.perf_counter()
         try:
-            response = http.request("POST", config.chat_url, body=body, headers=headers)
+            response = http.request("POST", endpoint.chat_url, body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
             result["error"] = f"{type(exc).__name__}: {exc}"[:300]
         else:

@@ -7,9 +7,8 @@ bytes were handed to the socket.
 
 from __future__ import annotations
 
-import json
 import time
-from typing import IO, Any, TypedDict
+from typing import TypedDict
 
 _PERF_ANCHOR = time.perf_counter()
 _WALL_ANCHOR = time.time()
@@ -39,17 +38,3 @@ class GroundTruthRecord(TypedDict, total=False):
     # after received_at, and lateness of the send against the engine's schedule
     event_offset_us: list[int]
     event_lag_us: list[int]
-
-
-class GroundTruthWriter:
-    """Appends records to a JSONL file, flushed per record (so a crash loses nothing)."""
-
-    def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")
-
-    def write(self, record: GroundTruthRecord | dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()

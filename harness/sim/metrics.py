@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from harness.buckets import VLLM_REQUEST_LATENCY_BUCKETS_S, VLLM_TPOT_BUCKETS_S, VLLM_TTFT_BUCKETS_S
@@ -10,12 +12,16 @@ LABELS = ("model_name", "engine")
 ENGINE_INDEX = "0"
 FINISHED_REASONS = ("stop", "length", "abort", "error")
 
+if TYPE_CHECKING:
+    from harness.sim.engine import Sequence
+
 # vLLM exposes no `_created` series; neither do we.
 disable_created_metrics()
 
 
 class SimMetrics:
-    """Holds one registry per simulator (fresh per instance, so tests can run several)."""
+    """Holds one registry per simulator (fresh per instance, so tests can run several) and
+    does vLLM's bookkeeping for each event and request the server sends."""
 
     def __init__(self, model_name: str) -> None:
         self.registry = CollectorRegistry()
@@ -79,21 +85,36 @@ class SimMetrics:
     def observe_queue(self, queue_s: float) -> None:
         self._queue.observe(queue_s)
 
-    def observe_first_token(self, ttft_s: float, prompt_tokens: int) -> None:
-        self._ttft.observe(ttft_s)
-        self._prompt_tokens.inc(prompt_tokens)
-
-    def observe_tokens(self, tokens: int, itl_samples: int, itl_s: float) -> None:
-        """`tokens` generated; `itl_samples` of them came `itl_s` after their predecessor."""
+    def on_event(self, seq: Sequence, tokens: int, due_perf: float, previous_due_perf: float | None) -> None:
+        """A stream event with `tokens` tokens went out; its last was due at due_perf (perf_counter s)."""
         self._generation_tokens.inc(tokens)
-        for _ in range(itl_samples):
+        if previous_due_perf is None:  # the first event: TTFT and the prompt's prefill
+            self._ttft.observe(due_perf - seq.received_perf)
+            self._prompt_tokens.inc(seq.prompt_tokens)
+            return
+        itl_s = (due_perf - previous_due_perf) / tokens
+        for _ in range(tokens):
             self._itl.observe(itl_s)
 
-    def observe_finished(self, reason: str, e2e_s: float, tpot_s: float | None) -> None:
-        self._success[reason].inc()
-        self._e2e.observe(e2e_s)
-        if tpot_s is not None:
-            self._tpot.observe(tpot_s)
+    def on_whole(self, seq: Sequence, finish_reason: str) -> None:
+        """A non-streamed completion went out whole."""
+        first_perf = seq.first_token_perf or 0.0
+        self._ttft.observe(first_perf - seq.received_perf if seq.first_token_perf else 0.0)
+        self._prompt_tokens.inc(seq.prompt_tokens)
+        total = seq.output_tokens
+        self._generation_tokens.inc(total)
+        itl_s = (seq.ready_perf - first_perf) / max(1, total - 1)
+        for _ in range(total - 1):
+            self._itl.observe(itl_s)
+        self.on_finished(seq, finish_reason)
+
+    def on_finished(self, seq: Sequence, finish_reason: str) -> None:
+        """A request ended: vLLM's success counter by finish reason, E2E and per-request TPOT."""
+        first_perf = seq.first_token_perf
+        self._success[finish_reason].inc()
+        self._e2e.observe(seq.ready_perf - seq.received_perf if first_perf is not None else 0.0)
+        if first_perf is not None and seq.tokens_ready > 1:
+            self._tpot.observe((seq.ready_perf - first_perf) / (seq.tokens_ready - 1))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
@@ -21,13 +22,15 @@ from harness.sim.engine import BatchingEngine, Engine, FixedEngine, Sequence
 from harness.sim.errors import SimRequestError, error_body
 from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
-from harness.sim.groundtruth import GroundTruthRecord, GroundTruthWriter, wall_from_perf
+from harness.jsonl import JsonlWriter
+from harness.sim.groundtruth import GroundTruthRecord, wall_from_perf
 from harness.sim.metrics import SimMetrics
 from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.text import OutputVocabulary
 from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.parsing import parse_and_count, render_text
+from harness.sim.plan import event_ends
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -49,7 +52,7 @@ class SimServer:
         self.vocabulary = OutputVocabulary(self.tokenizer)
         self.metrics = SimMetrics(config.model)
         self.faults = FaultPicker(config.faults, config.fault_rate, config.seed)
-        self.ground_truth = GroundTruthWriter(config.ground_truth) if config.ground_truth else None
+        self.ground_truth = JsonlWriter(config.ground_truth) if config.ground_truth else None
         self.renderer = ChatRenderer(self.tokenizer)
         self.answers = AnswerKey(config.answer_key, config.answer_accuracy) if config.answer_key else None
         self._requests_seen = 0
@@ -205,12 +208,12 @@ class SimServer:
             words = [self.tokenizer.decode([token]) for token in self.tokenizer.encode(answer, add_special_tokens=False)]
             words, output_tokens, finish_reason = words[:max_tokens], min(len(words), max_tokens), "stop"
         seq = Sequence(request_id, prompt_tokens, output_tokens, received_perf)
+        exchange = Exchange(request, chat, seq, words, finish_reason, fault, f"chatcmpl-{uuid.uuid4().hex}", record)
         self.engine.add(seq)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         try:
             if chat.stream:
-                return await self._stream(request, chat, seq, words, finish_reason, fault, completion_id, record)
-            return await self._whole(request, seq, words, finish_reason, fault, completion_id, record)
+                return await self._stream(exchange)
+            return await self._whole(exchange)
         finally:
             self.engine.finish(seq)
 
@@ -259,27 +262,17 @@ class SimServer:
         )
         return _error_response(status, message, headers=headers)
 
-    async def _stream(
-        self,
-        request: web.Request,
-        chat: ChatRequest,
-        seq: Sequence,
-        words: list[str],
-        finish_reason: str,
-        fault: Fault | None,
-        completion_id: str,
-        record: GroundTruthRecord,
-    ) -> web.StreamResponse:
-        framer = StreamFramer(completion_id, chat.model)
+    async def _stream(self, exchange: Exchange) -> web.StreamResponse:
+        request, seq, fault, record = exchange.request, exchange.seq, exchange.fault, exchange.record
+        framer = StreamFramer(exchange.completion_id, exchange.chat.model)
         response = web.StreamResponse(headers={"Content-Type": SSE_CONTENT_TYPE, REQUEST_ID_HEADER: seq.request_id})
         keep_events = self.config.ground_truth_events
         event_perf: list[float] = []
         event_lag_s: list[float] = []
-        total = seq.output_tokens
-        reasoning_tokens = min(self.config.reasoning_tokens, total)
+        reasoning_tokens = min(self.config.reasoning_tokens, seq.output_tokens)
         fault_at = fault.at_token if fault is not None and fault.at_token > 0 else None
-        sent = 0
-        previous_perf = 0.0
+        sent = events = 0
+        previous_perf: float | None = None  # when the previous event's last token was due
         first_sent_perf: float | None = None
         last_sent_perf: float | None = None
         if request.version >= (1, 1):
@@ -288,47 +281,37 @@ class SimServer:
             await response.prepare(request)
             await response.write(framer.role_event())
             send = _raw_sender(request, response)
-            while sent < total:
-                # Events never straddle the reasoning/content boundary or a fault's token.
-                wanted = min(sent + self.config.stream_interval, total)
-                for boundary in (reasoning_tokens, fault_at):
-                    if boundary is not None and sent < boundary < wanted:
-                        wanted = boundary
-                ready, scheduled_perf = await self.engine.wait_for(seq, wanted)
-                if sent < reasoning_tokens:
-                    ready = min(ready, reasoning_tokens)
-                last = ready == total
-                send(framer.delta_event("".join(words[sent:ready]), finish_reason if last else None,
+            for event_end in event_ends(seq.output_tokens, self.config.stream_interval, (reasoning_tokens, fault_at)):
+                _, scheduled_perf = await self.engine.wait_for(seq, event_end)
+                last = event_end == seq.output_tokens
+                send(framer.delta_event("".join(exchange.words[sent:event_end]),
+                                        exchange.finish_reason if last else None,
                                         reasoning=sent < reasoning_tokens))  # fmt: skip
                 last_sent_perf = time.perf_counter()
                 if first_sent_perf is None:
                     first_sent_perf = last_sent_perf
-                    self.metrics.observe_first_token(scheduled_perf - seq.received_perf, seq.prompt_tokens)
-                    self.metrics.observe_tokens(ready, 0, 0.0)
-                else:
-                    tokens = ready - sent
-                    self.metrics.observe_tokens(tokens, tokens, (scheduled_perf - previous_perf) / tokens)
+                self.metrics.on_event(seq, event_end - sent, scheduled_perf, previous_perf)
                 if keep_events:
                     event_perf.append(last_sent_perf)
                     event_lag_s.append(last_sent_perf - scheduled_perf)
-                previous_perf, sent = scheduled_perf, ready
-                if fault_at is not None and sent == fault_at and not last:
+                sent, events, previous_perf = event_end, events + 1, scheduled_perf
+                if sent == fault_at and not last:
                     assert fault is not None
-                    if await self._stream_fault(request, response, fault, framer, record, seq):
+                    if await self._stream_fault(exchange, response, framer):
                         return response
-            record["finish_reason"] = finish_reason
-            if chat.include_usage:
+            record["finish_reason"] = exchange.finish_reason
+            if exchange.chat.include_usage:
                 await response.write(framer.usage_event(seq.prompt_tokens, sent))
             if fault is None or fault.kind != "no_done":
                 await response.write(DONE_EVENT)
             await response.write_eof()
-            self._observe_finished(seq, finish_reason)
+            self.metrics.on_finished(seq, exchange.finish_reason)
         except (ConnectionResetError, asyncio.CancelledError):
             record["finish_reason"] = "abort"
-            self._observe_finished(seq, "abort")
+            self.metrics.on_finished(seq, "abort")
         finally:
             record["completion_tokens"] = sent
-            record["events"] = len(event_perf) if keep_events else _events_for(sent, seq, self.config, fault_at)
+            record["events"] = events
             if first_sent_perf is not None and last_sent_perf is not None:
                 record["first_token_at"] = wall_from_perf(first_sent_perf)
                 record["last_token_at"] = wall_from_perf(last_sent_perf)
@@ -338,16 +321,10 @@ class SimServer:
                 record["event_lag_us"] = [int(lag * 1e6) for lag in event_lag_s]
         return response
 
-    async def _stream_fault(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        fault: Fault,
-        framer: StreamFramer,
-        record: GroundTruthRecord,
-        seq: Sequence,
-    ) -> bool:
+    async def _stream_fault(self, exchange: Exchange, response: web.StreamResponse, framer: StreamFramer) -> bool:
         """Apply a mid-stream fault; True when the stream ends here."""
+        fault, record = exchange.fault, exchange.record
+        assert fault is not None
         if fault.kind == "stall":
             await asyncio.sleep(fault.seconds)
             return False
@@ -359,67 +336,57 @@ class SimServer:
             await response.write(DONE_EVENT)
             await response.write_eof()
             record["finish_reason"] = "error"
-            self._observe_finished(seq, "error")
+            self.metrics.on_finished(exchange.seq, "error")
             return True
         if fault.kind == "disconnect":
-            if request.transport is not None:
-                request.transport.abort()
+            if exchange.request.transport is not None:
+                exchange.request.transport.abort()
             record["finish_reason"] = "abort"
-            self._observe_finished(seq, "abort")
+            self.metrics.on_finished(exchange.seq, "abort")
             return True
         return False
 
-    def _observe_finished(self, seq: Sequence, finish_reason: str) -> None:
-        first_perf = seq.first_token_perf
-        e2e_s = seq.ready_perf - seq.received_perf if first_perf is not None else 0.0
-        tpot_s = None
-        if first_perf is not None and seq.tokens_ready > 1:
-            tpot_s = (seq.ready_perf - first_perf) / (seq.tokens_ready - 1)
-        self.metrics.observe_finished(finish_reason, e2e_s, tpot_s)
-
-    async def _whole(
-        self,
-        request: web.Request,
-        seq: Sequence,
-        words: list[str],
-        finish_reason: str,
-        fault: Fault | None,
-        completion_id: str,
-        record: GroundTruthRecord,
-    ) -> web.StreamResponse:
+    async def _whole(self, exchange: Exchange) -> web.StreamResponse:
+        request, seq, fault, record = exchange.request, exchange.seq, exchange.fault, exchange.record
         total = seq.output_tokens
-        ready, scheduled_perf = await self.engine.wait_for(seq, total)
+        await self.engine.wait_for(seq, total)
         if fault is not None and fault.kind == "disconnect" and request.transport is not None:
             request.transport.abort()
             record["finish_reason"] = "abort"
-            self._observe_finished(seq, "abort")
+            self.metrics.on_finished(seq, "abort")
             return web.Response(status=499)
         if fault is not None and fault.kind == "error_event":
             record["status"] = 500
             record["finish_reason"] = "error"
-            self._observe_finished(seq, "error")
+            self.metrics.on_finished(seq, "error")
             return _error_response(500, "Internal server error (simulated)")
         reasoning_tokens = min(self.config.reasoning_tokens, total)
-        body = completion_body(
-            completion_id,
-            self.config.model,
-            "".join(words[reasoning_tokens:]),
-            "".join(words[:reasoning_tokens]) if reasoning_tokens else None,
-            finish_reason,
-            seq.prompt_tokens,
-            total,
-        )
+        words = exchange.words
+        body = completion_body(exchange.completion_id, self.config.model, "".join(words[reasoning_tokens:]),
+                               "".join(words[:reasoning_tokens]) if reasoning_tokens else None,
+                               exchange.finish_reason, seq.prompt_tokens, total)  # fmt: skip
         response = web.json_response(body, headers={REQUEST_ID_HEADER: seq.request_id})
         await response.prepare(request)
         await response.write_eof()
         sent_wall = wall_from_perf(time.perf_counter())
-        self.metrics.observe_first_token(seq.first_token_perf - seq.received_perf if seq.first_token_perf else 0.0,
-                                         seq.prompt_tokens)  # fmt: skip
-        self.metrics.observe_tokens(total, total - 1, (scheduled_perf - (seq.first_token_perf or 0)) / max(1, total - 1))
-        self._observe_finished(seq, finish_reason)
+        self.metrics.on_whole(seq, exchange.finish_reason)
         record.update(first_token_at=sent_wall, last_token_at=sent_wall, completion_tokens=total, events=1,
-                      finish_reason=finish_reason)  # fmt: skip
+                      finish_reason=exchange.finish_reason)  # fmt: skip
         return response
+
+
+@dataclass
+class Exchange:
+    """One chat completion being answered: the request, what the engine makes of it, its ground truth."""
+
+    request: web.Request
+    chat: ChatRequest
+    seq: Sequence
+    words: list[str]  # the output, one string per token
+    finish_reason: str
+    fault: Fault | None
+    completion_id: str
+    record: GroundTruthRecord  # filled as the answer goes out; written when it ends
 
 
 def _raw_sender(request: web.Request, response: web.StreamResponse) -> Callable[[bytes], None]:
@@ -438,15 +405,6 @@ def _raw_sender(request: web.Request, response: web.StreamResponse) -> Callable[
         transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
 
     return send
-
-
-def _events_for(tokens_sent: int, seq: Sequence, config: SimConfig, fault_at: int | None) -> int:
-    """Events used for `tokens_sent` tokens (without per-event records): one per interval,
-    split at the reasoning boundary and a fault's token."""
-    boundaries = sorted({0, tokens_sent} | {b for b in (min(config.reasoning_tokens, seq.output_tokens), fault_at)
-                                            if b is not None and 0 < b < tokens_sent})  # fmt: skip
-    interval = config.stream_interval
-    return sum(-(-(high - low) // interval) for low, high in zip(boundaries, boundaries[1:]))
 
 
 def _error_response(

@@ -1,7 +1,6 @@
 """Run the simulator as a child process (demo, tests, benchmarks); stop it by PID.
 
-A launcher for clients of the simulator, not part of it (it reads the ground truth
-with the same reader as requests.jsonl).
+A launcher for clients of the simulator (demo, tests, benchmarks), not part of it.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.records import read_records
+from harness.jsonl import read_jsonl
 
 STARTUP_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 10.0
@@ -43,7 +42,7 @@ class SimProcess:
 
     def ground_truth_records(self) -> list[dict[str, Any]]:
         assert self.ground_truth is not None
-        return read_records(self.ground_truth)
+        return read_jsonl(self.ground_truth)
 
 
 def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1", port: int = 0) -> SimProcess:

@@ -14,22 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Permit:
-    stage: int  # index of the stage in the sweep
-    seq: int  # 0 .. warmup + number - 1 within the stage
-    warmup: bool
-
-    def to_wire(self) -> list[int | bool]:
-        return [self.stage, self.seq, self.warmup]
-
-    @staticmethod
-    def from_wire(wire: list[int | bool]) -> Permit:
-        stage, seq, warmup = wire
-        return Permit(int(stage), int(seq), bool(warmup))
+from harness.wire import Permit
 
 
 # grant(worker_id, ask_id, permit)
@@ -37,6 +23,8 @@ GrantSender = Callable[[str, int, Permit], None]
 
 
 class BudgetLedger:
+    """Holds one stage's permits: granted, queued asks, returned, finished. Driven by Master."""
+
     def __init__(self, send_grant: GrantSender) -> None:
         self._send_grant = send_grant
         self.stage = -1
@@ -48,7 +36,6 @@ class BudgetLedger:
         self._asks: deque[tuple[str, int]] = deque()
         self.outstanding: dict[Permit, str] = {}  # granted, not yet finished -> worker
         self.finished = 0
-        self.lost: list[tuple[str, Permit]] = []
         self._open = False
 
     def open(self, stage: int, warmup: int, number: int) -> None:
@@ -106,7 +93,6 @@ class BudgetLedger:
         for permit in lost:
             del self.outstanding[permit]
             self.finished += 1
-            self.lost.append((worker_id, permit))
         if self._warmup and self.finished == self._warmup and self._phase_end_seq == self._warmup:
             self._phase_end_seq = self.total
         self._grant_waiting()

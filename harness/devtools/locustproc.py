@@ -1,4 +1,4 @@
-"""Run a real `locust` process (headless, or master/worker) and collect what it printed."""
+"""Run a real `locust` process (headless, or master/worker) and collect what it printed: for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-LOCUSTFILE = str(REPO / "locustfiles" / "omni_chat.py")
+from harness.resources import locustfile_path
+
+LOCUSTFILE = locustfile_path()
+# Test-only user classes (start times spread out), for timing tests and benchmarks.
+STAGGERED_LOCUSTFILE = str(Path(__file__).resolve().parent / "locustfiles" / "staggered.py")
 RUN_DEADLINE_S = 240.0
 
 
@@ -20,4 +23,4 @@ def run_locust(args: list[str], locustfile: str = LOCUSTFILE, env: dict[str, str
                cwd: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run locust to completion (bounded by RUN_DEADLINE_S); stdout and stderr captured."""
     return subprocess.run(locust_command(args, locustfile), capture_output=True, text=True, timeout=RUN_DEADLINE_S,
-                          env={**os.environ, **(env or {})}, cwd=cwd or str(REPO))  # fmt: skip
+                          env={**os.environ, **(env or {})}, cwd=cwd)  # fmt: skip

@@ -9,20 +9,19 @@ reason from a fixed list, a stage's parallel/number, a worker's index.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
+from harness.records import RequestRecord
+from harness.wire import FAILURE_REASONS
 from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
 
-# Every failure reason the client and coordinator produce; pre-created at 0 so that a
-# run without failures still has the series (http_<code> reasons appear when seen).
-KNOWN_REASONS = ("connect_error", "timeout", "stream_truncated", "malformed_event", "server_error_event",
-                 "short_output", "cancelled", "worker_lost")  # fmt: skip
 
 
 class LiveMetrics:
+    """The master's registry of omniload_* series; fed by Master with each kept record."""
+
     def __init__(self, model: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.model = model
@@ -51,7 +50,9 @@ class LiveMetrics:
                                 ["model", "worker"], registry=registry_)  # fmt: skip
         ProcessCollector(registry=registry_)
         self.requests.labels(model, "ok", "")
-        for reason in KNOWN_REASONS:
+        # Every reason pre-created at 0, so a run without failures still has the series
+        # (http_<status> reasons appear when seen).
+        for reason in FAILURE_REASONS:
             self.requests.labels(model, "error", reason)
         for metric in (self.ttft, self.tpot, self.itl, self.e2e, self.prompt_tokens, self.completion_tokens,
                        self.in_flight, self.users, self.workers, self.stage_index):  # fmt: skip
@@ -60,23 +61,23 @@ class LiveMetrics:
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
-    def observe(self, record: dict[str, Any], worker_cpu_s: float | None = None) -> None:
+    def observe(self, record: RequestRecord, worker_cpu_s: float | None = None) -> None:
         """One finished (non-warm-up) request."""
         model = self.model
-        if record["status"] == "ok":
+        if record.error is None:
             self.requests.labels(model, "ok", "").inc()
-            for histogram, key in ((self.ttft, "ttft_s"), (self.tpot, "tpot_s"), (self.e2e, "latency_s")):
-                if record.get(key) is not None:
-                    histogram.labels(model).observe(record[key])
+            for histogram, value in ((self.ttft, record.ttft_s), (self.tpot, record.tpot_s), (self.e2e, record.latency_s)):
+                if value is not None:
+                    histogram.labels(model).observe(value)
             itl = self.itl.labels(model)
-            for gap_s in record.get("itl_s") or ():
+            for gap_s in record.itl_s:
                 itl.observe(gap_s)
-            self.prompt_tokens.labels(model).inc(record.get("prompt_tokens") or 0)
-            self.completion_tokens.labels(model).inc(record.get("completion_tokens") or 0)
+            self.prompt_tokens.labels(model).inc(record.prompt_tokens or 0)
+            self.completion_tokens.labels(model).inc(record.completion_tokens or 0)
         else:
-            self.requests.labels(model, "error", record["error"]["reason"]).inc()
+            self.requests.labels(model, "error", record.error["reason"]).inc()
         if worker_cpu_s is not None:
-            self.worker_cpu.labels(model, str(record["worker"])).set(worker_cpu_s)
+            self.worker_cpu.labels(model, str(record.worker)).set(worker_cpu_s)
 
     def set_load(self, users: int, workers: int, in_flight: int) -> None:
         self.users.labels(self.model).set(users)

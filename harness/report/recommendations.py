@@ -1,41 +1,11 @@
-"""stages.csv (evalscope's columns), the best configuration and recommendations."""
+"""The best configuration and what the sweep says, as lines for the console and reports."""
 
 from __future__ import annotations
 
-import csv
-import os
+from harness.master.stats import StageSummary
 
-from harness.stats import StageSummary
-
-STAGES_CSV = "stages.csv"
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 MIN_SUCCESS_RATE = 0.95
-
-CSV_COLUMNS = ("parallel", "number", "sent", "succeeded", "failed", "success_rate", "wall_time_s", "rps",
-               "avg_latency_s", "p99_latency_s", "avg_ttft_s", "p99_ttft_s", "avg_tpot_s", "p99_tpot_s",
-               "avg_itl_s", "p99_itl_s", "output_tokens_per_s", "total_tokens_per_s")  # fmt: skip
-
-
-def stage_row(stage: StageSummary) -> dict[str, object]:
-    """One stage as a flat row of CSV_COLUMNS."""
-    row: dict[str, object] = {name: stage[name] for name in ("parallel", "number", "sent", "succeeded", "failed",  # type: ignore[literal-required]
-                                                             "success_rate", "wall_time_s", "rps",
-                                                             "output_tokens_per_s", "total_tokens_per_s")}  # fmt: skip
-    for metric in ("latency", "ttft", "tpot", "itl"):
-        values = stage[f"{metric}_s"]  # type: ignore[literal-required]
-        row[f"avg_{metric}_s"] = values["mean"]
-        row[f"p99_{metric}_s"] = values["p99"]
-    return row
-
-
-def write_stages_csv(report_dir: str, stages: list[StageSummary]) -> str:
-    path = os.path.join(report_dir, STAGES_CSV)
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for stage in stages:
-            writer.writerow(stage_row(stage))
-    return path
 
 
 def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) -> list[str]:

@@ -3,26 +3,28 @@
 Locust uses a shape class whenever the locustfile defines one (and then ignores -t
 itself), so this shape also plays a plain run (`use_common_options`): Locust's users and
 spawn rate until `-t`, or until stopped when there is no -t.
-In a sweep each stage spawns its users at once and the coordinator opens its budget
-when they are all up; `tick()` runs only on the master (or the single process).
+In a sweep each stage spawns its users at once and the master opens its budget when
+they are all up; `tick()` runs only on the master (or the single process).
 """
 
 from __future__ import annotations
 
 from locust import LoadTestShape
 
-from harness.coordinator import Coordinator
+from harness.master.master import Master
 
 
 class SweepShape(LoadTestShape):
+    """Asks the master (harness/master/master.py) for the users of each second."""
+
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
-        coordinator: Coordinator | None = getattr(self.runner.environment, "omniload_coordinator", None)  # type: ignore[union-attr]
-        if coordinator is not None:
-            coordinator.update_gauges()
-            if coordinator.stages:
-                return coordinator.tick()
+        master: Master | None = getattr(self.runner.environment, "omniload_master", None)  # type: ignore[union-attr]
+        if master is not None:
+            master.update_gauges()
+            if master.sweep.stages:
+                return master.tick()
         options = self.runner.environment.parsed_options  # type: ignore[union-attr]
         if options.run_time and self.get_run_time() >= options.run_time:
             return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.sse import SseEvent
+from harness import wire
+from harness.load.sse import SseEvent
 
 DONE_DATA = b"[DONE]"
 REASONING_FIELDS = ("reasoning_content", "reasoning")
@@ -39,13 +40,13 @@ class ChatStream:
         try:
             chunk = json.loads(event.data)
         except ValueError:
-            self._fail("malformed_event", f"not JSON: {event.data[:100]!r}")
+            self._fail(wire.MALFORMED_EVENT, f"not JSON: {event.data[:100]!r}")
             return
         if not isinstance(chunk, dict):
-            self._fail("malformed_event", f"not a JSON object: {event.data[:100]!r}")
+            self._fail(wire.MALFORMED_EVENT, f"not a JSON object: {event.data[:100]!r}")
             return
         if "error" in chunk or chunk.get("object") == "error":
-            self._fail("server_error_event", error_message(chunk))
+            self._fail(wire.SERVER_ERROR_EVENT, error_message(chunk))
             return
         usage = chunk.get("usage")
         if usage:
@@ -78,9 +79,9 @@ class ChatStream:
         if self.failure is not None:
             return self.failure
         if not self.done:
-            return ("stream_truncated", "the stream ended without data: [DONE]")
+            return (wire.STREAM_TRUNCATED, "the stream ended without data: [DONE]")
         if self.finish_reason is None:
-            return ("stream_truncated", "the stream ended without a finish_reason")
+            return (wire.STREAM_TRUNCATED, "the stream ended without a finish_reason")
         return None
 
 

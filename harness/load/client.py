@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from harness.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
-from harness.options import LoadOptions
-from harness.payloads import Payload
+from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
+from harness import wire
+from harness.options import ConnectionSpec, PayloadSpec
+from harness.load.payloads import Payload
 from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
-from harness.sse import SseReader
-from harness.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
+from harness.load.sse import SseReader
+from harness.load.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
 
 REQUEST_ID_HEADER = "X-Request-Id"
 USER_AGENT = "omniload"
@@ -32,21 +33,21 @@ TokenCounter = Callable[[list[str]], list[int]]
 class ChatClient:
     """One user's connection to the server (kept alive between requests)."""
 
-    def __init__(self, options: LoadOptions, count_tokens: TokenCounter) -> None:
-        self.options = options
+    def __init__(self, connection: ConnectionSpec, payload_spec: PayloadSpec, count_tokens: TokenCounter) -> None:
+        self.stream = payload_spec.stream
+        self.min_tokens = payload_spec.min_tokens
         self.count_tokens = count_tokens
-        url = urlsplit(options.url)
+        url = urlsplit(connection.endpoint.chat_url)
         tls = url.scheme == "https"
         port = url.port or (443 if tls else 80)
         self.path = url.path
         self.host_header = url.netloc
-        self.connection = HttpConnection(url.hostname or "", port, tls, options.connect_timeout_s,
-                                         options.read_timeout_s)  # fmt: skip
-        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}  # sent every time
-        if options.stream:
+        self.connection = HttpConnection(url.hostname or "", port, tls, connection.connect_timeout_s,
+                                         connection.read_timeout_s)  # fmt: skip
+        # sent every time
+        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **connection.endpoint.auth_headers()}
+        if self.stream:
             self.headers["Accept"] = "text/event-stream"
-        if options.api_key:
-            self.headers["Authorization"] = f"Bearer {options.api_key}"
 
     def close(self) -> None:
         self.connection.close()
@@ -68,17 +69,17 @@ class ChatClient:
                         raise
                     parser = ResponseParser()
         except TimeoutError as exc:
-            record.fail("timeout" if self.connection.written else "connect_error", _message(exc))
+            record.fail(wire.TIMEOUT if self.connection.written else wire.CONNECT_ERROR, _message(exc))
         except ConnectionLost as exc:
-            record.fail("stream_truncated", str(exc))
+            record.fail(wire.STREAM_TRUNCATED, str(exc))
         except HttpProtocolError as exc:
-            record.fail("malformed_event", f"HTTP framing: {exc}")
+            record.fail(wire.MALFORMED_EVENT, f"HTTP framing: {exc}")
         except OSError as exc:  # refused, reset, unreachable, DNS
-            reason = "stream_truncated" if parser.response.status else "connect_error"
+            reason = wire.STREAM_TRUNCATED if parser.response.status else wire.CONNECT_ERROR
             record.fail(reason, _message(exc))
         except BaseException:
             # The load test stopped this user mid-request (GreenletExit): keep the record.
-            record.fail("cancelled", "the load test stopped before the response ended")
+            record.fail(wire.CANCELLED, "the load test stopped before the response ended")
             self.connection.close()
             raise
         finally:
@@ -108,9 +109,9 @@ class ChatClient:
                 if record.ttfb_s is None:
                     record.ttfb_s = arrived_s - t_send
                     record.http_status = response.status
-                    streaming = response.status == 200 and self.options.stream
+                    streaming = response.status == 200 and self.stream
                     if streaming and not response.headers.get("content-type", "").startswith("text/event-stream"):
-                        record.fail("malformed_event", "expected text/event-stream, got "
+                        record.fail(wire.MALFORMED_EVENT, "expected text/event-stream, got "
                                     f"{response.headers.get('content-type', '')!r}")  # fmt: skip
                         streaming = False
                 if streaming:
@@ -141,7 +142,7 @@ class ChatClient:
         except ValueError:
             message = body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace")
         record.latency_s = record.duration_s
-        record.fail(f"http_{status}", message)
+        record.fail(wire.http_reason(status), message)
 
     def _fill_from_stream(self, record: RequestRecord, stream: ChatStream, t_send: float, payload: Payload) -> None:
         record.finish_reason = stream.finish_reason
@@ -162,7 +163,7 @@ class ChatClient:
         try:
             text, record.finish_reason, prompt_tokens, completion_tokens = parse_completion(body)
         except ValueError as exc:
-            record.fail("malformed_event", _message(exc))
+            record.fail(wire.MALFORMED_EVENT, _message(exc))
             return
         self._fill_tokens(record, [text] if text else [], prompt_tokens, completion_tokens, payload)
         self._check_output(record)
@@ -190,9 +191,9 @@ class ChatClient:
             record.completion_tokens = 0
 
     def _check_output(self, record: RequestRecord) -> None:
-        if record.status == "ok" and (record.completion_tokens or 0) < self.options.min_tokens:
-            record.fail("short_output", f"{record.completion_tokens} completion tokens, "
-                        f"{self.options.min_tokens} asked for with min_tokens")  # fmt: skip
+        if record.status == "ok" and (record.completion_tokens or 0) < self.min_tokens:
+            record.fail(wire.SHORT_OUTPUT, f"{record.completion_tokens} completion tokens, "
+                        f"{self.min_tokens} asked for with min_tokens")  # fmt: skip
 
 
 def _message(exc: BaseException) -> str:

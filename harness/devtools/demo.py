@@ -23,15 +23,16 @@ import time
 from pathlib import Path
 
 from harness.sim.config import DEFAULT_MODEL
-from harness.sim.process import start_sim
+from harness.devtools.promserver import Prometheus, free_port, start_prometheus
+from harness.devtools.simprocess import start_sim
+from harness.devtools.verify import request_errors, stages_seen
+from harness.jsonl import read_jsonl
 from harness.omnibench.dataset import bundled_sample_path
-from harness.promserver import Prometheus, free_port, start_prometheus
 from harness.records import read_records
-from harness.report import STAGES_CSV
-from harness.summary import REQUESTS_FILE, SUMMARY_FILE
-from harness.verify import request_errors, stages_seen
+from harness.report.stages_csv import STAGES_CSV
+from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
+from harness.resources import locustfile_path
 
-LOCUSTFILE = str(Path(__file__).resolve().parent.parent / "locustfiles" / "omni_chat.py")
 DEMO_PARALLEL = ("1", "4", "8")
 DEMO_NUMBER = ("4", "8", "16")
 DEMO_OUTPUT_TOKENS = 64
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                                               "vllm": sim.base_url.removeprefix("http://")})  # fmt: skip
     print(f"[demo]     Prometheus {prometheus.url} scrapes the master (:{metrics_port}) and the simulator every second")
     try:
-        command = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--only-summary",
+        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--only-summary",
                    "--host", sim.base_url, "--model", DEFAULT_MODEL, "--parallel", *DEMO_PARALLEL,
                    "--number", *DEMO_NUMBER, "--max-tokens", str(DEMO_OUTPUT_TOKENS),
                    "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
@@ -99,8 +100,8 @@ def show_prometheus(prometheus: Prometheus, at_s: float) -> None:
 
 def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:
     records = read_records(str(report_dir / REQUESTS_FILE))
-    load_ids = {record["request_id"] for record in records}
-    truth = [g for g in read_records(ground_truth) if g["request_id"] in load_ids]  # not OmniBench's requests
+    load_ids = {record.request_id for record in records}
+    truth = [g for g in read_jsonl(ground_truth) if g["request_id"] in load_ids]  # not OmniBench's requests
     for stage, seen in sorted(stages_seen(records, truth).items()):
         print(f"[demo]     stage {stage + 1}: the server got {seen.requests} requests, at most "
               f"{seen.peak_in_flight} at a time")  # fmt: skip
@@ -108,7 +109,7 @@ def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:
     if errors_ms:
         print(f"[demo]     |client TTFT - server TTFT| over {len(errors_ms)} requests: median "
               f"{errors_ms[len(errors_ms) // 2]:.2f} ms, max {errors_ms[-1]:.2f} ms")  # fmt: skip
-    ok_ids = {r["request_id"] for r in records if r["status"] == "ok"}
+    ok_ids = {record.request_id for record in records if record.status == "ok"}
     counted = {(g["text_tokens"], g["image_tokens"], g["completion_tokens"]) for g in truth if g["request_id"] in ok_ids}
     print(f"[demo]     server-side (text, image, output) tokens per request: {sorted(counted)}")
     files = ", ".join(str(report_dir / name) for name in (SUMMARY_FILE, STAGES_CSV, REQUESTS_FILE,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypedDict
+from collections.abc import Iterable, Sequence
+from typing import TypedDict
+
+from harness.records import RequestRecord
 
 
 class Distribution(TypedDict):
@@ -69,7 +71,7 @@ def distribution(values: Iterable[float]) -> Distribution:
 
 
 class StageAccumulator:
-    """Collects one stage's records (as dicts) and summarizes them.
+    """Collects one stage's records and summarizes them (the master, per stage).
 
     Keeps only the numbers it needs, in compact arrays, so long stages stay small.
     """
@@ -85,18 +87,20 @@ class StageAccumulator:
             name: array("d") for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
         }
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: RequestRecord) -> None:
         self.sent += 1
-        t_send = record["t_send"]
+        t_send = record.t_send
         self.first_send_s = min(self.first_send_s, t_send)
-        self.last_end_s = max(self.last_end_s, t_send + (record.get("duration_s") or 0.0))
-        if record["status"] != "ok":
-            self.errors[record["error"]["reason"]] += 1
+        self.last_end_s = max(self.last_end_s, t_send + (record.duration_s or 0.0))
+        if record.error is not None:
+            self.errors[record.error["reason"]] += 1
             return
-        for name in ("ttft_s", "tpot_s", "latency_s", "prompt_tokens", "completion_tokens"):
-            if record.get(name) is not None:
-                self._series[name].append(record[name])
-        self._series["itl_s"].extend(record.get("itl_s") or ())
+        series = self._series
+        for name, value in (("ttft_s", record.ttft_s), ("tpot_s", record.tpot_s), ("latency_s", record.latency_s),
+                            ("prompt_tokens", record.prompt_tokens), ("completion_tokens", record.completion_tokens)):
+            if value is not None:
+                series[name].append(value)
+        series["itl_s"].extend(record.itl_s)
 
     @property
     def succeeded(self) -> int:

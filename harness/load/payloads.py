@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gevent.threadpool import ThreadPoolExecutor
 
-from harness.images import data_url, encode_image, make_image
-from harness.prompts import PromptBuilder
+from harness.load.images import data_url, encode_image, make_image
+from harness.load.prompts import PromptBuilder
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from harness.options import LoadOptions
+    from harness.options import PayloadSpec
 
 # Native threads for image encoding; at least two so one core's worth runs while the
 # calling greenlet waits.
@@ -55,60 +55,60 @@ class PayloadPool:
         return self.payloads[index % len(self.payloads)]
 
 
-def request_body(options: LoadOptions, prompt_text: str, image_urls: list[str]) -> bytes:
+def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_urls: list[str]) -> bytes:
     """The chat completion request as JSON bytes, exactly as it is sent."""
     content: str | list[dict[str, Any]] = prompt_text
     if image_urls:
         content = [{"type": "text", "text": prompt_text}]
         content += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
     body: dict[str, Any] = {
-        "model": options.model,
+        "model": model,
         "messages": [{"role": "user", "content": content}],
-        "max_tokens": options.max_tokens,
-        "temperature": options.temperature,
-        "stream": options.stream,
+        "max_tokens": spec.max_tokens,
+        "temperature": spec.temperature,
+        "stream": spec.stream,
     }
-    if options.min_tokens:
-        body["min_tokens"] = options.min_tokens
-    if options.ignore_eos:
+    if spec.min_tokens:
+        body["min_tokens"] = spec.min_tokens
+    if spec.ignore_eos:
         body["ignore_eos"] = True
-    if options.stream:
+    if spec.stream:
         body["stream_options"] = {"include_usage": True}
-    body.update(options.extra_body)
+    body.update(spec.extra_body)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def build_payloads(
-    options: LoadOptions, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
+    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
 ) -> list[Payload]:
     """`count` payloads: exact-length prompts (one shared prefix per `prefix_seed`) and images.
 
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     rng = np.random.default_rng([seed, 1])
-    lengths = rng.integers(options.min_prompt_tokens, options.max_prompt_tokens + 1, count).tolist()
-    prompts = PromptBuilder(tokenizer, options.prefix_tokens, prefix_seed).build(lengths, rng)
-    images = _image_files(options, count, seed)
+    lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
+    prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
+    images = _image_files(spec, count, seed)
     payloads = []
     for index, prompt in enumerate(prompts):
-        files = images[index] if options.unique_images else images[0]
-        urls = [data_url(file_bytes, options.image_encoding) for file_bytes in files]
-        payloads.append(Payload(request_body(options, prompt.text, urls), prompt.text, prompt.text_tokens,
+        files = images[index] if spec.unique_images else images[0]
+        urls = [data_url(file_bytes, spec.image_encoding) for file_bytes in files]
+        payloads.append(Payload(request_body(spec, model, prompt.text, urls), prompt.text, prompt.text_tokens,
                                 sum(len(file_bytes) for file_bytes in files)))  # fmt: skip
     return payloads
 
 
-def _image_files(options: LoadOptions, count: int, seed: int) -> list[list[bytes]]:
+def _image_files(spec: PayloadSpec, count: int, seed: int) -> list[list[bytes]]:
     """Per payload, its encoded image files (one set in total when images are shared)."""
-    if options.image_num == 0:
+    if spec.image_num == 0:
         return [[] for _ in range(count)]
-    sets = count if options.unique_images else 1
+    sets = count if spec.unique_images else 1
 
     def one(index: int) -> bytes:
-        image = make_image(options.image_width_px, options.image_height_px, options.image_mode,
-                           options.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
-        return encode_image(image, options.image_encoding, options.image_content)
+        image = make_image(spec.image_width_px, spec.image_height_px, spec.image_mode,
+                           spec.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
+        return encode_image(image, spec.image_encoding, spec.image_content)
 
     with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
-        files = list(executor.map(one, range(sets * options.image_num)))
-    return [files[i * options.image_num : (i + 1) * options.image_num] for i in range(sets)]
+        files = list(executor.map(one, range(sets * spec.image_num)))
+    return [files[i * spec.image_num : (i + 1) * spec.image_num] for i in range(sets)]

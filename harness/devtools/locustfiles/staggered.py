@@ -10,12 +10,13 @@ import os
 
 import gevent
 
-import harness.user
+import harness.hooks  # noqa: F401  (flags and event hooks)
+import harness.load.user
 
 STAGGER_S = float(os.environ.get("OMNILOAD_TEST_STAGGER_S", "0.02"))
 
 
-class StaggeredUser(harness.user.OmniChatUser):  # only this class in the namespace
+class StaggeredUser(harness.load.user.OmniChatUser):  # only this class in the namespace
     def on_start(self) -> None:
         super().on_start()
         gevent.sleep(self.user_number * STAGGER_S)

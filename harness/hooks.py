@@ -1,0 +1,149 @@
+"""The Locust event hooks that set up, connect and end the two sides of a run.
+
+Importing this module (every omniload locustfile does) registers omniload's flags on
+Locust's parser and these hooks:
+
+- init, on the master or single process: validate the flags (exit 2 on bad input),
+  start the Master (harness/master/); a single process also creates its
+  LoadGenerator (harness/load/), and a headless one builds its payloads here, before
+  Locust's clocks start. Workers only shorten their wait for a lost master.
+- test_start, on each load-generating process: build its payloads (a worker takes the
+  master's options, which arrive with the first spawn message).
+- test_stop: each load generator tells the master what it used (DONE); then the
+  master writes the reports, runs the OmniBench pass if asked, and sets the exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import locust.runners
+from locust import events
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from harness.argparsing import BadOption, exit_bad_option
+from harness.load.generator import LoadGenerator
+from harness.load.prompts import PromptLengthError
+from harness.master.master import Master
+from harness.omnibench.runner import run_after_load
+from harness.options import add_arguments, load_options
+from harness.report.webui import add_stages_tab
+
+logger = logging.getLogger(__name__)
+
+# Seconds a stopping test waits for open streams to end (Locust's own default, 0, cuts
+# them off mid-stream). `--stop-timeout` overrides it.
+DEFAULT_STOP_TIMEOUT_S = 120.0
+# A worker that hears nothing from its master for this long stops (Locust waits 60 s).
+MASTER_LOST_TIMEOUT_S = 10
+FAILED_EXIT_CODE = 1
+
+
+@events.init_command_line_parser.add_listener
+def _add_flags(parser: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
+    parsed = environment.parsed_options
+    if parsed is None:
+        return
+    if isinstance(runner, WorkerRunner):
+        locust.runners.MASTER_HEARTBEAT_TIMEOUT = MASTER_LOST_TIMEOUT_S
+        return
+    try:
+        options = load_options(parsed, environment.host)
+    except BadOption as error:
+        exit_bad_option(error)
+    parsed.report_dir = options.report_dir  # workers get the master's options: the same directory
+    if parsed.stop_timeout == 0:
+        environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
+    if options.sweep.stages and isinstance(runner, MasterRunner):
+        parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
+    master = environment.omniload_master = Master(environment, options)  # type: ignore[attr-defined]
+    if options.metrics.port:
+        try:
+            master.metrics.serve(options.metrics.host, options.metrics.port)
+        except OSError as error:
+            exit_bad_option(BadOption("--metrics-port", f"cannot serve on {options.metrics.host}:"
+                                      f"{options.metrics.port}: {error.strerror}"))  # fmt: skip
+    if web_ui is not None:
+        add_stages_tab(web_ui, master)
+    if isinstance(runner, LocalRunner):
+        environment.omniload_generator = LoadGenerator(environment, options)  # type: ignore[attr-defined]
+        if parsed.headless:
+            _prepare(environment.omniload_generator)  # before Locust's --run-time clock starts
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner) or environment.parsed_options is None:
+        return
+    if isinstance(runner, WorkerRunner) and getattr(environment, "omniload_generator", None) is None:
+        try:
+            options = load_options(environment.parsed_options, environment.host)
+        except BadOption as error:
+            exit_bad_option(error)
+        environment.omniload_generator = LoadGenerator(environment, options, runner.worker_index)  # type: ignore[attr-defined]
+    generator: LoadGenerator = environment.omniload_generator  # type: ignore[attr-defined]
+    if generator.pool is None:
+        _prepare(generator)
+
+
+def _prepare(generator: LoadGenerator) -> None:
+    try:
+        generator.prepare()
+    except PromptLengthError as error:
+        exit_bad_option(BadOption("--min-prompt-length", str(error)))
+    except OSError as error:
+        exit_bad_option(BadOption("--tokenizer-path", f"cannot load a tokenizer: {error}"))
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) and runner.last_heartbeat_timestamp is not None:
+        if time.time() - runner.last_heartbeat_timestamp > MASTER_LOST_TIMEOUT_S:
+            # The master is gone and nobody would take these records: end the open
+            # requests now (kept in this worker's JSONL as "cancelled").
+            environment.stop_timeout = 0
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
+    if generator is not None:
+        generator.report_done()  # before the master's end below, when both are this process
+    master: Master | None = getattr(environment, "omniload_master", None)
+    if master is None:
+        return
+    try:
+        _finish_run(master)
+    except Exception:  # never a silent success: a report that failed fails the run
+        logger.exception("omniload: writing the reports failed")
+        environment.process_exit_code = FAILED_EXIT_CODE
+
+
+def _finish_run(master: Master) -> None:
+    summary = master.finish()
+    failed = sum(stage["failed"] for stage in summary["stages"])
+    options = master.options
+    if options.omnibench is not None:
+        omnibench = run_after_load(options)
+        master.add_to_summary(summary, "omnibench", omnibench)
+        failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
+    master.environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
+    if options.metrics.port and options.metrics.linger_s:
+        master.metrics.linger(options.metrics.linger_s)
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    for part in (getattr(environment, "omniload_generator", None), getattr(environment, "omniload_master", None)):
+        if part is not None:
+            part.close()

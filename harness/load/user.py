@@ -1,0 +1,50 @@
+"""The Locust user: one streaming multimodal chat completion after another."""
+
+from __future__ import annotations
+
+from locust import User, constant, task
+from locust.env import Environment
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
+
+from harness.load.client import ChatClient
+from harness.load.generator import LoadGenerator
+
+
+class OmniChatUser(User):
+    """A closed-loop user: one streaming multimodal chat completion after another.
+
+    In a sweep, each request waits for a permit from the master, so a stage sends
+    exactly its number of requests with exactly its users. The process's
+    LoadGenerator (set up by harness/hooks.py) gives it payloads and keeps its records.
+    """
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.generator = current_generator(self.environment)
+        self.user_number = self.generator.next_user_number()
+        options = self.generator.options
+        self.client = ChatClient(options.connection, options.payload, self.generator.count_tokens)
+
+    def on_stop(self) -> None:
+        self.client.close()
+
+    @task
+    def chat(self) -> None:
+        # Waiting for a permit is waiting, not work: a stopping test ends the user at once.
+        self._state = LOCUST_STATE_WAITING
+        permit = self.generator.acquire_permit()
+        self._state = LOCUST_STATE_RUNNING
+        payload = self.generator.take_payload()
+        record = self.generator.new_record(self.user_number, payload, permit)
+        try:
+            self.client.send(payload, record)
+        finally:
+            self.generator.finish(record, permit)
+
+
+def current_generator(environment: Environment) -> LoadGenerator:
+    generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
+    if generator is None:
+        raise RuntimeError("omniload's hooks did not run (load a locustfile that imports harness.hooks)")
+    return generator

@@ -1,0 +1,203 @@
+"""The master's side of a run (or the single process's): stages, budget, records, reports.
+
+Load generators (harness/load/) reach it only through the messages of harness/wire.py.
+It keeps every record (requests.jsonl), the per-stage statistics and the live metrics,
+runs the sweep (harness/master/sweep.py) when the load shape ticks, and at the end
+writes summary.json and stages.csv and prints the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from harness import wire
+from harness.grafana import StageAnnotator
+from harness.jsonl import JsonlWriter
+from harness.master.budget import BudgetLedger
+from harness.master.metrics import LiveMetrics
+from harness.master.stats import StageAccumulator, StageSummary
+from harness.master.sweep import SweepState
+from harness.options import LoadOptions, Stage
+from harness.records import RequestRecord
+from harness.report.recommendations import recommendations
+from harness.report.stages_csv import write_stages_csv
+from harness.report.summary import REQUESTS_FILE, RunSummary, add_load_generators, write_summary
+from harness.report.table import format_stage_table
+from harness.wire import Permit
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+    from locust.rpc import Message
+
+logger = logging.getLogger(__name__)
+
+
+class Master:
+    """Holds the run's records, stage statistics, budget ledger, live metrics and load-generator facts.
+
+    Created by the init hook on the master or single process; the load shape calls
+    `tick` once a second; the test_stop hook calls `finish`.
+    """
+
+    def __init__(self, environment: Environment, options: LoadOptions) -> None:
+        self.environment = environment
+        self.options = options
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        os.makedirs(options.report_dir, exist_ok=True)
+        self.writer = JsonlWriter(os.path.join(options.report_dir, REQUESTS_FILE))
+        self.ledger = BudgetLedger(self._send_grant)
+        self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
+                                self._end_stage, lambda: self.ledger.complete)  # fmt: skip
+        self.accumulators: list[StageAccumulator] = []
+        self.summaries: list[StageSummary] = []
+        self.lost_workers: dict[str, int] = {}  # worker id -> requests lost in flight
+        self.ready: dict[int, wire.ReadyMessage] = {}  # per load generator index
+        self.done: dict[int, wire.DoneMessage] = {}
+        self.metrics = LiveMetrics(options.endpoint.model)
+        self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
+        runner = environment.runner
+        assert runner is not None
+        for name, handler in ((wire.WANT, self._on_want), (wire.CANCEL, self._on_cancel),
+                              (wire.RETURN, self._on_return), (wire.RECORD, self._on_record),
+                              (wire.READY, self._on_ready), (wire.DONE, self._on_done)):  # fmt: skip
+            runner.register_message(name, handler)
+
+    # --- the sweep, one tick a second (from the shape) --------------------------------
+
+    def tick(self) -> tuple[int, float] | None:
+        """Users and spawn rate for now; None when the last stage is done."""
+        runner = self.environment.runner
+        assert runner is not None
+        self._notice_lost_workers()
+        return self.sweep.tick(runner.user_count, time.monotonic())
+
+    def _start_stage(self, index: int, stage: Stage) -> None:
+        self.accumulators.append(StageAccumulator(stage.parallel, stage.number))
+        self.ledger.open(index, self.options.sweep.warmup_num, stage.number)
+        self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=True)
+        if self.annotator is not None:
+            self.annotator.mark("start", index + 1, stage.parallel, stage.number)
+        logger.info("omniload: stage %d/%d: %d users, %d requests", index + 1, len(self.sweep.stages),
+                    stage.parallel, stage.number)  # fmt: skip
+
+    def _end_stage(self, index: int, stage: Stage) -> None:
+        self.ledger.close()
+        self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=False)
+        if self.annotator is not None:
+            self.annotator.mark("end", index + 1, stage.parallel, stage.number)
+        summary = self.accumulators[-1].summary()
+        self.summaries.append(summary)
+        print(f"\nomniload stage {index + 1}/{len(self.sweep.stages)}\n{format_stage_table([summary])}", flush=True)
+
+    def _notice_lost_workers(self) -> None:
+        clients = getattr(self.environment.runner, "clients", None)  # only a MasterRunner has workers
+        for client in clients.missing if clients is not None else ():
+            if client.id not in self.lost_workers:
+                lost = self.ledger.worker_lost(client.id)
+                self.lost_workers[client.id] = len(lost)
+                logger.warning("omniload: worker %s lost with %d requests in flight", client.id, len(lost))
+                for permit in lost:
+                    self._keep(self._lost_record(client.id, permit), permit)
+
+    def _lost_record(self, worker_id: str, permit: Permit) -> RequestRecord:
+        record = RequestRecord(f"lost-{permit.stage}-{permit.seq}", permit.stage, -1, -1, time.time(), 0,
+                               warmup=permit.warmup, duration_s=0.0)  # fmt: skip
+        record.fail(wire.WORKER_LOST, f"worker {worker_id} stopped answering with this request in flight")
+        return record
+
+    def live_summaries(self) -> list[StageSummary]:
+        """Finished stages and, while it runs, the current one (for the web UI)."""
+        if len(self.accumulators) > len(self.summaries):
+            return [*self.summaries, self.accumulators[-1].summary()]
+        return list(self.summaries)
+
+    def update_gauges(self) -> None:
+        """Users, workers and requests in flight, for the live metrics (each shape tick)."""
+        runner = self.environment.runner
+        assert runner is not None
+        workers = getattr(runner, "worker_count", 1)  # a MasterRunner counts its workers
+        in_flight = len(self.ledger.outstanding) if self.sweep.stages else runner.user_count
+        self.metrics.set_load(runner.user_count, workers, in_flight)
+
+    # --- messages from load generators ------------------------------------------------
+
+    def _on_want(self, environment: Environment, msg: Message) -> None:
+        self.ledger.want(msg.node_id, msg.data["ask"])
+
+    def _on_cancel(self, environment: Environment, msg: Message) -> None:
+        self.ledger.cancel(msg.node_id, msg.data["ask"])
+
+    def _on_return(self, environment: Environment, msg: Message) -> None:
+        self.ledger.give_back(Permit.from_wire(msg.data["permit"]))
+
+    def _on_ready(self, environment: Environment, msg: Message) -> None:
+        ready: wire.ReadyMessage = msg.data
+        self.ready[ready["worker"]] = ready
+
+    def _on_done(self, environment: Environment, msg: Message) -> None:
+        done: wire.DoneMessage = msg.data
+        self.done[done["worker"]] = done
+
+    def _on_record(self, environment: Environment, msg: Message) -> None:
+        data: wire.RecordMessage = msg.data
+        permit = Permit.from_wire(data["permit"]) if data["permit"] is not None else None
+        if permit is not None and not self.ledger.finish(permit):
+            return  # reported after its worker was declared lost: already counted
+        self.writer.write(data["record"])
+        self._count(RequestRecord.from_dict(data["record"]), permit, data["cpu_s"])
+
+    def _keep(self, record: RequestRecord, permit: Permit | None) -> None:
+        self.writer.write(record.to_dict())
+        self._count(record, permit)
+
+    def _count(self, record: RequestRecord, permit: Permit | None, worker_cpu_s: float | None = None) -> None:
+        if permit is not None and permit.warmup:
+            return
+        self.metrics.observe(record, worker_cpu_s)
+        if not self.accumulators:  # a plain run: one stage of Locust's users
+            self.accumulators.append(StageAccumulator(None, None))
+        self.accumulators[-1].add(record)
+
+    def _send_grant(self, worker_id: str, ask_id: int, permit: Permit) -> None:
+        runner = self.environment.runner
+        assert runner is not None
+        grant: wire.GrantMessage = {"ask": ask_id, "permit": permit.to_wire()}
+        runner.send_message(wire.GRANT, grant, client_id=worker_id)
+
+    # --- the end ----------------------------------------------------------------------
+
+    def finish(self) -> RunSummary:
+        """Write summary.json and stages.csv, print the tables; returns the summary."""
+        if not self.sweep.stages and self.accumulators:  # a plain run: its concurrency is Locust's user count
+            accumulator = self.accumulators[0]
+            accumulator.parallel = getattr(self.environment.parsed_options, "num_users", None)
+            self.summaries = [accumulator.summary()]
+        elif len(self.summaries) < len(self.accumulators):  # stopped mid-stage
+            self.summaries.append(self.accumulators[-1].summary())
+        summary = RunSummary(model=self.options.endpoint.model, started_at=self.started_at,
+                             config=self.options.public_config(), stages=self.summaries)  # fmt: skip
+        add_load_generators(summary, self.ready, self.done)
+        if self.lost_workers:
+            summary["lost_workers"] = dict(self.lost_workers)
+        path = write_summary(self.options.report_dir, summary)
+        csv_path = write_stages_csv(self.options.report_dir, self.summaries)
+        print("\nomniload summary\n" + format_stage_table(self.summaries))
+        for line in recommendations(self.summaries, self.lost_workers):
+            print(line)
+        reused = summary.get("payloads", {}).get("reused", 0)
+        if reused:
+            print(f"note: {reused} requests reused a payload (pools of {summary['payloads']['pool_size']} in all; "
+                  "raise --pool-size for unique prompts and images)")  # fmt: skip
+        print(f"wrote {path}, {csv_path} and {self.writer.path}\n", flush=True)
+        return summary
+
+    def add_to_summary(self, summary: RunSummary, key: str, value: Any) -> None:
+        """Add a part computed after the load (the OmniBench pass) and rewrite summary.json."""
+        summary[key] = value  # type: ignore[literal-required]
+        write_summary(self.options.report_dir, summary)
+
+    def close(self) -> None:
+        self.writer.close()

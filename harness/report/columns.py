@@ -1,0 +1,81 @@
+"""One spec of a stage's columns, read by the console table, stages.csv and the web UI tab.
+
+Each column names a StageSummary field (and a statistic of it for distributions), how
+it is shown to a reader (title, scale to the shown unit, format) and where it appears.
+stages.csv keeps raw values in the field's own unit under `name`; the console and the
+web UI show scaled, rounded values under `title`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.master.stats import StageSummary
+
+CONSOLE, CSV, WEB = "console", "csv", "web"
+ALL = frozenset({CONSOLE, CSV, WEB})
+
+
+@dataclass(frozen=True)
+class StageColumn:
+    name: str  # the stages.csv header, in the field's own unit (e.g. p99_ttft_s)
+    field: str  # a StageSummary key
+    statistic: str | None  # for a distribution: mean, p50, p90, p99, ...
+    title: str  # heading for readers, with the shown unit
+    scale: float = 1.0  # field unit -> shown unit (1000: s -> ms)
+    shown_as: str = "{}"  # format of the shown value
+    views: frozenset[str] = ALL
+
+    def value(self, stage: StageSummary) -> Any:
+        """The raw value (None when there is none yet)."""
+        value: Any = stage[self.field]  # type: ignore[literal-required]
+        return value[self.statistic] if self.statistic is not None else value
+
+    def shown(self, stage: StageSummary) -> str:
+        """The value as a reader sees it; "-" when there is none."""
+        value = self.value(stage)
+        return "-" if value is None else self.shown_as.format(value * self.scale if self.scale != 1 else value)
+
+    @property
+    def web_key(self) -> str:
+        """The web UI row key: the name in the shown unit."""
+        return self.name.removesuffix("_s") + "_ms" if self.scale == 1000 else self.name
+
+
+def _ms(name: str, field: str, statistic: str, title: str, views: frozenset[str] = ALL, digits: int = 1) -> StageColumn:
+    return StageColumn(name, field, statistic, title, 1000, f"{{:.{digits}f}}", views)
+
+
+_CONSOLE_CSV = frozenset({CONSOLE, CSV})
+_CSV_WEB = frozenset({CSV, WEB})
+
+STAGE_COLUMNS: tuple[StageColumn, ...] = (
+    StageColumn("parallel", "parallel", None, "Conc."),
+    StageColumn("number", "number", None, "Number", views=_CSV_WEB),
+    StageColumn("sent", "sent", None, "Sent"),
+    StageColumn("succeeded", "succeeded", None, "Succeeded", views=frozenset({CSV})),
+    StageColumn("failed", "failed", None, "Failed", views=_CSV_WEB),
+    StageColumn("wall_time_s", "wall_time_s", None, "Wall (s)", views=frozenset({CSV})),
+    StageColumn("rps", "rps", None, "RPS", shown_as="{:.2f}", views=_CONSOLE_CSV),
+    StageColumn("avg_latency_s", "latency_s", "mean", "Avg Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
+    StageColumn("p99_latency_s", "latency_s", "p99", "P99 Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
+    _ms("avg_ttft_s", "ttft_s", "mean", "Avg TTFT(ms)", _CONSOLE_CSV),
+    _ms("p50_ttft_s", "ttft_s", "p50", "TTFT p50 (ms)", frozenset({WEB})),
+    _ms("p90_ttft_s", "ttft_s", "p90", "TTFT p90 (ms)", frozenset({WEB})),
+    _ms("p99_ttft_s", "ttft_s", "p99", "P99 TTFT(ms)"),
+    _ms("avg_tpot_s", "tpot_s", "mean", "Avg TPOT(ms)", _CONSOLE_CSV, 2),
+    _ms("p50_tpot_s", "tpot_s", "p50", "TPOT p50 (ms)", frozenset({WEB}), 2),
+    _ms("p99_tpot_s", "tpot_s", "p99", "P99 TPOT(ms)", digits=2),
+    _ms("avg_itl_s", "itl_s", "mean", "Avg ITL(ms)", frozenset({CSV}), 2),
+    _ms("p50_itl_s", "itl_s", "p50", "ITL p50 (ms)", frozenset({WEB}), 2),
+    _ms("p99_itl_s", "itl_s", "p99", "P99 ITL(ms)", _CSV_WEB, 2),
+    StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
+    StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
+    StageColumn("success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE})),
+)
+
+
+def columns_for(view: str) -> tuple[StageColumn, ...]:
+    """The columns one view shows, in order."""
+    return tuple(column for column in STAGE_COLUMNS if view in column.views)

@@ -1,0 +1,21 @@
+"""The console table of stages (evalscope perf's columns) and its error lines."""
+
+from __future__ import annotations
+
+from harness.master.stats import StageSummary
+from harness.report.columns import CONSOLE, columns_for
+
+
+def format_stage_table(stages: list[StageSummary]) -> str:
+    """evalscope perf's per-stage columns as a plain-text table."""
+    columns = columns_for(CONSOLE)
+    rows = [[column.title for column in columns]]
+    rows += [[column.shown(stage) for column in columns] for stage in stages]
+    widths = [max(len(row[index]) for row in rows) for index in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    for stage in stages:
+        if stage["errors"]:
+            errors = ", ".join(f"{reason} {count}" for reason, count in sorted(stage["errors"].items()))
+            lines.append(f"errors at conc. {stage['parallel']}: {errors}")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""The contract between the two sides of a run: what load generators and the master say.
+
+A load generator (harness/load/: the single process, or each worker) and the master
+(harness/master/: the master, or the single process again) talk only through these
+Locust custom messages, so one code path serves every topology; on a LocalRunner a
+message to the "master" is a direct call. Neither side touches the other's objects.
+
+    load -> master   WANT      WantMessage      a user wants a permit for one request (sweeps)
+                     CANCEL    WantMessage      that user was stopped before it got one
+                     RETURN    ReturnMessage    a permit that arrived for a stopped user
+                     RECORD    RecordMessage    a finished request
+                     READY     ReadyMessage     its payload pool is built, before load
+                     DONE      DoneMessage      at test stop: payload reuse, CPU used
+    master -> load   GRANT     GrantMessage     one permit, for the user that asked
+
+Failure reasons are the fixed vocabulary below (plus `http_<status>`): every producer
+uses these constants, and the live metrics pre-create one series per reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+WANT = "omniload_want"
+CANCEL = "omniload_cancel"
+RETURN = "omniload_return"
+RECORD = "omniload_record"
+READY = "omniload_ready"
+DONE = "omniload_done"
+GRANT = "omniload_grant"
+
+# --- failure reasons (README, "Failure reasons") ---------------------------------------
+CONNECT_ERROR = "connect_error"  # no connection, or it closed before any response byte
+TIMEOUT = "timeout"  # no byte for --read-timeout after the request was written
+STREAM_TRUNCATED = "stream_truncated"  # the response ended early or without a finish_reason
+MALFORMED_EVENT = "malformed_event"  # not SSE / not JSON / broken HTTP framing
+SERVER_ERROR_EVENT = "server_error_event"  # an error object inside a 200 stream
+SHORT_OUTPUT = "short_output"  # fewer completion tokens than min_tokens asked for
+CANCELLED = "cancelled"  # the load test stopped the user mid-request
+WORKER_LOST = "worker_lost"  # its worker stopped answering the master with it in flight
+HTTP_REASON_PREFIX = "http_"  # http_<status> for a non-200 answer
+
+FAILURE_REASONS = (CONNECT_ERROR, TIMEOUT, STREAM_TRUNCATED, MALFORMED_EVENT, SERVER_ERROR_EVENT, SHORT_OUTPUT,
+                   CANCELLED, WORKER_LOST)  # fmt: skip
+
+
+def http_reason(status: int) -> str:
+    """The failure reason of a non-200 HTTP answer, e.g. http_503."""
+    return f"{HTTP_REASON_PREFIX}{status}"
+
+
+@dataclass(frozen=True)
+class Permit:
+    """The master's leave to send one request of one stage (harness/master/budget.py)."""
+
+    stage: int  # index of the stage in the sweep
+    seq: int  # 0 .. warmup + number - 1 within the stage
+    warmup: bool
+
+    def to_wire(self) -> list[int | bool]:
+        return [self.stage, self.seq, self.warmup]
+
+    @staticmethod
+    def from_wire(wire: list[int | bool]) -> Permit:
+        stage, seq, warmup = wire
+        return Permit(int(stage), int(seq), bool(warmup))
+
+
+class WantMessage(TypedDict):
+    ask: int  # the asking user's ticket, unique within its load generator
+
+
+class GrantMessage(TypedDict):
+    ask: int
+    permit: list[int | bool]  # Permit.to_wire()
+
+
+class ReturnMessage(TypedDict):
+    permit: list[int | bool]
+
+
+class RecordMessage(TypedDict):
+    record: dict[str, Any]  # RequestRecord.to_dict()
+    permit: list[int | bool] | None  # Permit.to_wire(); None in a plain run
+    cpu_s: float  # the sending process's CPU seconds so far
+
+
+class PayloadFacts(TypedDict, total=False):
+    pool_size: int  # payloads built before load
+    build_s: float  # seconds the build took
+    image_bytes_mean: float  # encoded image bytes per payload
+    body_bytes_mean: float  # request body bytes per payload
+    reused: int  # requests that took a payload already sent once (filled at DONE)
+
+
+class ReadyMessage(TypedDict):
+    worker: int  # the load generator's index (0 for a single process)
+    payloads: PayloadFacts
+    tokenize_check: dict[str, Any]  # {"expected", "server", "match"} or {"skipped": why}
+
+
+class ClientUsage(TypedDict):
+    cpu_s: float  # CPU seconds used since the pool was ready (all threads)
+    wall_s: float  # seconds since the pool was ready
+    cpu_percent: float  # cpu_s / wall_s, in percent of one core
+
+
+class DoneMessage(TypedDict):
+    worker: int
+    reused: int  # requests that reused a payload
+    client: ClientUsage
