@@ -15,6 +15,8 @@ from harness.jsonl import read_jsonl
 
 
 class RequestError(TypedDict):
+    """Why a request failed: a reason from the fixed vocabulary and the server's or client's message."""
+
     reason: str  # one of harness.wire's failure reasons, or http_<status>
     message: str
 

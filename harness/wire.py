@@ -68,25 +68,35 @@ class Permit:
 
 
 class WantMessage(TypedDict):
+    """WANT and CANCEL: a user's ticket for one permit."""
+
     ask: int  # the asking user's ticket, unique within its load generator
 
 
 class GrantMessage(TypedDict):
+    """GRANT: a permit for the user holding ticket `ask`."""
+
     ask: int
     permit: list[int | bool]  # Permit.to_wire()
 
 
 class ReturnMessage(TypedDict):
+    """RETURN: a granted permit whose user had stopped."""
+
     permit: list[int | bool]
 
 
 class RecordMessage(TypedDict):
+    """RECORD: one finished request."""
+
     record: dict[str, Any]  # RequestRecord.to_dict()
     permit: list[int | bool] | None  # Permit.to_wire(); None in a plain run
     cpu_s: float  # the sending process's CPU seconds so far
 
 
 class PayloadFacts(TypedDict, total=False):
+    """How a load generator's payload pool was built."""
+
     pool_size: int  # payloads built before load
     build_s: float  # seconds the build took
     image_bytes_mean: float  # encoded image bytes per payload
@@ -95,18 +105,24 @@ class PayloadFacts(TypedDict, total=False):
 
 
 class ReadyMessage(TypedDict):
+    """READY: a load generator built its payloads and checked a prompt with the server."""
+
     worker: int  # the load generator's index (0 for a single process)
     payloads: PayloadFacts
     tokenize_check: dict[str, Any]  # {"expected", "server", "match"} or {"skipped": why}
 
 
 class ClientUsage(TypedDict):
+    """CPU a load generator used during load."""
+
     cpu_s: float  # CPU seconds used since the pool was ready (all threads)
     wall_s: float  # seconds since the pool was ready
     cpu_percent: float  # cpu_s / wall_s, in percent of one core
 
 
 class DoneMessage(TypedDict):
+    """DONE: a load generator's last word at test stop."""
+
     worker: int
     reused: int  # requests that reused a payload
     client: ClientUsage

@@ -1,4 +1,7 @@
-"""Write dashboards/omniload.json: the Grafana dashboard, omniload's metrics beside vLLM's.
+"""Write the Grafana dashboard (harness/data/dashboards/omniload.json): omniload's metrics beside vLLM's.
+
+Built with Grafana Labs' typed builders (grafana-foundation-sdk), so the JSON matches
+Grafana's own schema; the generated file is committed and ships in the package.
 
 Rows: load, latency (client beside server), throughput, server, clients. Variables: the
 Prometheus datasource and the model. Stage boundaries come as annotations from
@@ -10,11 +13,22 @@ Prometheus.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from typing import Any
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "dashboards", "omniload.json")
-DS = {"type": "prometheus", "uid": "${datasource}"}
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import LegendDisplayMode, LegendPlacement, SortOrder, TooltipDisplayMode
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
+
+from harness.resources import dashboard_path
+
+OUT = dashboard_path()
+DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
+PANELS_PER_ROW_WIDTH = 24  # Grafana's grid is 24 units wide
+PANEL_HEIGHT = 8
 C = 'model="$model"'  # omniload's label
 S = 'model_name="$model"'  # vLLM's label
 
@@ -68,45 +82,43 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
 ]  # fmt: skip
 
 
-def main() -> None:
-    panels, y = [], 0
-    panel_id = 1
+def build_dashboard() -> dict[str, Any]:
+    """The dashboard as Grafana's JSON model, assembled with Grafana Labs' typed builders."""
+    builder = (
+        dashboard.Dashboard("omniload").uid("omniload").tags(["omniload", "vllm"]).editable()
+        .time("now-30m", "now").refresh("5s")
+        .with_variable(dashboard.DatasourceVariable("datasource").label("Prometheus").type("prometheus"))
+        .with_variable(dashboard.QueryVariable("model").label("Model").datasource(DS)
+                       .query({"query": "label_values(omniload_users, model)", "refId": "model"})
+                       .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED))
+        .annotation(dashboard.AnnotationQuery().name("Stage changes").datasource(DS).enable(True)
+                    .icon_color("orange").expr(f"changes(omniload_stage_index{{{C}}}[1m]) > 0"))
+    )  # fmt: skip
+    panel_ids = itertools.count(1)
     for title, row_panels in ROWS:
-        panels.append({"type": "row", "title": title, "id": panel_id, "collapsed": False,
-                       "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}})  # fmt: skip
-        panel_id += 1
-        y += 1
-        width = 24 // len(row_panels)
-        for column, (panel_title, unit, queries) in enumerate(row_panels):
-            panels.append({
-                "type": "timeseries", "title": panel_title, "id": panel_id, "datasource": DS,
-                "gridPos": {"x": column * width, "y": y, "w": width, "h": 8},
-                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-                "targets": [{"refId": chr(ord("A") + i), "datasource": DS, "expr": expr, "legendFormat": legend}
-                            for i, (expr, legend) in enumerate(queries)],
-            })  # fmt: skip
-            panel_id += 1
-        y += 8
-    dashboard = {
-        "title": "omniload", "uid": "omniload", "schemaVersion": 39, "version": 1, "editable": True,
-        "time": {"from": "now-30m", "to": "now"}, "refresh": "5s", "tags": ["omniload", "vllm"],
-        "templating": {"list": [
-            {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus"},
-            {"name": "model", "label": "Model", "type": "query", "datasource": DS, "refresh": 2,
-             "query": {"query": "label_values(omniload_users, model)", "refId": "model"},
-             "definition": "label_values(omniload_users, model)"},
-        ]},
-        "annotations": {"list": [
-            {"name": "Stage changes", "datasource": DS, "enable": True, "iconColor": "orange",
-             "expr": f"changes(omniload_stage_index{{{C}}}[1m]) > 0", "step": "5s",
-             "titleFormat": "stage", "textFormat": "stage {{model}}"},
-        ]},
-        "panels": panels,
-    }  # fmt: skip
+        builder = builder.with_row(dashboard.Row(title).id(next(panel_ids)))
+        width = PANELS_PER_ROW_WIDTH // len(row_panels)
+        for panel_title, unit, queries in row_panels:
+            panel = (timeseries.Panel().id(next(panel_ids)).title(panel_title).datasource(DS).unit(unit)
+                     .height(PANEL_HEIGHT).span(width)
+                     # every series in the tooltip: client and server side by side
+                     .tooltip(common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.NONE))
+                     .legend(common.VizLegendOptions().show_legend(True).display_mode(LegendDisplayMode.LIST)
+                             .placement(LegendPlacement.BOTTOM)))  # fmt: skip
+            for index, (expr, legend) in enumerate(queries):
+                panel = panel.with_target(prometheus.Dataquery().ref_id(chr(ord("A") + index)).datasource(DS)
+                                          .expr(expr).legend_format(legend))  # fmt: skip
+            builder = builder.with_panel(panel)
+    return json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+
+
+def main() -> None:
+    model = build_dashboard()
     with open(OUT, "w", encoding="utf-8") as file:
-        json.dump(dashboard, file, indent=2)
+        json.dump(model, file, indent=2)
         file.write("\n")
-    print(f"wrote {os.path.normpath(OUT)} ({sum(len(p.get('targets', [])) for p in panels)} queries)")
+    queries = sum(len(panel.get("targets", [])) for panel in model["panels"])
+    print(f"wrote {os.path.normpath(OUT)} ({queries} queries)")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass
 class Prometheus:
+    """A running Prometheus server (ours, by PID) and its URL; queried by the demo and tests."""
+
     process: subprocess.Popen[bytes]
     url: str
 

@@ -26,6 +26,8 @@ _SERVING = re.compile(r"serving on (http://\S+)")
 
 @dataclass
 class SimProcess:
+    """A running simulator child process, its URL, ground-truth path and last output lines."""
+
     process: subprocess.Popen[str]
     base_url: str
     ground_truth: str | None

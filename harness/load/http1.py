@@ -41,19 +41,17 @@ class Response:
     """A response's status and headers once they are in, and the framing of its body."""
 
     status: int = 0
-    reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     complete: bool = False  # the whole body has been read
     keep_alive: bool = True
 
 
 class ResponseParser:
-    """Incremental HTTP/1.1 response parser: feed bytes, get body bytes back."""
+    """Incremental HTTP/1.1 response parser for one POST: feed bytes, get body bytes back."""
 
-    def __init__(self, method: str = "POST") -> None:
+    def __init__(self) -> None:
         self.response = Response()
         self.headers_done = False
-        self._method = method
         self._buffer = b""
         self._remaining = -1  # body bytes left (Content-Length), or in the current chunk
         self._chunked = False
@@ -101,14 +99,13 @@ class ResponseParser:
             raise HttpProtocolError(f"bad status line {lines[0][:80]!r}")
         response = self.response
         response.status = int(parts[1])
-        response.reason = parts[2] if len(parts) > 2 else ""
         for line in lines[1:]:
             name, _, value = line.partition(":")
             response.headers[name.strip().lower()] = value.strip()
         self.headers_done = True
         connection = response.headers.get("connection", "").lower()
         response.keep_alive = parts[0] == "HTTP/1.1" and "close" not in connection
-        if self._method == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
+        if response.status in (204, 304) or 100 <= response.status < 200:
             response.complete = True
         elif "chunked" in response.headers.get("transfer-encoding", "").lower():
             self._chunked = True

@@ -31,6 +31,8 @@ IMAGE_THREADS = max(2, os.cpu_count() or 1)
 
 @dataclass(frozen=True)
 class Payload:
+    """One ready-to-send request body and what is known of its prompt; built before load."""
+
     body: bytes  # the JSON request body, ready to write
     text: str  # the user turn's text (for checking a sample against the server's /tokenize)
     expected_text_tokens: int  # that text through the chat template

@@ -34,6 +34,8 @@ class PromptLengthError(ValueError):
 
 @dataclass(frozen=True)
 class Prompt:
+    """One prompt's text and its exact token count through the chat template."""
+
     text: str  # the user turn's text, shared prefix included
     text_tokens: int  # tokens of that text rendered through the chat template
 

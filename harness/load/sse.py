@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class SseEvent:
+    """One server-sent event's data and the kernel's arrival time of its last byte (unix s)."""
+
     arrived_s: float  # unix seconds the read that completed the event arrived
     data: bytes
 

@@ -17,6 +17,8 @@ from harness.records import RequestRecord
 
 
 class Distribution(TypedDict):
+    """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty."""
+
     mean: float | None
     min: float | None
     p50: float | None
@@ -27,6 +29,8 @@ class Distribution(TypedDict):
 
 
 class StageSummary(TypedDict):
+    """One stage's row of summary.json (evalscope perf's definitions)."""
+
     parallel: int | None
     number: int | None
     sent: int

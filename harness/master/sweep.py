@@ -18,6 +18,8 @@ StageCallback = Callable[[int, Stage], None]
 
 
 class Phase(Enum):
+    """The sweep's phases, in the order a stage goes through them."""
+
     SPAWN = "spawn"  # waiting for the stage's users to be up
     RUNNING = "running"  # the stage's budget is open
     SLEEP = "sleep"  # --sleep-interval between two stages

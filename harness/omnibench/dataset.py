@@ -24,6 +24,8 @@ class DatasetError(Exception):
 
 @dataclass(frozen=True)
 class OmniSample:
+    """One OmniBench question with its media bytes, as the dataset holds it."""
+
     index: int
     task_type: str
     audio_type: str

@@ -19,6 +19,8 @@ ALL = frozenset({CONSOLE, CSV, WEB})
 
 @dataclass(frozen=True)
 class StageColumn:
+    """One column of the stage tables: where its value comes from and how it is shown."""
+
     name: str  # the stages.csv header, in the field's own unit (e.g. p99_ttft_s)
     field: str  # a StageSummary key
     statistic: str | None  # for a distribution: mean, p50, p90, p99, ...

@@ -15,10 +15,13 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
     if not measured:
         return ["No stage had a successful request."]
     best_rps = max(measured, key=lambda stage: stage["rps"])
-    best_latency = min(measured, key=lambda stage: stage["latency_s"]["mean"] or float("inf"))
-    lines.append(f"Best configuration: highest RPS {best_rps['rps']:.2f} at concurrency {best_rps['parallel']}; "
-                 f"lowest average latency {best_latency['latency_s']['mean']:.3f} s at concurrency "
-                 f"{best_latency['parallel']}.")  # fmt: skip
+    best = f"Best configuration: highest RPS {best_rps['rps']:.2f} at concurrency {best_rps['parallel']}"
+    timed = [stage for stage in measured if stage["latency_s"]["mean"] is not None]
+    if timed:
+        best_latency = min(timed, key=lambda stage: stage["latency_s"]["mean"] or 0.0)
+        best += (f"; lowest average latency {best_latency['latency_s']['mean']:.3f} s at concurrency "
+                 f"{best_latency['parallel']}")  # fmt: skip
+    lines.append(best + ".")
     saturated = None
     for lower, higher in zip(measured, measured[1:]):
         if lower["rps"] > 0 and (higher["rps"] - lower["rps"]) / lower["rps"] < SATURATION_RPS_GAIN:

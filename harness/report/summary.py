@@ -14,12 +14,16 @@ REQUESTS_FILE = "requests.jsonl"
 
 
 class WorkerSummary(TypedDict, total=False):
+    """One load generator's part of summary.json (from its READY and DONE messages)."""
+
     payloads: PayloadFacts
     tokenize_check: dict[str, Any]
     client: ClientUsage
 
 
 class RunSummary(TypedDict, total=False):
+    """summary.json as written by the master at the end of a run."""
+
     model: str
     started_at: str  # ISO 8601 UTC
     config: dict[str, Any]  # the options, secrets left out

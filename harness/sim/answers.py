@@ -22,6 +22,8 @@ def right_questions(questions: list[str], accuracy: float) -> set[str]:
 
 
 class AnswerKey:
+    """OmniBench answers the simulator gives: right for a set share of questions, chosen by hash."""
+
     def __init__(self, path: str, accuracy: float) -> None:
         rows = pq.read_table(path, columns=["question", "options", "answer"]).to_pylist()
         self.letters: dict[str, tuple[int, int]] = {}  # question -> (right option, options)

@@ -20,6 +20,8 @@ ARRIVAL_KEY = "arrived_perf"
 
 
 class StampingRequestHandler(RequestHandler):
+    """aiohttp's request handler that stamps each request's arrival when its head is parsed."""
+
     __slots__ = ("arrivals_perf",)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -34,6 +36,8 @@ class StampingRequestHandler(RequestHandler):
 
 
 class StampingServer(web.Server):
+    """aiohttp's server that makes StampingRequestHandlers."""
+
     __slots__ = ()
 
     def __call__(self) -> RequestHandler:

@@ -33,6 +33,8 @@ DEFAULT_MAX_BODY_MB = 64
 
 @dataclass
 class SimConfig:
+    """The simulator's validated settings (times in ms unless named otherwise)."""
+
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     model: str = DEFAULT_MODEL

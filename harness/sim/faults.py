@@ -28,6 +28,8 @@ _KINDS = {"http_500", "http_503", "no_done"} | _KINDS_WITH_SECONDS | _KINDS_WITH
 
 @dataclass(frozen=True)
 class Fault:
+    """One fault to inject into a request: its kind, when it strikes and its parameters."""
+
     kind: str
     seconds: float = 0.0
     at_token: int = 0

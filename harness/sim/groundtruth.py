@@ -20,6 +20,8 @@ def wall_from_perf(perf_s: float) -> float:
 
 
 class GroundTruthRecord(TypedDict, total=False):
+    """One line of the ground-truth JSONL: what the simulator did with one request."""
+
     request_id: str
     received_at: float
     first_token_at: float | None

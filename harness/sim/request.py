@@ -23,6 +23,8 @@ IMAGE_HEAD_B64_CHARS = 65536
 
 @dataclass
 class ImageInfo:
+    """An image of a request as the simulator decoded its head: size, mode, format."""
+
     width_px: int
     height_px: int
     mode: str

@@ -17,6 +17,8 @@ STAGGER_S = float(os.environ.get("OMNILOAD_TEST_STAGGER_S", "0.02"))
 
 
 class StaggeredUser(harness.load.user.OmniChatUser):  # only this class in the namespace
+    """OmniChatUser whose start waits user_number x STAGGER_S."""
+
     def on_start(self) -> None:
         super().on_start()
         gevent.sleep(self.user_number * STAGGER_S)

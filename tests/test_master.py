@@ -1,0 +1,152 @@
+"""The master and load generators in-process, over a fake RPC (no Locust processes).
+
+What crosses between them is only harness/wire.py's messages; these tests drive a
+sweep stage by stage and check the budget, the records, the summary and lost workers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gevent
+import pytest
+from fakerunner import FakeClient, FakeCluster, fake_environment
+from loadopts import options_from
+
+from harness import wire
+from harness.load.generator import LoadGenerator
+from harness.master.master import Master
+from harness.options import LoadOptions
+from harness.records import read_records
+
+SMALL = ["--image-num", "0", "--min-prompt-length", "16", "--max-prompt-length", "16", "--max-tokens", "4",
+         "--sleep-interval", "0"]  # fmt: skip
+
+
+def sweep_options(tmp_path: Path, *flags: str) -> LoadOptions:
+    return options_from(["--model", "m", *SMALL, "--report-dir", str(tmp_path), *flags])
+
+
+class Cluster:
+    """A master and two workers over the fake RPC, each worker with a prepared LoadGenerator."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        self.fake = FakeCluster()
+        self.master = Master(fake_environment(self.fake.master), options)
+        self.generators = {}
+        for index in range(2):
+            runner = self.fake.add_worker(f"w{index}")
+            generator = LoadGenerator(fake_environment(runner), options, worker_index=index)
+            generator.prepare()
+            self.generators[f"w{index}"] = generator
+
+    def users(self, count: int) -> None:
+        self.fake.master.user_count = count
+
+    def send_one(self, worker: str, ok: bool = True) -> wire.Permit:
+        """One user on `worker` asks, is granted, sends and finishes a request."""
+        generator = self.generators[worker]
+        asked = gevent.spawn(generator.acquire_permit)
+        permit = asked.get(timeout=5)
+        assert permit is not None
+        payload = generator.take_payload()
+        record = generator.new_record(0, payload, permit)
+        record.t_send, record.duration_s = 100.0 + permit.seq, 1.0
+        if ok:
+            record.ttft_s, record.latency_s, record.completion_tokens, record.prompt_tokens = 0.1, 1.0, 4, 16
+        else:
+            record.fail(wire.http_reason(503), "busy")
+        generator.finish(record, permit)
+        return permit
+
+
+def test_a_sweep_runs_each_stage_with_its_exact_budget(tmp_path: Path) -> None:
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "2", "--number", "2", "3"))
+    master = cluster.master
+    assert master.tick() == (1, 1.0) and not master.sweep.running  # spawning stage 1
+    cluster.users(1)
+    assert master.tick() == (1, 1.0) and master.sweep.running
+    for worker in ("w0", "w1"):
+        cluster.send_one(worker)
+    assert master.tick() == (1, 1.0)  # stage 1 ended; stage 2 spawns
+    cluster.users(2)
+    master.tick()
+    permits = [cluster.send_one(worker) for worker in ("w0", "w1", "w0")]
+    assert [(p.stage, p.seq) for p in permits] == [(1, 0), (1, 1), (1, 2)]
+    # the budget is used up: a fourth ask waits, and the stage ends without it
+    waiting = gevent.spawn(cluster.generators["w1"].acquire_permit)
+    gevent.sleep(0)
+    assert master.tick() is None and not waiting.ready()
+    waiting.kill()
+    for generator in cluster.generators.values():
+        generator.report_done()
+    summary = master.finish()
+    assert [(s["parallel"], s["number"], s["sent"], s["succeeded"]) for s in summary["stages"]] == [
+        (1, 2, 2, 2), (2, 3, 3, 3)]  # fmt: skip
+    assert len(read_records(str(tmp_path / "requests.jsonl"))) == 5
+    written = json.loads((tmp_path / "summary.json").read_text())
+    # every worker's facts arrive as messages: its pool, its reuse, its CPU
+    assert sorted(written["workers"]) == ["0", "1"]
+    assert all(worker["payloads"]["reused"] == 0 and "cpu_s" in worker["client"] for worker in written["workers"].values())
+    assert written["payloads"]["pool_size"] == 2 * 5 and written["payloads"]["reused"] == 0
+
+
+def test_payload_reuse_is_reported_per_worker(tmp_path: Path) -> None:
+    options = sweep_options(tmp_path, "--pool-size", "2")  # a plain run: pools of 2
+    fake = FakeCluster()
+    master = Master(fake_environment(fake.master, num_users=1), options)
+    generator = LoadGenerator(fake_environment(fake.add_worker("w3")), options, worker_index=3)
+    generator.prepare()
+    for _ in range(5):
+        record = generator.new_record(0, generator.take_payload(), None)
+        record.t_send, record.duration_s = 100.0, 1.0
+        generator.finish(record, None)
+    generator.report_done()
+    summary = master.finish()
+    assert summary["workers"]["3"]["payloads"]["reused"] == 3 and summary["payloads"]["reused"] == 3
+    assert summary["stages"][0]["sent"] == 5 and summary["stages"][0]["parallel"] == 1
+
+
+def test_a_lost_worker_fails_its_requests_in_flight_once(tmp_path: Path) -> None:
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "2", "--number", "4"))
+    master = cluster.master
+    master.tick()
+    cluster.users(2)
+    master.tick()
+    lost_permit = gevent.spawn(cluster.generators["w1"].acquire_permit).get(timeout=5)
+    cluster.fake.master.clients.missing.append(FakeClient("w1"))
+    master.tick()  # notices the loss
+    assert master.lost_workers == {"w1": 1}
+    # the worker's late report of that request is not counted a second time
+    late = cluster.generators["w1"].new_record(0, cluster.generators["w1"].take_payload(), lost_permit)
+    late.t_send, late.duration_s = 100.0, 1.0
+    cluster.generators["w1"].finish(late, lost_permit)
+    for _ in range(3):
+        cluster.send_one("w0")
+    assert master.tick() is None
+    stage = master.finish()["stages"][0]
+    assert (stage["sent"], stage["failed"], stage["errors"]) == (4, 1, {wire.WORKER_LOST: 1})
+
+
+def test_a_permit_granted_to_a_stopped_user_goes_back(tmp_path: Path) -> None:
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "1"))
+    master = cluster.master
+    generator = cluster.generators["w0"]
+    asked = gevent.spawn(generator.acquire_permit)
+    gevent.sleep(0)  # the ask is queued: no stage is open yet
+    asked.kill()  # the user stops while waiting: its ask is cancelled
+    assert master.ledger.outstanding == {}
+    master.tick()
+    cluster.users(1)
+    master.tick()
+    assert master.ledger.outstanding == {}  # nothing granted to the cancelled ask
+    assert cluster.send_one("w1").seq == 0
+
+
+@pytest.mark.parametrize("reason", wire.FAILURE_REASONS)
+def test_every_failure_reason_has_a_live_series_from_the_start(tmp_path: Path, reason: str) -> None:
+    from prometheus_client import generate_latest
+
+    master = Master(fake_environment(FakeCluster().master), sweep_options(tmp_path))
+    assert f'reason="{reason}"' in generate_latest(master.metrics.registry).decode()
