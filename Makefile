@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP) deps
-	$(BIN)/python -m harness.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
+	$(BIN)/python -m harness.devtools.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
 
 test: $(STAMP) deps
 	$(BIN)/python -m pytest -q

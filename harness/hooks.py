@@ -16,9 +16,11 @@ Locust's parser and these hooks:
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import Any
 
+import gevent
 import locust.runners
 from locust import events
 from locust.env import Environment
@@ -29,8 +31,8 @@ from harness.load.generator import LoadGenerator
 from harness.load.prompts import PromptLengthError
 from harness.master.master import Master
 from harness.omnibench.runner import run_after_load
-from harness.options import add_arguments, load_options
-from harness.report.webui import add_stages_tab
+from harness.options import SECRET_FLAGS, add_arguments, load_options
+from harness.report.webui import add_stages_tab, hide_secret_options
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
                                       f"{options.metrics.port}: {error.strerror}"))  # fmt: skip
     if web_ui is not None:
         add_stages_tab(web_ui, master)
+        hide_secret_options(web_ui, SECRET_FLAGS)
+    _stop_gracefully_on_signals(environment, master)
     if isinstance(runner, LocalRunner):
         environment.omniload_generator = LoadGenerator(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
@@ -129,9 +133,33 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         environment.process_exit_code = FAILED_EXIT_CODE
 
 
+def _stop_gracefully_on_signals(environment: Environment, master: Master) -> None:
+    """SIGTERM (timeout, docker stop, Kubernetes) and SIGINT (Ctrl+C) on the master or single
+    process: stop sending, let open requests finish within --stop-timeout, write every report.
+
+    Installed at init, before Locust's headless run starts (Locust installs its own SIGTERM
+    handler only after a shape run has returned, so SIGTERM would kill the process). A
+    second signal ends the open requests at once (kept as `cancelled`).
+    """
+
+    def on_signal(signal_name: str) -> None:
+        if master.stop_reason is None:
+            master.request_stop(signal_name)
+            return
+        logger.warning("omniload: %s again: ending the open requests now", signal_name)
+        runner = environment.runner
+        if runner is not None:
+            runner.user_greenlets.killall(block=False)
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(number, on_signal, signal.Signals(number).name)
+
+
 def _finish_run(master: Master) -> None:
     summary = master.finish()
     failed = sum(stage["failed"] for stage in summary["stages"])
+    if not summary["completed"]:
+        failed += 1  # a stage that did not run its whole budget is never a success
     options = master.options
     if options.omnibench is not None:
         omnibench = run_after_load(options)

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[demo]     locust exit code {locust_exit}")
         print("[demo] 3/4 the same requests as the server saw them (joined on X-Request-Id):")
         check_against_ground_truth(report_dir, ground_truth)
-        print("[demo] 4/4 what Prometheus scraped during the run (dashboards/omniload.json shows these live):")
+        print("[demo] 4/4 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
         show_prometheus(prometheus, scraped_at)
     finally:
         prometheus.stop()

@@ -19,7 +19,7 @@ from harness.jsonl import JsonlWriter
 from harness.master.budget import BudgetLedger
 from harness.master.metrics import LiveMetrics
 from harness.master.stats import StageAccumulator, StageSummary
-from harness.master.sweep import SweepState
+from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
 from harness.records import RequestRecord
 from harness.report.recommendations import recommendations
@@ -56,6 +56,7 @@ class Master:
         self.lost_workers: dict[str, int] = {}  # worker id -> requests lost in flight
         self.ready: dict[int, wire.ReadyMessage] = {}  # per load generator index
         self.done: dict[int, wire.DoneMessage] = {}
+        self.stop_reason: str | None = None  # set when the run was told to stop early (a signal)
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
@@ -68,11 +69,26 @@ class Master:
     # --- the sweep, one tick a second (from the shape) --------------------------------
 
     def tick(self) -> tuple[int, float] | None:
-        """Users and spawn rate for now; None when the last stage is done."""
+        """Users and spawn rate for now; None when the last stage is done or the run was stopped."""
         runner = self.environment.runner
         assert runner is not None
         self._notice_lost_workers()
+        if self.stop_reason is not None:
+            return None
         return self.sweep.tick(runner.user_count, time.monotonic())
+
+    def request_stop(self, reason: str) -> None:
+        """Stop sending (the shape ends at its next tick); requests in flight may finish."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning("omniload: %s: stopping; requests in flight may finish, then the reports are written",
+                           reason)  # fmt: skip
+
+    def run_completed(self) -> bool:
+        """Every stage ran its whole budget (a plain run: it was not cut short by a signal before -t)."""
+        if self.sweep.stages:
+            return self.sweep.phase is Phase.DONE
+        return self.stop_reason is None or not getattr(self.environment.parsed_options, "run_time", None)
 
     def _start_stage(self, index: int, stage: Stage) -> None:
         self.accumulators.append(StageAccumulator(stage.parallel, stage.number))
@@ -180,6 +196,9 @@ class Master:
         summary = RunSummary(model=self.options.endpoint.model, started_at=self.started_at,
                              config=self.options.public_config(), stages=self.summaries)  # fmt: skip
         add_load_generators(summary, self.ready, self.done)
+        summary["completed"] = self.run_completed()
+        if self.stop_reason is not None:
+            summary["stopped_by"] = self.stop_reason
         if self.lost_workers:
             summary["lost_workers"] = dict(self.lost_workers)
         path = write_summary(self.options.report_dir, summary)
@@ -191,6 +210,9 @@ class Master:
         if reused:
             print(f"note: {reused} requests reused a payload (pools of {summary['payloads']['pool_size']} in all; "
                   "raise --pool-size for unique prompts and images)")  # fmt: skip
+        if not summary["completed"]:
+            print(f"note: the run was stopped ({self.stop_reason or 'stopped early'}) before every stage ran its "
+                  "whole budget; summary.json says completed: false")  # fmt: skip
         print(f"wrote {path}, {csv_path} and {self.writer.path}\n", flush=True)
         return summary
 

@@ -23,7 +23,7 @@ class SweepShape(LoadTestShape):
         master: Master | None = getattr(self.runner.environment, "omniload_master", None)  # type: ignore[union-attr]
         if master is not None:
             master.update_gauges()
-            if master.sweep.stages:
+            if master.sweep.stages or master.stop_reason is not None:
                 return master.tick()
         options = self.runner.environment.parsed_options  # type: ignore[union-attr]
         if options.run_time and self.get_run_time() >= options.run_time:

@@ -33,6 +33,8 @@ class RunSummary(TypedDict, total=False):
     client: ClientUsage  # CPU all load generators used during load (cpu_percent: of one core)
     workers: dict[str, WorkerSummary]  # per load generator (index; "0" for a single process)
     lost_workers: dict[str, int]  # worker id -> requests lost in flight
+    completed: bool  # every stage ran its whole budget
+    stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
     omnibench: dict[str, Any]
 
 

@@ -51,3 +51,32 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
         data["extended_stats"] = [{"key": TAB_KEY, "data": stage_rows(master.live_summaries())}]
         response.set_data(json.dumps(data))
         return response
+
+
+def hide_secret_options(web_ui: WebUI, secret_flags: tuple[str, ...]) -> None:
+    """Keep secret flags' values out of the page, and keep them when the form leaves them blank.
+
+    Locust writes every custom option's current value into the page (`extra_options`,
+    `default_value`), where `is_secret` only masks the input box: the API key would be in
+    the HTML. Here the values are blanked in the page, and a blank secret field sent back
+    by the start form is dropped, so the value from the command line or environment stays.
+    """
+    from flask import request
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    update_template_args = web_ui.update_template_args
+
+    def update_without_secrets() -> None:
+        update_template_args()
+        for name, option in web_ui.template_args.get("extra_options", {}).items():
+            if name in secret_flags:
+                option["default_value"] = ""
+
+    web_ui.update_template_args = update_without_secrets  # type: ignore[method-assign]
+
+    @web_ui.app.before_request
+    def _keep_secrets_given_elsewhere() -> None:
+        if request.method == "POST" and request.path == "/swarm":
+            kept = [(key, value) for key, value in request.form.items(multi=True)
+                    if not (key in secret_flags and value == "")]  # fmt: skip
+            request.form = ImmutableMultiDict(kept)  # type: ignore[misc]

@@ -58,6 +58,7 @@ class SimConfig:
     max_body_mb: float = DEFAULT_MAX_BODY_MB
     answer_key: str | None = None
     answer_accuracy: float = 1.0
+    api_key: str | None = field(default=None, repr=False)  # vLLM's --api-key: /v1 routes need it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--answer-key", default=None, metavar="PARQUET",
         help="answer OmniBench questions from this dataset file (OmniBench layout)")  # fmt: skip
     add("--answer-accuracy", type=float, default=1.0, help="share of --answer-key questions answered right")
+    add("--api-key", default=None, help="as vLLM: /v1 routes answer 401 without Authorization: Bearer KEY")
     return parser
 
 
@@ -149,6 +151,7 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         fault_rate=args.fault_rate,
         faults=faults,
         max_body_mb=args.max_body_mb,
+        api_key=args.api_key,
         answer_key=args.answer_key,
         answer_accuracy=args.answer_accuracy,
     )

@@ -72,7 +72,7 @@ class SimServer:
     def build_app(self) -> web.Application:
         app = web.Application(
             client_max_size=int(self.config.max_body_mb * 1024 * 1024),
-            middlewares=[stamp_arrival, _json_http_errors],
+            middlewares=[stamp_arrival, _json_http_errors, *([_require_api_key(self.config.api_key)] if self.config.api_key else [])],
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
@@ -422,3 +422,16 @@ async def _json_http_errors(request: web.Request, handler: Any) -> web.StreamRes
         return web.json_response({"detail": "Not Found"}, status=404)
     except web.HTTPMethodNotAllowed:
         return web.json_response({"detail": "Method Not Allowed"}, status=405)
+
+
+def _require_api_key(api_key: str) -> Any:
+    """vLLM's --api-key: every /v1 route needs `Authorization: Bearer KEY`, else 401."""
+    expected = f"Bearer {api_key}"
+
+    @web.middleware
+    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/v1") and request.headers.get("Authorization") != expected:
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        return await handler(request)
+
+    return check
