@@ -30,6 +30,9 @@ DEFAULT_MAX_TOKENS = 1024
 DEFAULT_IMAGE_SIDE_PX = 512
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_READ_TIMEOUT_S = 600.0
+# Most seconds for one whole request (evalscope's --total-timeout): long enough for a
+# very long output under heavy load, short enough that nothing hangs a sweep forever.
+DEFAULT_TOTAL_TIMEOUT_S = 3600.0
 DEFAULT_POOL_SIZE = 256
 DEFAULT_REPORT_ROOT = "results"
 DEFAULT_SLEEP_INTERVAL_S = 5.0
@@ -86,6 +89,7 @@ def add_arguments(parser: Any) -> None:
     add("--stream", action=argparse.BooleanOptionalAction, default=True, help="Stream the response (SSE)")
     add("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S, help="Seconds to connect")
     add("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_S, help="Seconds between bytes")
+    add("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT_S, help="Seconds for one whole request")
     add("--seed", type=int, default=0, help="Seed for prompts and images (workers add their index)")
     add("--pool-size", type=int, default=DEFAULT_POOL_SIZE,
         help="Payloads built before load; a longer run reuses them (and says so)")  # fmt: skip
@@ -115,6 +119,7 @@ class ConnectionSpec:
     endpoint: Endpoint
     connect_timeout_s: float
     read_timeout_s: float  # most seconds between two received bytes
+    total_timeout_s: float  # most seconds for one whole request, from before connecting
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace, host: str | None) -> ConnectionSpec:
@@ -125,11 +130,12 @@ class ConnectionSpec:
             raise BadOption("--model", "required (the served model name, as in /v1/models)")
         if not parsed.api_path.startswith("/"):
             raise BadOption("--api-path", f"{parsed.api_path!r} must start with '/'")
-        for flag, seconds in (("--connect-timeout", parsed.connect_timeout), ("--read-timeout", parsed.read_timeout)):
+        for flag, seconds in (("--connect-timeout", parsed.connect_timeout), ("--read-timeout", parsed.read_timeout),
+                              ("--total-timeout", parsed.total_timeout)):  # fmt: skip
             if not 0 < seconds < math.inf:
                 raise BadOption(flag, f"{seconds} must be more than 0 seconds")
         return ConnectionSpec(Endpoint(base_url, parsed.model, parsed.api_key or "", parsed.api_path),
-                              parsed.connect_timeout, parsed.read_timeout)  # fmt: skip
+                              parsed.connect_timeout, parsed.read_timeout, parsed.total_timeout)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -283,6 +289,7 @@ class LoadOptions:
         config: dict[str, Any] = {"host": endpoint.base_url, "model": endpoint.model, "api_path": endpoint.api_path,
                                   "connect_timeout_s": self.connection.connect_timeout_s,
                                   "read_timeout_s": self.connection.read_timeout_s,
+                                  "total_timeout_s": self.connection.total_timeout_s,
                                   **asdict(self.payload), "report_dir": self.report_dir,
                                   "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
                                   "sleep_interval_s": self.sweep.sleep_interval_s, "warmup_num": self.sweep.warmup_num,

@@ -47,6 +47,7 @@ class RequestRecord:
     completion_tokens: int | None = None
     tokens_source: Literal["usage", "local"] | None = None
     finish_reason: str | None = None
+    done_marker: bool | None = None  # a stream ended with data: [DONE] (optional: real servers omit it)
     warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
 
     def fail(self, reason: str, message: str) -> None:

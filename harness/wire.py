@@ -32,17 +32,19 @@ GRANT = "omniload_grant"
 
 # --- failure reasons (README, "Failure reasons") ---------------------------------------
 CONNECT_ERROR = "connect_error"  # no connection, or it closed before any response byte
-TIMEOUT = "timeout"  # no byte for --read-timeout after the request was written
+TIMEOUT = "timeout"  # no byte for --read-timeout, or no whole response within --total-timeout
 STREAM_TRUNCATED = "stream_truncated"  # the response ended early or without a finish_reason
 MALFORMED_EVENT = "malformed_event"  # not SSE / not JSON / broken HTTP framing
 SERVER_ERROR_EVENT = "server_error_event"  # an error object inside a 200 stream
 SHORT_OUTPUT = "short_output"  # fewer completion tokens than min_tokens asked for
+OVERLONG_OUTPUT = "overlong_output"  # more output than max_tokens allows (the stream is ended)
 CANCELLED = "cancelled"  # the load test stopped the user mid-request
 WORKER_LOST = "worker_lost"  # its worker stopped answering the master with it in flight
+CLIENT_ERROR = "client_error"  # an unexpected error in omniload's own client (a bug: please report it)
 HTTP_REASON_PREFIX = "http_"  # http_<status> for a non-200 answer
 
 FAILURE_REASONS = (CONNECT_ERROR, TIMEOUT, STREAM_TRUNCATED, MALFORMED_EVENT, SERVER_ERROR_EVENT, SHORT_OUTPUT,
-                   CANCELLED, WORKER_LOST)  # fmt: skip
+                   OVERLONG_OUTPUT, CANCELLED, WORKER_LOST, CLIENT_ERROR)  # fmt: skip
 
 
 def http_reason(status: int) -> str:

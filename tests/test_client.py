@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,7 +85,7 @@ def test_missing_usage_is_counted_locally_and_flagged() -> None:
 def test_close_delimited_stream_without_chunking() -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
     with scripted_server([(0.0, head + ROLE + event({"content": " a"}, "stop") + USAGE + DONE)]) as url:
-        record = exchange(url, [*SMALL, "--max-tokens", "1", "--min-tokens", "0"])
+        record = exchange(url, [*SMALL, "--max-tokens", "3", "--min-tokens", "0"])
     assert record.status == "ok", record.error
 
 
@@ -93,7 +94,17 @@ def test_close_delimited_stream_without_chunking() -> None:
     [
         ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}) + b'data: {"error": {"message": "engine died"}}\n\n'
                                  + DONE) + LAST_CHUNK)], "server_error_event"),
-        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)], "stream_truncated"),
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})) + LAST_CHUNK)], "stream_truncated"),  # no finish
+        ([(0.0, b"")], "connect_error"),  # closed before any response byte
+        ([(0.0, SSE_HEAD + chunk(b"<html><body>Bad Gateway</body></html>\n") + LAST_CHUNK)], "malformed_event"),
+        ([(0.0, SSE_HEAD + chunk(b'data: {"choices": {"a": 1}}\n\n' + event({"content": " a"}, "stop") + DONE)
+          + LAST_CHUNK)], "malformed_event"),
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop")
+                                 + event(usage={"prompt_tokens": "40", "completion_tokens": 1})) + LAST_CHUNK)],
+         "malformed_event"),
+        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop")
+                                 + event(usage={"prompt_tokens": 40, "completion_tokens": 5})) + LAST_CHUNK)],
+         "overlong_output"),
         ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})))], "stream_truncated"),  # connection closes mid-stream
         ([(0.0, SSE_HEAD + chunk(ROLE + b"data: {half\n\n" + event({"content": " a"}, "stop") + DONE) + LAST_CHUNK)],
          "malformed_event"),
@@ -109,6 +120,49 @@ def test_failures_are_classified_and_kept(script: list[tuple[float, bytes]], rea
     assert record.status == "error"
     assert record.error is not None and record.error["reason"] == reason, record.error
     assert record.duration_s is not None and record.duration_s >= 0
+
+
+def test_a_stream_without_done_that_ends_normally_is_complete() -> None:
+    """Real servers (transformers serve) omit data: [DONE]; the finish_reason and the chunked end suffice."""
+    with scripted_server([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "3", "--min-tokens", "0"])
+    assert record.status == "ok", record.error
+    assert record.done_marker is False and record.completion_tokens == 3
+
+
+@pytest.mark.parametrize(("repeat", "argv", "reason"), [
+    # output forever: ended as soon as it passes max_tokens
+    ((0.001, chunk(event({"content": " a"}))), [], "overlong_output"),
+    # keep-alive comments forever: each gap is short, the whole is bounded by --total-timeout
+    ((0.05, chunk(b": keep-alive\n\n")), ["--total-timeout", "1"], "timeout"),
+    # one data line that never ends (it would grow memory without a bound)
+    ((0.0, chunk(b"x" * 1_048_576)), [], "malformed_event"),
+])  # fmt: skip
+def test_an_endless_answer_cannot_hang_a_run(repeat: tuple[float, bytes], argv: list[str], reason: str) -> None:
+    with scripted_server([(0.0, SSE_HEAD + chunk(ROLE))], repeat=repeat) as url:
+        started_s = time.monotonic()
+        record = exchange(url, [*SMALL, "--max-tokens", "5", "--min-tokens", "0", *argv])
+    assert record.error is not None and record.error["reason"] == reason, record.error
+    assert time.monotonic() - started_s < 10 and record.duration_s is not None and record.duration_s < 10
+
+
+def test_a_timeout_before_any_byte_counts_its_wait() -> None:
+    with scripted_server([(1.0, b"")]) as url:
+        record = exchange(url, [*SMALL, "--read-timeout", "0.4"])
+    assert record.error is not None and record.error["reason"] == "timeout"
+    assert 0.35 <= record.duration_s <= 1.0  # type: ignore[operator]
+
+
+def test_an_unexpected_client_error_is_classified_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.load import stream
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in the client")
+
+    monkeypatch.setattr(stream.ChatStream, "on_event", broken)
+    with scripted_server([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "3"])
+    assert record.error == {"reason": "client_error", "message": "RuntimeError: a bug in the client"}
 
 
 def test_refused_connection_is_connect_error() -> None:
@@ -128,12 +182,17 @@ def sim() -> Iterator[SimProcess]:
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [("http_500", "http_500"), ("http_429", "http_429"), ("disconnect@3", "stream_truncated"),
-     ("malformed@3", "malformed_event"), ("error_event@3", "server_error_event"), ("no_done", "stream_truncated"),
+     ("malformed@3", "malformed_event"), ("error_event@3", "server_error_event"), ("cut@3", "stream_truncated"),
      ("short@5", "short_output")],
 )  # fmt: skip
 def test_simulator_faults_are_classified(sim: SimProcess, fault: str, reason: str) -> None:
     record = exchange(sim.base_url, [*SMALL, "--max-tokens", "10"], headers={"X-Sim-Fault": fault})
     assert record.error is not None and record.error["reason"] == reason, record.error
+
+
+def test_the_simulators_stream_without_done_is_complete(sim: SimProcess) -> None:
+    record = exchange(sim.base_url, [*SMALL, "--max-tokens", "10"], headers={"X-Sim-Fault": "no_done"})
+    assert record.status == "ok" and record.done_marker is False and record.completion_tokens == 10
 
 
 def test_forced_output_length_and_text_tokens_match_the_server(sim: SimProcess) -> None:

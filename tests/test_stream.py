@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from harness.load.sse import SseEvent
 from harness.load.stream import ChatStream, error_message, parse_completion
 
@@ -71,9 +73,31 @@ def test_malformed_event_is_kept_as_the_failure() -> None:
     assert stream.output_texts == ["A", "B"]  # the rest of the stream is still read
 
 
-def test_missing_done_or_finish_reason_is_truncation() -> None:
-    assert run(chunk({"content": "A"}, "stop")).end_failure()[0] == "stream_truncated"  # type: ignore[index]
+def test_done_is_optional_but_a_finish_reason_is_not() -> None:
+    without_done = run(chunk({"content": "A"}, "stop"))
+    assert without_done.end_failure() is None and not without_done.done
     assert run(chunk({"content": "A"}), b"[DONE]").end_failure()[0] == "stream_truncated"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("data", [
+    b'{"choices": {"0": {}}}',  # choices not a list
+    b'{"choices": [{"delta": "A"}]}',  # delta a string
+    b'{"choices": ["A"]}',  # a choice that is not an object
+    b'{"choices": [], "usage": {"prompt_tokens": "12", "completion_tokens": 3}}',  # a count as a string
+    b'{"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": true}}',
+    b'{"choices": [], "usage": ["x"]}',
+])  # fmt: skip
+def test_chunks_of_the_wrong_shape_are_malformed_not_a_crash(data: bytes) -> None:
+    stream = run(data, chunk({"content": "A"}, "stop"), b"[DONE]")
+    assert stream.end_failure()[0] == "malformed_event"  # type: ignore[index]
+
+
+def test_more_output_events_than_max_tokens_end_the_stream() -> None:
+    stream = ChatStream(max_output_events=2)
+    for index, data in enumerate((chunk({"content": "A"}), chunk({"content": "B"}), chunk({"content": "C"}))):
+        assert not stream.must_end
+        stream.on_event(SseEvent(float(index), data))
+    assert stream.must_end and stream.end_failure()[0] == "overlong_output"  # type: ignore[index]
 
 
 def test_error_message_shapes() -> None:

@@ -18,7 +18,7 @@ from harness import wire
 from harness.options import ConnectionSpec, PayloadSpec
 from harness.load.payloads import Payload
 from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
-from harness.load.sse import SseReader
+from harness.load.sse import SseReader, SseTooLong
 from harness.load.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -36,6 +36,8 @@ class ChatClient:
     def __init__(self, connection: ConnectionSpec, payload_spec: PayloadSpec, count_tokens: TokenCounter) -> None:
         self.stream = payload_spec.stream
         self.min_tokens = payload_spec.min_tokens
+        self.max_tokens = payload_spec.max_tokens
+        self.total_timeout_s = connection.total_timeout_s
         self.count_tokens = count_tokens
         url = urlsplit(connection.endpoint.chat_url)
         tls = url.scheme == "https"
@@ -71,35 +73,45 @@ class ChatClient:
         except TimeoutError as exc:
             record.fail(wire.TIMEOUT if self.connection.written else wire.CONNECT_ERROR, _message(exc))
         except ConnectionLost as exc:
-            record.fail(wire.STREAM_TRUNCATED, str(exc))
+            record.fail(wire.STREAM_TRUNCATED if parser.started else wire.CONNECT_ERROR, str(exc))
         except HttpProtocolError as exc:
             record.fail(wire.MALFORMED_EVENT, f"HTTP framing: {exc}")
+        except SseTooLong as exc:
+            record.fail(wire.MALFORMED_EVENT, str(exc))
         except OSError as exc:  # refused, reset, unreachable, DNS
-            reason = wire.STREAM_TRUNCATED if parser.response.status else wire.CONNECT_ERROR
+            reason = wire.STREAM_TRUNCATED if parser.started else wire.CONNECT_ERROR
             record.fail(reason, _message(exc))
+        except Exception as exc:  # a bug of ours: kept in the record, never a traceback per request
+            record.fail(wire.CLIENT_ERROR, _message(exc))
         except BaseException:
             # The load test stopped this user mid-request (GreenletExit): keep the record.
             record.fail(wire.CANCELLED, "the load test stopped before the response ended")
-            self.connection.close()
+            self._end(record)
             raise
-        finally:
-            if record.duration_s is None:
-                record.duration_s = time.time() - record.t_send
+        self._end(record)
         if not parser.response.complete or not parser.response.keep_alive or record.status != "ok":
             self.connection.close()
 
+    def _end(self, record: RequestRecord) -> None:
+        """The exchange is over, however it ended: its duration counts every wait."""
+        if record.duration_s is None:
+            record.duration_s = time.time() - record.t_send
+        if record.status != "ok":
+            self.connection.close()
+
     def _exchange(self, head: bytes, payload: Payload, parser: ResponseParser, record: RequestRecord) -> None:
+        deadline_s = time.monotonic() + self.total_timeout_s
         record.t_send = time.time()  # until the connection says when it wrote
         t_send = record.t_send = self.connection.send(head, payload.body)
         response = parser.response
         reader = SseReader()
-        stream = ChatStream()
+        stream = ChatStream(self.max_tokens)
         body: list[bytes] = []
-        body_bytes = 0
-        streaming = False
+        body_bytes = stream_bytes = 0
+        streaming = ended = False
         arrived_s = t_send
         try:
-            for data, arrived_s in self.connection.reads():
+            for data, arrived_s in self.connection.reads(deadline_s):
                 if not data:
                     parser.feed_eof()
                     break
@@ -115,20 +127,28 @@ class ChatClient:
                                     f"{response.headers.get('content-type', '')!r}")  # fmt: skip
                         streaming = False
                 if streaming:
+                    stream_bytes += len(piece)
                     for event in reader.feed(piece, arrived_s):
                         stream.on_event(event)
+                    if stream.must_end:
+                        break
                 elif body_bytes < MAX_BODY_BYTES:
                     body.append(piece)
                     body_bytes += len(piece)
                 if response.complete:
                     break
+            ended = True
         finally:
-            record.duration_s = arrived_s - t_send
+            # a wait that ended in an error counts up to now, not to the last byte
+            record.duration_s = (arrived_s if ended else time.time()) - t_send
             if streaming:
                 self._fill_from_stream(record, stream, t_send, payload)
         if response.status != 200:
             self._http_error(response.status, b"".join(body), record)
         elif streaming:
+            if stream_bytes and not reader.data_lines_seen:
+                record.fail(wire.MALFORMED_EVENT, "a text/event-stream response without any data: line "
+                            "(not an event stream)")  # fmt: skip
             failure = stream.end_failure()
             if failure is not None:
                 record.fail(*failure)
@@ -146,6 +166,7 @@ class ChatClient:
 
     def _fill_from_stream(self, record: RequestRecord, stream: ChatStream, t_send: float, payload: Payload) -> None:
         record.finish_reason = stream.finish_reason
+        record.done_marker = stream.done
         if stream.output_times_s:
             record.ttft_s = stream.output_times_s[0] - t_send
             record.itl_s = inter_token_latencies_s(stream.output_times_s)
@@ -191,6 +212,9 @@ class ChatClient:
             record.completion_tokens = 0
 
     def _check_output(self, record: RequestRecord) -> None:
+        if record.status == "ok" and (record.completion_tokens or 0) > self.max_tokens:
+            record.fail(wire.OVERLONG_OUTPUT, f"{record.completion_tokens} completion tokens, "
+                        f"max_tokens {self.max_tokens}")  # fmt: skip
         if record.status == "ok" and (record.completion_tokens or 0) < self.min_tokens:
             record.fail(wire.SHORT_OUTPUT, f"{record.completion_tokens} completion tokens, "
                         f"{self.min_tokens} asked for with min_tokens")  # fmt: skip

@@ -36,6 +36,10 @@ class ConnectionLost(Exception):
     """The server closed the connection before the response ended."""
 
 
+class TotalTimeout(TimeoutError):
+    """The whole response did not arrive within the request's deadline (--total-timeout)."""
+
+
 @dataclass
 class Response:
     """A response's status and headers once they are in, and the framing of its body."""
@@ -83,6 +87,11 @@ class ResponseParser:
         if self._remaining == 0:
             self.response.complete = True
         return body
+
+    @property
+    def started(self) -> bool:
+        """Some of the response has arrived."""
+        return self.headers_done or bool(self._buffer)
 
     def feed_eof(self) -> None:
         """The server closed the connection: fine for a close-delimited body only."""
@@ -181,17 +190,31 @@ class HttpConnection:
         self.written = True
         return t_send
 
-    def reads(self) -> Iterator[tuple[bytes, float]]:
-        """Bytes as they arrive, each with the unix time the kernel received them; b"" at EOF."""
+    def reads(self, deadline_s: float) -> Iterator[tuple[bytes, float]]:
+        """Bytes as they arrive, each with the unix time the kernel received them; b"" at EOF.
+
+        Each read waits at most --read-timeout, and none goes past deadline_s (a
+        time.monotonic() reading): then TotalTimeout.
+        """
         sock = self._socket
         assert sock is not None, "send() first"
+        read_timeout_s = self.read_timeout_s
+
+        def wait_s() -> float:
+            left_s = deadline_s - time.monotonic()
+            if left_s <= 0:
+                raise TotalTimeout("no whole response within --total-timeout")
+            return min(read_timeout_s, left_s)
+
         if self.tls:
             while True:
+                sock.settimeout(wait_s())
                 data = sock.recv(READ_SIZE_BYTES)
                 yield data, time.time()
                 if not data:
                     return
         while True:
+            sock.settimeout(wait_s())
             data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
             arrived_s = 0.0
             for level, kind, value in ancillary:

@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Longest line, and longest event (its data lines together), kept before the stream is
+# called malformed: a server that never ends a line must not grow the client's memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class SseTooLong(ValueError):
+    """A line or an event passed its bound (MAX_LINE_BYTES, MAX_EVENT_BYTES)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SseEvent:
@@ -24,14 +33,17 @@ class SseEvent:
 class SseReader:
     """Feed it reads as they arrive; it returns the events each read completed."""
 
-    __slots__ = ("_partial_line", "_data_lines", "_pending_cr")
+    __slots__ = ("_partial_line", "_data_lines", "_data_bytes", "_pending_cr", "data_lines_seen")
 
     def __init__(self) -> None:
         self._partial_line = b""
         self._data_lines: list[bytes] = []
+        self._data_bytes = 0
         self._pending_cr = False
+        self.data_lines_seen = 0  # `data:` lines so far (none at all: not an event stream)
 
     def feed(self, chunk: bytes, arrived_s: float) -> list[SseEvent]:
+        """The events this read completed. Raises SseTooLong past a line or event bound."""
         if self._pending_cr:
             self._pending_cr = False
             if chunk.startswith(b"\n"):
@@ -44,14 +56,21 @@ class SseReader:
         if self._partial_line:
             lines[0] = self._partial_line + lines[0]
         self._partial_line = lines.pop()
+        if len(self._partial_line) > MAX_LINE_BYTES:
+            raise SseTooLong(f"an event-stream line passed {MAX_LINE_BYTES} bytes without ending")
         events: list[SseEvent] = []
         for line in lines:
             if not line:
                 if self._data_lines:
                     events.append(SseEvent(arrived_s, b"\n".join(self._data_lines)))
                     self._data_lines = []
+                    self._data_bytes = 0
             elif line.startswith(b"data:"):
                 value = line[5:]
                 self._data_lines.append(value[1:] if value.startswith(b" ") else value)
+                self.data_lines_seen += 1
+                self._data_bytes += len(value)
+                if self._data_bytes > MAX_EVENT_BYTES:
+                    raise SseTooLong(f"an event's data passed {MAX_EVENT_BYTES} bytes without ending")
             # comments (":...") and other fields (event, id, retry) carry nothing we use
         return events

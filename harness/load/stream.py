@@ -19,9 +19,14 @@ MAX_MESSAGE_CHARS = 500
 
 
 class ChatStream:
-    """Accumulates one streamed chat completion (OpenAI/vLLM chunk format)."""
+    """Accumulates one streamed chat completion (OpenAI/vLLM chunk format).
 
-    def __init__(self) -> None:
+    `max_output_events`: more events carrying output than this (each carries at least
+    one token, so more tokens than max_tokens allows) ends the stream as overlong_output.
+    """
+
+    def __init__(self, max_output_events: int | None = None) -> None:
+        self.max_output_events = max_output_events
         self.output_times_s: list[float] = []  # arrival of each event carrying output
         self.output_texts: list[str] = []  # that event's output text (content, reasoning, tool args)
         self.first_content_s: float | None = None  # first non-reasoning output (TTFOT)
@@ -31,6 +36,7 @@ class ChatStream:
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.failure: tuple[str, str] | None = None  # first (reason, message) the stream showed
+        self.must_end = False  # stop reading: the stream cannot become a success any more
 
     def on_event(self, event: SseEvent) -> None:
         if event.data == DONE_DATA:
@@ -48,15 +54,27 @@ class ChatStream:
         if "error" in chunk or chunk.get("object") == "error":
             self._fail(wire.SERVER_ERROR_EVENT, error_message(chunk))
             return
-        usage = chunk.get("usage")
-        if usage:
-            self.prompt_tokens = usage.get("prompt_tokens")
-            self.completion_tokens = usage.get("completion_tokens")
-        for choice in chunk.get("choices") or ():
-            self._on_choice(choice, event.arrived_s)
+        try:
+            usage = chunk.get("usage")
+            if usage:
+                self.prompt_tokens = _token_count(usage, "prompt_tokens")
+                self.completion_tokens = _token_count(usage, "completion_tokens")
+            choices = chunk.get("choices") or []
+            if not isinstance(choices, list):
+                raise TypeError(f"choices is a {type(choices).__name__}, not a list")
+            for choice in choices:
+                self._on_choice(choice, event.arrived_s)
+        except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
+            self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
+            return
+        if self.max_output_events is not None and len(self.output_times_s) > self.max_output_events:
+            self._fail(wire.OVERLONG_OUTPUT, f"more than {self.max_output_events} output events (max_tokens)")
+            self.must_end = True
 
     def _on_choice(self, choice: dict[str, Any], arrived_s: float) -> None:
         delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            raise TypeError(f"delta is a {type(delta).__name__}, not an object")
         content = delta.get("content") or ""
         reasoning = ""
         for field in REASONING_FIELDS:
@@ -75,14 +93,24 @@ class ChatStream:
             self.failure = (reason, message[:MAX_MESSAGE_CHARS])
 
     def end_failure(self) -> tuple[str, str] | None:
-        """The failure the stream ended with, if any: its own, or a missing end."""
+        """The failure the stream ended with, if any: its own, or a missing end.
+
+        Called once the HTTP response ended normally. `data: [DONE]` is optional (real
+        servers omit it); a finish_reason is not.
+        """
         if self.failure is not None:
             return self.failure
-        if not self.done:
-            return (wire.STREAM_TRUNCATED, "the stream ended without data: [DONE]")
         if self.finish_reason is None:
             return (wire.STREAM_TRUNCATED, "the stream ended without a finish_reason")
         return None
+
+
+def _token_count(usage: Any, field: str) -> int | None:
+    """A usage count: an int or absent; anything else is the wrong shape (ValueError)."""
+    value = usage.get(field)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise ValueError(f"usage.{field} is {value!r}, not a count")
+    return value
 
 
 def error_message(body: Any) -> str:
@@ -105,10 +133,13 @@ def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | No
     if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
         raise ValueError(f"not a chat completion: {body[:100]!r}")
     text, finish_reason = "", None
-    for choice in completion["choices"]:
-        message = choice.get("message") or {}
-        for field in (*REASONING_FIELDS, "content"):
-            text += message.get(field) or ""
-        finish_reason = choice.get("finish_reason") or finish_reason
-    usage = completion.get("usage") or {}
-    return text, finish_reason, usage.get("prompt_tokens"), usage.get("completion_tokens")
+    try:
+        for choice in completion["choices"]:
+            message = choice.get("message") or {}
+            for field in (*REASONING_FIELDS, "content"):
+                text += message.get(field) or ""
+            finish_reason = choice.get("finish_reason") or finish_reason
+        usage = completion.get("usage") or {}
+        return text, finish_reason, _token_count(usage, "prompt_tokens"), _token_count(usage, "completion_tokens")
+    except (AttributeError, TypeError) as exc:
+        raise ValueError(f"unexpected completion shape ({exc}): {body[:100]!r}") from None

@@ -7,7 +7,8 @@
     disconnect@K              drop the connection after K tokens (no terminator)
     malformed@K               after K tokens, one event whose JSON is cut short
     error_event@K             after K tokens, an `{"error": …}` event, then `[DONE]`
-    no_done                   a complete stream whose `data: [DONE]` is missing
+    no_done                   a complete stream whose `data: [DONE]` is missing (still complete)
+    cut@K                     after K tokens, end the response normally: no finish_reason, usage or [DONE]
     short@K                   stop after K tokens with finish_reason "stop", min_tokens or not
 """
 
@@ -22,7 +23,7 @@ DEFAULT_RETRY_AFTER_S = 1
 
 _SPEC = re.compile(r"^(?P<kind>[a-z_0-9]+)(?::(?P<seconds>[0-9.]+))?(?:@(?P<at>[0-9]+))?$")
 _KINDS_WITH_SECONDS = {"delay", "stall", "http_429"}
-_KINDS_WITH_TOKEN = {"stall", "disconnect", "malformed", "error_event", "short"}
+_KINDS_WITH_TOKEN = {"stall", "disconnect", "malformed", "error_event", "short", "cut"}
 _KINDS = {"http_500", "http_503", "no_done"} | _KINDS_WITH_SECONDS | _KINDS_WITH_TOKEN
 
 

@@ -338,6 +338,11 @@ class SimServer:
             record["finish_reason"] = "error"
             self.metrics.on_finished(exchange.seq, "error")
             return True
+        if fault.kind == "cut":
+            await response.write_eof()
+            record["finish_reason"] = "abort"
+            self.metrics.on_finished(exchange.seq, "abort")
+            return True
         if fault.kind == "disconnect":
             if exchange.request.transport is not None:
                 exchange.request.transport.abort()
