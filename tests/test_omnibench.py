@@ -6,7 +6,12 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 import pytest
 from conftest import MODEL
@@ -146,3 +151,60 @@ def test_after_a_sweep_on_the_same_endpoint(answering_sim: SimProcess, tmp_path:
     assert summary["omnibench"]["mean_acc"] == ACCURACY and summary["omnibench"]["num"] == 24
     assert summary["config"]["omnibench"]["concurrency"] == 4
     assert json.loads((tmp_path / "omnibench" / "summary.json").read_text())["mean_acc"] == ACCURACY
+
+
+def write_dataset(path: Path, change: Callable[[dict[str, Any]], None] | None = None, rows: int = 3) -> str:
+    """A copy of the first bundled samples, with `change` applied to the first row."""
+    table = pq.read_table(bundled_sample_path()).slice(0, rows).to_pylist()
+    if change is not None:
+        change(table[0])
+    pq.write_table(pa.Table.from_pylist(table), path)
+    return str(path)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.write_bytes(b"PAR1 not really a parquet file") and str(p), "not a readable parquet file"),
+    (lambda p: write_dataset(p, lambda row: row.update(answer="no such option")), "is not one of its options"),
+    (lambda p: write_dataset(p, lambda row: row["image"].update(bytes=b"\x89PNG broken")), "media cannot be read"),
+    (lambda p: write_dataset(p, rows=0), "holds no samples"),
+])  # fmt: skip
+def test_bad_datasets_exit_2_before_any_request(answering_sim: SimProcess, tmp_path: Path,
+                                                make: Callable[[Path], str], message: str) -> None:  # fmt: skip
+    asked = len(answering_sim.ground_truth_records())
+    dataset = make(tmp_path / "bad.parquet")
+    result = omnibench(["--api-url", answering_sim.base_url, "--model", MODEL, "--dataset", dataset,
+                        "--report-dir", str(tmp_path)])  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("omniload omnibench: error: --dataset: ") and message in last
+    assert "Traceback" not in result.stderr
+    assert len(answering_sim.ground_truth_records()) == asked
+
+
+def test_a_cut_off_last_line_is_asked_again_on_resume(answering_sim: SimProcess, tmp_path: Path) -> None:
+    args = ["--api-url", answering_sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path), "--limit", "3"]
+    assert omnibench(args).returncode == 0
+    samples = tmp_path / "omnibench" / "samples.jsonl"
+    text = samples.read_text()
+    samples.write_text(text[: text.rstrip("\n").rfind("\n") + 1] + text.rstrip("\n").splitlines()[-1][:20])  # crash
+    rerun = omnibench(args)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert json.loads((tmp_path / "omnibench" / "summary.json").read_text())["num"] == 3
+    assert omnibench(args).returncode == 0  # and the file stays readable after that
+
+
+@pytest.mark.parametrize("api_url_suffix", ["", "/v1", "/v1/", "/v1/chat/completions"])
+def test_api_url_with_or_without_v1(answering_sim: SimProcess, tmp_path: Path, api_url_suffix: str) -> None:
+    result = omnibench(["--api-url", answering_sim.base_url + api_url_suffix, "--model", MODEL, "--report-dir",
+                        str(tmp_path), "--limit", "2"])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_4xx_stops_the_pass_at_once_without_retries(answering_sim: SimProcess, tmp_path: Path) -> None:
+    asked = len(answering_sim.ground_truth_records())
+    result = omnibench(["--api-url", answering_sim.base_url, "--model", "not-the-served-model", "--report-dir",
+                        str(tmp_path)])  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("omniload omnibench: error: ")
+    assert "HTTP 404" in result.stderr and "Traceback" not in result.stderr
+    assert len(answering_sim.ground_truth_records()) - asked == 1  # one request, not 24 x 3

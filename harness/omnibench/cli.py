@@ -10,7 +10,7 @@ from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, OneLineArgumentPa
 from harness.endpoint import endpoint_from_url
 from harness.omnibench.config import STANDALONE_PREFIX, add_omnibench_arguments, omnibench_config
 from harness.omnibench.dataset import HUB_DATASET, DatasetError
-from harness.omnibench.runner import run_omnibench
+from harness.omnibench.runner import PassRefused, run_omnibench
 from harness.options import API_KEY_ENV, default_report_dir
 
 PROG = "omniload omnibench"
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_omnibench(endpoint, args.report_dir or default_report_dir(), config)
     except DatasetError as exc:
         sys.stderr.write(f"{PROG}: error: --dataset: {exc}\n")
+        return BAD_INPUT_EXIT_CODE
+    except PassRefused as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
         return BAD_INPUT_EXIT_CODE
     return 1 if summary["failed"] else 0
 

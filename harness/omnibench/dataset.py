@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 HUB_DATASET = "m-a-p/OmniBench"
@@ -61,17 +62,25 @@ def load_samples(source: str | None, limit: int | None = None) -> list[OmniSampl
         raise DatasetError(f"no parquet files under {path!r}")
     samples: list[OmniSample] = []
     for file in files:
-        for row in pq.read_table(file).to_pylist():
+        try:
+            rows = pq.read_table(file).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise DatasetError(f"{file}: not a readable parquet file ({type(exc).__name__})") from None
+        for row in rows:
             try:
                 samples.append(_sample(row))
-            except (KeyError, TypeError) as exc:
-                raise DatasetError(f"{file}: not OmniBench's layout (missing {exc})") from None
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DatasetError(f"{file}: not OmniBench's layout ({type(exc).__name__}: {exc})") from None
             if limit is not None and len(samples) >= limit:
                 return samples
+    if not samples:
+        raise DatasetError(f"{path!r} holds no samples")
     return samples
 
 
 def _sample(row: dict) -> OmniSample:
+    if row["answer"] not in row["options"]:
+        raise ValueError(f"sample {row['index']}: its answer {row['answer']!r} is not one of its options")
     return OmniSample(
         index=int(row["index"]),
         task_type=row["task type"],

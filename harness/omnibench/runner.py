@@ -21,7 +21,7 @@ import urllib3
 from harness.endpoint import Endpoint
 from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, load_samples
-from harness.omnibench.prompt import build_messages, target_letter
+from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
 from harness.load.stream import error_message
@@ -36,6 +36,24 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S = 600.0
 
 
+def check_media(samples: list[OmniSample], use_image: bool, use_audio: bool) -> None:
+    """Read every sample's image and audio header before any request (DatasetError naming the sample)."""
+    for sample in samples:
+        try:
+            if use_image:
+                image_mime_type(sample.image_bytes)
+            if use_audio:
+                audio_format(sample)
+        except Exception as exc:  # Pillow and soundfile raise several kinds for bytes they cannot read
+            raise DatasetError(f"sample {sample.index}: its media cannot be read ({type(exc).__name__})") from None
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b"\n"
+
+
 def run_after_load(options: LoadOptions) -> dict[str, Any]:
     """The pass after a load run (`--omnibench`): same endpoint, model, key and report dir.
 
@@ -48,11 +66,23 @@ def run_after_load(options: LoadOptions) -> dict[str, Any]:
     except DatasetError as exc:
         print(f"omniload: OmniBench skipped: --omnibench-dataset: {exc}", flush=True)
         return {"error": str(exc)}
+    except PassRefused as exc:
+        print(f"omniload: OmniBench stopped: {exc}", flush=True)
+        return {"error": str(exc)}
+
+
+class PassRefused(Exception):
+    """The server refused a request for a reason retrying cannot fix (a 4xx other than 408/429)."""
 
 
 def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) -> dict[str, Any]:
-    """Ask every sample not yet answered, score all of them, write and print the results."""
+    """Ask every sample not yet answered, score all of them, write and print the results.
+
+    Raises DatasetError before any request when the dataset or a sample's media cannot be
+    read, and PassRefused when the server refuses a request (the pass stops at once).
+    """
     samples = load_samples(config.dataset, config.limit)
+    check_media(samples, config.use_image, config.use_audio)
     out_dir = os.path.join(report_dir, OMNIBENCH_DIR)
     os.makedirs(out_dir, exist_ok=True)
     samples_path = os.path.join(out_dir, SAMPLES_FILE)
@@ -60,11 +90,20 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     todo = [sample for sample in samples if sample.index not in done]
     lock = threading.Lock()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
+    refused: list[str] = []
     with urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=REQUEST_TIMEOUT_S) as http, \
             open(samples_path, "a", encoding="utf-8") as out:  # fmt: skip
+        if out.tell() and not _ends_with_newline(samples_path):
+            out.write("\n")  # a line cut short by a crash stays alone (and is skipped when read)
 
         def ask_and_keep(sample: OmniSample) -> None:
-            result = _ask(http, headers, endpoint, config, sample)
+            if refused:
+                return
+            try:
+                result = _ask(http, headers, endpoint, config, sample)
+            except PassRefused as exc:
+                refused.append(str(exc))
+                return
             with lock:
                 out.write(json.dumps(result) + "\n")
                 out.flush()
@@ -72,6 +111,8 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
 
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
             list(pool.map(ask_and_keep, todo))
+    if refused:
+        raise PassRefused(refused[0])
     results = [done[sample.index] for sample in samples if sample.index in done]
     summary = {"model": endpoint.model, "dataset": DATASET_NAME, "config": asdict(config),
                "resumed": len(samples) - len(todo), **score(results)}  # fmt: skip
@@ -88,9 +129,11 @@ def _answered(path: str) -> dict[int, dict[str, Any]]:
     results: dict[int, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as lines:
         for line in lines:
-            if line.strip():
+            try:
                 result = json.loads(line)
                 results[result["index"]] = result
+            except (ValueError, TypeError, KeyError):
+                continue  # blank, or cut short by a crash: that sample is asked again
     return {index: result for index, result in results.items() if result["status"] == "ok"}
 
 
@@ -127,6 +170,9 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint,
             except ValueError:
                 result["error"] = f"HTTP {response.status}"
             if response.status not in RETRY_STATUSES:
+                if 400 <= response.status < 500:
+                    raise PassRefused(f"{endpoint.chat_url} answered {result['error']}; the pass stopped "
+                                      "(a 4xx does not go away when retried)")  # fmt: skip
                 return result
         if attempt < MAX_ATTEMPTS:
             time.sleep(RETRY_BACKOFF_S * attempt)
