@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import gevent
 import locust.runners
@@ -26,12 +27,15 @@ from locust import events
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from harness.argparsing import BadOption, exit_bad_option
+from harness import wire
+from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
 from harness.load.generator import LoadGenerator
+from harness.load.preflight import check_lengths_fit, check_reachable
 from harness.load.prompts import PromptLengthError
 from harness.master.master import Master
-from harness.omnibench.runner import run_after_load
-from harness.options import SECRET_FLAGS, add_arguments, load_options
+from harness.omnibench.dataset import DatasetError, load_samples
+from harness.omnibench.runner import check_media, run_after_load
+from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, load_options
 from harness.report.webui import add_stages_tab, hide_secret_options
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ logger = logging.getLogger(__name__)
 # Seconds a stopping test waits for open streams to end (Locust's own default, 0, cuts
 # them off mid-stream). `--stop-timeout` overrides it.
 DEFAULT_STOP_TIMEOUT_S = 120.0
+# Seconds a worker that refuses the input waits for its REJECTED message to leave.
+REJECTED_FLUSH_S = 0.5
 # A worker that hears nothing from its master for this long stops (Locust waits 60 s).
 MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
@@ -59,6 +65,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         return
     try:
         options = load_options(parsed, environment.host)
+        check_before_load(options, parsed)
     except BadOption as error:
         exit_bad_option(error)
     parsed.report_dir = options.report_dir  # workers get the master's options: the same directory
@@ -92,20 +99,47 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         try:
             options = load_options(environment.parsed_options, environment.host)
         except BadOption as error:
-            exit_bad_option(error)
+            _reject(environment, error)
         environment.omniload_generator = LoadGenerator(environment, options, runner.worker_index)  # type: ignore[attr-defined]
     generator: LoadGenerator = environment.omniload_generator  # type: ignore[attr-defined]
     if generator.pool is None:
         _prepare(generator)
 
 
+def check_before_load(options: LoadOptions, parsed: Any) -> None:
+    """What can be refused before any load, on the master or single process (BadOption naming the flag)."""
+    if not options.sweep.stages:
+        if parsed.num_users is not None and parsed.num_users < 1:
+            raise BadOption("-u", f"{parsed.num_users} users: at least 1 (or use --parallel)")
+        if parsed.spawn_rate is not None and not parsed.spawn_rate > 0:
+            raise BadOption("-r", f"{parsed.spawn_rate} users per second: more than 0")
+    check_reachable(options.endpoint, options.connection.connect_timeout_s)
+    check_lengths_fit(options.endpoint, options.payload)
+    if options.omnibench is not None:
+        try:
+            check_media(load_samples(options.omnibench.dataset, options.omnibench.limit),
+                        options.omnibench.use_image, options.omnibench.use_audio)  # fmt: skip
+        except DatasetError as error:
+            raise BadOption("--omnibench-dataset", str(error)) from None
+
+
 def _prepare(generator: LoadGenerator) -> None:
     try:
         generator.prepare()
     except PromptLengthError as error:
-        exit_bad_option(BadOption("--min-prompt-length", str(error)))
+        _reject(generator.environment, BadOption("--min-prompt-length", str(error)))
     except OSError as error:
-        exit_bad_option(BadOption("--tokenizer-path", f"cannot load a tokenizer: {error}"))
+        _reject(generator.environment, BadOption("--tokenizer-path", f"cannot load a tokenizer: {error}"))
+
+
+def _reject(environment: Environment, error: BadOption) -> NoReturn:
+    """Bad input found by a load generator: a worker tells its master first, then every process exits 2."""
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        rejected: wire.RejectedMessage = {"worker": runner.worker_index, "error": str(error)}
+        runner.send_message(wire.REJECTED, rejected)
+        gevent.sleep(REJECTED_FLUSH_S)  # let the message leave before the process does
+    exit_bad_option(error)
 
 
 @events.test_stopping.add_listener
@@ -156,6 +190,11 @@ def _stop_gracefully_on_signals(environment: Environment, master: Master) -> Non
 
 
 def _finish_run(master: Master) -> None:
+    if master.rejected is not None:  # a worker refused the input: no load was measured
+        sys.stderr.write(f"omniload: error: {master.rejected}\n")
+        master.environment.process_exit_code = BAD_INPUT_EXIT_CODE
+        master.finish()
+        return
     summary = master.finish()
     failed = sum(stage["failed"] for stage in summary["stages"])
     if not summary["completed"]:

@@ -39,6 +39,15 @@ DEFAULT_SLEEP_INTERVAL_S = 5.0
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9646
 MAX_IMAGE_SIDE_PX = 16384
+MAX_IMAGE_NUM = 64  # images per request
+MAX_PROMPT_TOKENS = 1_048_576  # beyond any served context window
+# Share of this machine's memory the payloads of one load generator may take before load
+# (all bodies, base64 images included); a noise image costs its raw pixel bytes, 4/3 over.
+MAX_POOL_MEMORY_SHARE = 0.5
+# Request fields omniload sets itself, and the flag that sets each one.
+RESERVED_BODY_FIELDS = {"model": "--model", "messages": "--min/--max-prompt-length and --image-*",
+                        "stream": "--stream/--no-stream", "stream_options": "--stream", "max_tokens": "--max-tokens",
+                        "min_tokens": "--min-tokens", "ignore_eos": "--ignore-eos", "temperature": "--temperature"}  # fmt: skip
 API_KEY_ENV = "OPENAI_API_KEY"
 
 IMAGE_CONTENTS = ("noise", "shapes")
@@ -168,6 +177,10 @@ class PayloadSpec:
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> PayloadSpec:
         at_least("--min-prompt-length", parsed.min_prompt_length, 1)
+        for flag, tokens in (("--max-prompt-length", parsed.max_prompt_length), ("--prefix-length", parsed.prefix_length),
+                             ("--max-tokens", parsed.max_tokens)):  # fmt: skip
+            if tokens > MAX_PROMPT_TOKENS:
+                raise BadOption(flag, f"{tokens} is more than {MAX_PROMPT_TOKENS} tokens")
         at_least("--max-prompt-length", parsed.max_prompt_length, parsed.min_prompt_length, "--min-prompt-length")
         at_least("--prefix-length", parsed.prefix_length, 0)
         at_least("--max-tokens", parsed.max_tokens, 1)
@@ -180,6 +193,8 @@ class PayloadSpec:
             if side_px > MAX_IMAGE_SIDE_PX:
                 raise BadOption(flag, f"{side_px} is more than {MAX_IMAGE_SIDE_PX} pixels")
         at_least("--image-num", parsed.image_num, 0)
+        if parsed.image_num > MAX_IMAGE_NUM:
+            raise BadOption("--image-num", f"{parsed.image_num} is more than {MAX_IMAGE_NUM} images per request")
         if parsed.image_encoding not in IMAGE_ENCODINGS:
             raise BadOption("--image-encoding", f"{parsed.image_encoding!r} is not one of {', '.join(IMAGE_ENCODINGS)}")
         if parsed.image_content not in IMAGE_CONTENTS:
@@ -301,7 +316,7 @@ class LoadOptions:
 
 def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
     """Validate Locust's parsed options; raises BadOption naming the first bad flag."""
-    return LoadOptions(
+    options = LoadOptions(
         connection=ConnectionSpec.from_flags(parsed, host),
         payload=PayloadSpec.from_flags(parsed),
         sweep=SweepSpec.from_flags(parsed),
@@ -309,6 +324,25 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         report_dir=parsed.report_dir or default_report_dir(),
         omnibench=omnibench_config(parsed, AFTER_LOAD_PREFIX) if parsed.omnibench else None,
     )
+    check_pool_size(options.payload, options.sweep)
+    return options
+
+
+def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
+    """Refuse payloads that would not fit in memory before load (BadOption naming the flag to lower)."""
+    count = sweep.requests_budget or payload.pool_size
+    channels = len(payload.image_mode) if payload.image_mode.isupper() else 4  # RGB 3, RGBA 4, L 1, I;16 ...
+    image_bytes = payload.image_num * payload.image_width_px * payload.image_height_px * channels * 4 / 3
+    if payload.image_content != "noise" or not payload.unique_images:
+        image_bytes /= 100 if payload.image_content != "noise" else max(1, count)  # shapes compress; shared: once
+    text_bytes = (payload.max_prompt_tokens + payload.prefix_tokens) * 8  # a token is a few bytes of text
+    total_bytes = count * (image_bytes + text_bytes)
+    limit_bytes = MAX_POOL_MEMORY_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if total_bytes > limit_bytes:
+        flag = "--image-width" if image_bytes > text_bytes else "--max-prompt-length"
+        raise BadOption(flag, f"{count} payloads of this size need about {total_bytes / 1024**3:.0f} GiB before load "
+                        f"(limit {limit_bytes / 1024**3:.0f} GiB, half this machine's memory); use smaller or fewer images, shorter prompts, "
+                        "or a smaller --pool-size / --number")  # fmt: skip
 
 
 def stages_from(parallel: list[int], number: list[int]) -> tuple[Stage, ...]:
@@ -350,4 +384,7 @@ def _extra_body(text: str) -> dict[str, Any]:
         raise BadOption("--extra-args", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(value, dict):
         raise BadOption("--extra-args", "must be a JSON object")
+    for name in value:
+        if name in RESERVED_BODY_FIELDS:
+            raise BadOption("--extra-args", f"sets {name!r}, which omniload sets itself (use {RESERVED_BODY_FIELDS[name]})")
     return value

@@ -11,6 +11,7 @@ message to the "master" is a direct call. Neither side touches the other's objec
                      RECORD    RecordMessage    a finished request
                      READY     ReadyMessage     its payload pool is built, before load
                      DONE      DoneMessage      at test stop: payload reuse, CPU used
+                     REJECTED  RejectedMessage  it refused the run's input (then it exits 2)
     master -> load   GRANT     GrantMessage     one permit, for the user that asked
 
 Failure reasons are the fixed vocabulary below (plus `http_<status>`): every producer
@@ -29,6 +30,7 @@ RECORD = "omniload_record"
 READY = "omniload_ready"
 DONE = "omniload_done"
 GRANT = "omniload_grant"
+REJECTED = "omniload_rejected"
 
 # --- failure reasons (README, "Failure reasons") ---------------------------------------
 CONNECT_ERROR = "connect_error"  # no connection, or it closed before any response byte
@@ -128,3 +130,10 @@ class DoneMessage(TypedDict):
     worker: int
     reused: int  # requests that reused a payload
     client: ClientUsage
+
+
+class RejectedMessage(TypedDict):
+    """REJECTED: a worker refused the run's input; the master stops and exits 2 with its line."""
+
+    worker: int
+    error: str  # one line naming the flag, e.g. "--tokenizer-path: cannot load a tokenizer: ..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,16 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
         (["--image-format", "RGBA", "--image-encoding", "jpeg"], "--image-format"),
         (["--extra-args", "{not json"], "--extra-args"),
         (["--min-prompt-length", "4", "--max-prompt-length", "4"], "--min-prompt-length"),
+        (["-u", "0"], "-u"),
+        (["--seed", "-1"], "--seed"),
+        (["--temperature", "inf"], "--temperature"),
+        (["--extra-args", '{"stream": false}'], "--extra-args"),
+        (["--image-num", "1000"], "--image-num"),
+        (["--max-prompt-length", "10000000"], "--max-prompt-length"),
+        (["--image-width", "16384", "--image-height", "16384"], "--image-width"),
+        # longer than the server's max_model_len, which its /tokenize reports
+        (["--min-prompt-length", "60000", "--max-prompt-length", "60000", "--image-num", "0"], "--max-prompt-length"),
+        (["--omnibench", "--omnibench-dataset", "/no/such/dataset.parquet"], "--omnibench-dataset"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_with_one_line_before_any_request(tmp_path: Path, argv: list[str], flag: str) -> None:
@@ -105,3 +116,14 @@ def test_server_faults_are_counted_and_fail_the_run(tmp_path: Path) -> None:
     assert stage["errors"] == {reason: reasons.count(reason) for reason in set(reasons)}
     assert set(reasons) == {"http_503", "stream_truncated"}
     assert stage["succeeded"] + stage["failed"] == stage["sent"] == len(records) == len(sim.ground_truth_records())
+
+
+def test_an_unreachable_server_is_refused_before_load(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_locust(["--headless", "-u", "1", "-r", "1", "-t", "2s", "--host", f"http://127.0.0.1:{port}",
+                         "--model", MODEL, "--report-dir", str(tmp_path / "r")])  # fmt: skip
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
+    assert errors == [f"omniload: error: --host: cannot connect to 127.0.0.1:{port} (Connection refused)"]

@@ -189,3 +189,22 @@ def test_unpaired_lists_exit_2_before_any_request(sim: SimProcess, tmp_path: Pat
     assert [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")] == [
         "omniload: error: --number: 1 values for 2 --parallel values (pairs them up)"]  # fmt: skip
     assert sim.ground_truth_records() == []
+
+
+def test_workers_that_refuse_the_input_make_the_master_exit_2(sim: SimProcess, tmp_path: Path) -> None:
+    """Only workers load the tokenizer: a path they cannot read is found there, and must reach the master."""
+    report = tmp_path / "r"
+    truth_before = len(sim.ground_truth_records())
+    workers = start_workers(5613, 2, tmp_path)
+    try:
+        result = run_locust([*master_args(5613, sim, report), *SWEEP, *LIGHT, "--tokenizer-path",
+                             str(tmp_path / "no-tokenizer-here")])  # fmt: skip
+        codes = [worker.wait(30) for worker in workers]
+    finally:
+        stop_all(workers)
+    assert codes == [2, 2]
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
+    assert errors and errors[0].startswith("omniload: error: --tokenizer-path: cannot load a tokenizer")
+    assert "Traceback" not in result.stderr
+    assert len(sim.ground_truth_records()) == truth_before  # no load was sent

@@ -57,13 +57,15 @@ class Master:
         self.ready: dict[int, wire.ReadyMessage] = {}  # per load generator index
         self.done: dict[int, wire.DoneMessage] = {}
         self.stop_reason: str | None = None  # set when the run was told to stop early (a signal)
+        self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
         assert runner is not None
         for name, handler in ((wire.WANT, self._on_want), (wire.CANCEL, self._on_cancel),
                               (wire.RETURN, self._on_return), (wire.RECORD, self._on_record),
-                              (wire.READY, self._on_ready), (wire.DONE, self._on_done)):  # fmt: skip
+                              (wire.READY, self._on_ready), (wire.DONE, self._on_done),
+                              (wire.REJECTED, self._on_rejected)):  # fmt: skip
             runner.register_message(name, handler)
 
     # --- the sweep, one tick a second (from the shape) --------------------------------
@@ -156,6 +158,12 @@ class Master:
     def _on_done(self, environment: Environment, msg: Message) -> None:
         done: wire.DoneMessage = msg.data
         self.done[done["worker"]] = done
+
+    def _on_rejected(self, environment: Environment, msg: Message) -> None:
+        rejected: wire.RejectedMessage = msg.data
+        if self.rejected is None:
+            self.rejected = rejected["error"]
+            self.request_stop(f"worker {rejected['worker']} refused the input")
 
     def _on_record(self, environment: Environment, msg: Message) -> None:
         data: wire.RecordMessage = msg.data
