@@ -70,6 +70,11 @@ class RequestRecord:
 RECORD_FIELDS = tuple(item.name for item in fields(RequestRecord))
 
 
+def error_reason(record: RequestRecord) -> str | None:
+    """The record's failure reason, None when it succeeded."""
+    return record.error["reason"] if record.error is not None else None
+
+
 def time_per_output_token_s(latency_s: float, ttft_s: float, completion_tokens: int) -> float | None:
     """TPOT in seconds; None unless there are at least two tokens."""
     if completion_tokens <= 1:

@@ -130,6 +130,7 @@ class DoneMessage(TypedDict):
     worker: int
     reused: int  # requests that reused a payload
     client: ClientUsage
+    unreachable_s: float  # seconds the server could not be reached (connect_error), outages summed
 
 
 class RejectedMessage(TypedDict):

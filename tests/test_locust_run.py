@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from conftest import MODEL
-from harness.devtools.locustproc import run_locust
+from harness.devtools.locustproc import locust_command, run_locust
+from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import start_sim
 
 SECRET = "sk-omniload-test-SECRET-4242"
@@ -127,3 +132,38 @@ def test_an_unreachable_server_is_refused_before_load(tmp_path: Path) -> None:
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
     assert errors == [f"omniload: error: --host: cannot connect to 127.0.0.1:{port} (Connection refused)"]
+
+
+def test_an_outage_is_backed_off_and_its_length_reported(tmp_path: Path) -> None:
+    """The server dies for ~3 s mid-run: users back off instead of spinning, and the summary says how long."""
+    port = free_port()
+    sim = start_sim(["--fixed", "10", "1", "--model", MODEL], port=port)
+    report = tmp_path / "r"
+    locust = subprocess.Popen(locust_command(["--headless", "-u", "4", "-r", "4", "-t", "10s", "--host", sim.base_url,
+                                              "--model", MODEL, "--report-dir", str(report), "--max-tokens", "8",
+                                              "--image-num", "0", "--min-prompt-length", "32",
+                                              "--max-prompt-length", "32"]),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        requests = report / "requests.jsonl"
+        while time.monotonic() < deadline and not (requests.exists() and requests.stat().st_size):
+            time.sleep(0.05)
+        os.kill(sim.process.pid, signal.SIGKILL)
+        killed_s = time.monotonic()
+        sim.process.wait(10)
+        time.sleep(3.0)
+        sim = start_sim(["--fixed", "10", "1", "--model", MODEL], port=port)
+        outage_s = time.monotonic() - killed_s  # the restart itself takes a few seconds too
+        stdout, stderr = locust.communicate(timeout=120)
+    finally:
+        sim.stop()
+    records = [json.loads(line) for line in requests.read_text().splitlines()]
+    refused = [r for r in records if r["status"] == "error" and r["error"]["reason"] == "connect_error"]
+    # waits of 0.05, 0.1, 0.2, 0.4, 0.8, then 1 s: a few tries per user and second, not thousands
+    assert 4 <= len(refused) <= 4 * (5 + outage_s), (len(refused), outage_s)
+    assert records[-1]["status"] == "ok"  # and the run went on once the server was back
+    summary = json.loads((report / "summary.json").read_text())
+    # from the first refused request to the first one served: the outage, give or take one wait
+    assert outage_s - 1.5 <= summary["unreachable_s"] <= outage_s + 1.0, (summary["unreachable_s"], outage_s)
+    assert locust.returncode == 1 and "could not be reached for" in stdout

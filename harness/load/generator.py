@@ -26,7 +26,7 @@ from harness.load.payloads import Payload, PayloadPool, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
 from harness.jsonl import JsonlWriter
-from harness.records import RequestRecord
+from harness.records import RequestRecord, error_reason
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 from harness.wire import Permit
 
@@ -63,6 +63,8 @@ class LoadGenerator:
         self._user_numbers = itertools.count()
         self._ask_numbers = itertools.count()
         self._asks: dict[int, AsyncResult] = {}
+        self._unreachable_since_s: float | None = None  # first connect_error of the running outage
+        self.unreachable_s = 0.0  # seconds the server could not be reached, outages summed
         self._load_started_cpu_s = 0.0
         self._load_started_wall_s = 0.0
         self.writer: JsonlWriter | None = None
@@ -165,12 +167,22 @@ class LoadGenerator:
             context={},
             response=None,
         )
+        self._track_outage(record)
         as_dict = record.to_dict()
         if self.writer is not None:
             self.writer.write(as_dict)
         message: wire.RecordMessage = {"record": as_dict, "permit": permit.to_wire() if permit else None,
                                        "cpu_s": time.process_time()}  # fmt: skip
         self._send(wire.RECORD, message)
+
+    def _track_outage(self, record: RequestRecord) -> None:
+        """An outage runs from a first connect_error to the next request that reached the server."""
+        unreachable = error_reason(record) == wire.CONNECT_ERROR
+        if unreachable and self._unreachable_since_s is None:
+            self._unreachable_since_s = record.t_send
+        elif not unreachable and self._unreachable_since_s is not None:
+            self.unreachable_s += record.t_send - self._unreachable_since_s
+            self._unreachable_since_s = None
 
     def _send(self, message_type: str, data: Any) -> None:
         runner = self.environment.runner
@@ -187,7 +199,11 @@ class LoadGenerator:
         wall_s = time.time() - self._load_started_wall_s
         usage: wire.ClientUsage = {"cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3),
                                    "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0}  # fmt: skip
-        done: wire.DoneMessage = {"worker": self.worker_index, "reused": self.pool.reused, "client": usage}
+        unreachable_s = self.unreachable_s
+        if self._unreachable_since_s is not None:  # still unreachable at the end
+            unreachable_s += time.time() - self._unreachable_since_s
+        done: wire.DoneMessage = {"worker": self.worker_index, "reused": self.pool.reused, "client": usage,
+                                  "unreachable_s": round(unreachable_s, 3)}  # fmt: skip
         self._send(wire.DONE, done)
 
     def close(self) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gevent
 from locust import User, constant, task
 from locust.env import Environment
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
+from harness.load.backoff import ConnectBackoff
 from harness.load.client import ChatClient
 from harness.load.generator import LoadGenerator
+from harness.records import error_reason
 
 
 class OmniChatUser(User):
@@ -25,6 +28,7 @@ class OmniChatUser(User):
         self.user_number = self.generator.next_user_number()
         options = self.generator.options
         self.client = ChatClient(options.connection, options.payload, self.generator.count_tokens)
+        self.backoff = ConnectBackoff()
 
     def on_stop(self) -> None:
         self.client.close()
@@ -41,6 +45,10 @@ class OmniChatUser(User):
             self.client.send(payload, record)
         finally:
             self.generator.finish(record, permit)
+        wait_s = self.backoff.wait_after(error_reason(record))
+        if wait_s:
+            self._state = LOCUST_STATE_WAITING  # a stopping test ends the wait at once
+            gevent.sleep(wait_s)
 
 
 def current_generator(environment: Environment) -> LoadGenerator:

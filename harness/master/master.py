@@ -214,6 +214,9 @@ class Master:
         print("\nomniload summary\n" + format_stage_table(self.summaries))
         for line in recommendations(self.summaries, self.lost_workers):
             print(line)
+        if summary.get("unreachable_s"):
+            print(f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
+                  "(connect_error; users backed off up to 1 s between tries)")  # fmt: skip
         reused = summary.get("payloads", {}).get("reused", 0)
         if reused:
             print(f"note: {reused} requests reused a payload (pools of {summary['payloads']['pool_size']} in all; "

@@ -19,6 +19,7 @@ class WorkerSummary(TypedDict, total=False):
     payloads: PayloadFacts
     tokenize_check: dict[str, Any]
     client: ClientUsage
+    unreachable_s: float
 
 
 class RunSummary(TypedDict, total=False):
@@ -32,6 +33,7 @@ class RunSummary(TypedDict, total=False):
     tokenize_check: dict[str, Any]  # a prompt's length as the server's /tokenize counts it
     client: ClientUsage  # CPU all load generators used during load (cpu_percent: of one core)
     workers: dict[str, WorkerSummary]  # per load generator (index; "0" for a single process)
+    unreachable_s: float  # longest time any load generator could not reach the server
     lost_workers: dict[str, int]  # worker id -> requests lost in flight
     completed: bool  # every stage ran its whole budget
     stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
@@ -61,6 +63,7 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
         if index in done:
             worker.setdefault("payloads", {})["reused"] = done[index]["reused"]
             worker["client"] = done[index]["client"]
+            worker["unreachable_s"] = done[index]["unreachable_s"]
         workers[str(index)] = worker
     summary["workers"] = workers
     pools = [ready[index]["payloads"] for index in sorted(ready)]
@@ -75,6 +78,7 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
         }
         summary["tokenize_check"] = ready[min(ready)]["tokenize_check"]
     if done:
+        summary["unreachable_s"] = max(message["unreachable_s"] for message in done.values())
         cpu_s = sum(message["client"]["cpu_s"] for message in done.values())
         wall_s = max(message["client"]["wall_s"] for message in done.values())
         summary["client"] = {"cpu_s": round(cpu_s, 3), "wall_s": wall_s,

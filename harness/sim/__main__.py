@@ -11,7 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 from aiohttp import web
 
-from harness.sim.config import SimConfig, parse_config
+from harness.argparsing import BadOption, exit_bad_option
+from harness.sim.config import PROG, SimConfig, parse_config
 from harness.sim.arrival import StampingAppRunner
 from harness.sim.parsing import start_parser_pool
 from harness.sim.server import SimServer
@@ -27,7 +28,11 @@ async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     runner = StampingAppRunner(server.build_app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise BadOption("--port", f"cannot listen on {config.host}:{config.port} ({exc.strerror})") from None
     port = runner.addresses[0][1]
     mode = "fixed" if config.fixed_ttft_ms is not None else "batching"
     print(f"serving on http://{config.host}:{port} model={config.model} timing={mode}", flush=True)
@@ -49,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     parser_pool = start_parser_pool(config.tokenizer_path)
-    asyncio.run(serve(config, parser_pool))
+    try:
+        asyncio.run(serve(config, parser_pool))
+    except BadOption as error:
+        parser_pool.shutdown(cancel_futures=True)
+        exit_bad_option(error, PROG)
     return 0
 
 

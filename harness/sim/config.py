@@ -61,9 +61,12 @@ class SimConfig:
     api_key: str | None = field(default=None, repr=False)  # vLLM's --api-key: /v1 routes need it
 
 
+PROG = "python -m harness.sim"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineArgumentParser(
-        prog="python -m harness.sim",
+        prog=PROG,
         description="A vLLM-compatible simulated server for Qwen3-Omni (OpenAI chat completions).",
     )
     add = parser.add_argument

@@ -8,7 +8,10 @@ stall the loop for ~200 ms). Worker processes are forked before the event loop s
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 
 from harness.sim.errors import SimRequestError
@@ -16,6 +19,7 @@ from harness.sim.request import ChatRequest, parse_chat_request
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 PARSER_PROCESSES = 2
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 _renderer: ChatRenderer | None = None
 
@@ -23,7 +27,7 @@ _renderer: ChatRenderer | None = None
 def start_parser_pool(tokenizer_path: str | None, processes: int = PARSER_PROCESSES) -> ProcessPoolExecutor:
     """Fork the parser processes (call before any event loop or thread exists) and warm them."""
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_load, initargs=(tokenizer_path,))  # fmt: skip
+                               initializer=_load, initargs=(tokenizer_path, os.getpid()))  # fmt: skip
     for future in [pool.submit(parse_and_count, WARM_UP_BODY, ("m",)) for _ in range(processes)]:
         future.result()
     return pool
@@ -44,9 +48,21 @@ def render_text(renderer: ChatRenderer, chat: ChatRequest) -> str:
         raise SimRequestError(400, f"chat template error: {exc}", "messages") from None
 
 
-def _load(tokenizer_path: str | None) -> None:
+def _load(tokenizer_path: str | None, server_pid: int) -> None:
     global _renderer
+    _die_with(server_pid)
     _renderer = ChatRenderer(load_tokenizer(tokenizer_path))
+
+
+def _die_with(server_pid: int) -> None:
+    """Be killed when the server process dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the pool's own shutdown is all there is
+    if os.getppid() != server_pid:  # it died before the line above
+        os._exit(1)
 
 
 WARM_UP_BODY = b'{"model": "m", "messages": [{"role": "user", "content": "warm up"}], "max_tokens": 1}'

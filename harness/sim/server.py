@@ -371,12 +371,17 @@ class SimServer:
                                "".join(words[:reasoning_tokens]) if reasoning_tokens else None,
                                exchange.finish_reason, seq.prompt_tokens, total)  # fmt: skip
         response = web.json_response(body, headers={REQUEST_ID_HEADER: seq.request_id})
-        await response.prepare(request)
-        await response.write_eof()
+        record.update(completion_tokens=total, events=1)  # generated, whether or not the client stays
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):  # the client left before the answer went out
+            record["finish_reason"] = "abort"
+            self.metrics.on_finished(seq, "abort")
+            return response
         sent_wall = wall_from_perf(time.perf_counter())
         self.metrics.on_whole(seq, exchange.finish_reason)
-        record.update(first_token_at=sent_wall, last_token_at=sent_wall, completion_tokens=total, events=1,
-                      finish_reason=exchange.finish_reason)  # fmt: skip
+        record.update(first_token_at=sent_wall, last_token_at=sent_wall, finish_reason=exchange.finish_reason)
         return response
 
 
