@@ -208,3 +208,25 @@ def test_workers_that_refuse_the_input_make_the_master_exit_2(sim: SimProcess, t
     assert errors and errors[0].startswith("omniload: error: --tokenizer-path: cannot load a tokenizer")
     assert "Traceback" not in result.stderr
     assert len(sim.ground_truth_records()) == truth_before  # no load was sent
+
+
+def test_a_plain_distributed_run_keeps_every_record(tmp_path: Path) -> None:
+    """-t ends while 3 s requests are in flight on the workers: their records must still reach the master."""
+    sim = start_sim(["--fixed", "10", "10", "--model", MODEL], ground_truth=str(tmp_path / "truth.jsonl"))
+    report = tmp_path / "r"
+    workers = start_workers(5615, 2, tmp_path)
+    try:
+        result = run_locust([*master_args(5615, sim, report), "-u", "6", "-r", "6", "-t", "4s", *LIGHT,
+                             "--max-tokens", "300"])  # fmt: skip
+        for worker in workers:
+            worker.wait(60)
+        truth = sim.ground_truth_records()
+    finally:
+        stop_all(workers)
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = read_jsonl(str(report / "requests.jsonl"))
+    assert {r["request_id"] for r in records} == {g["request_id"] for g in truth}
+    assert {r["status"] for r in records} == {"ok"}  # the open ones finished, none was cut off
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["stages"][0]["sent"] == len(records) >= 6

@@ -10,6 +10,7 @@ they are all up; `tick()` runs only on the master (or the single process).
 from __future__ import annotations
 
 from locust import LoadTestShape
+from locust.runners import MasterRunner
 
 from harness.master.master import Master
 
@@ -20,6 +21,15 @@ class SweepShape(LoadTestShape):
     use_common_options = True
 
     def tick(self) -> tuple[int, float] | None:
+        users = self._users_now()
+        if users is None and isinstance(self.runner, MasterRunner):
+            # Locust's headless master quits without waiting for its workers' last records;
+            # stopping first sends the workers "stop" and waits until their users are done,
+            # so every request in flight reaches requests.jsonl before the reports are written.
+            self.runner.stop()
+        return users
+
+    def _users_now(self) -> tuple[int, float] | None:
         master: Master | None = getattr(self.runner.environment, "omniload_master", None)  # type: ignore[union-attr]
         if master is not None:
             master.update_gauges()
