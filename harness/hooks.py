@@ -30,7 +30,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
 from harness.load.generator import LoadGenerator
-from harness.load.preflight import check_lengths_fit, check_reachable
+from harness.load.preflight import check_lengths_fit, check_reachable, check_request_shape, detect_server_profile
 from harness.load.prompts import PromptLengthError
 from harness.master.master import Master
 from harness.omnibench.dataset import DatasetError, load_samples
@@ -64,8 +64,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         locust.runners.MASTER_HEARTBEAT_TIMEOUT = MASTER_LOST_TIMEOUT_S
         return
     try:
-        options = load_options(parsed, environment.host)
-        check_before_load(options, parsed)
+        options = check_before_load(load_options(parsed, environment.host), parsed)
     except BadOption as error:
         exit_bad_option(error)
     parsed.report_dir = options.report_dir  # workers get the master's options: the same directory
@@ -106,14 +105,22 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         _prepare(generator)
 
 
-def check_before_load(options: LoadOptions, parsed: Any) -> None:
-    """What can be refused before any load, on the master or single process (BadOption naming the flag)."""
+def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
+    """What can be refused before any load, on the master or single process (BadOption naming the flag).
+
+    Returns the options with the server profile resolved (it is written back into the
+    parsed options, which workers receive with every spawn message).
+    """
     if not options.sweep.stages:
         if parsed.num_users is not None and parsed.num_users < 1:
             raise BadOption("-u", f"{parsed.num_users} users: at least 1 (or use --parallel)")
         if parsed.spawn_rate is not None and not parsed.spawn_rate > 0:
             raise BadOption("-r", f"{parsed.spawn_rate} users per second: more than 0")
     check_reachable(options.endpoint, options.connection.connect_timeout_s)
+    if parsed.server_profile == "auto":
+        parsed.server_profile, why = detect_server_profile(options.endpoint)
+        logger.info("omniload: server profile %s (%s)", parsed.server_profile, why)
+        options = load_options(parsed, options.endpoint.base_url)
     check_lengths_fit(options.endpoint, options.payload)
     if options.omnibench is not None:
         try:
@@ -121,6 +128,8 @@ def check_before_load(options: LoadOptions, parsed: Any) -> None:
                         options.omnibench.use_image, options.omnibench.use_audio)  # fmt: skip
         except DatasetError as error:
             raise BadOption("--omnibench-dataset", str(error)) from None
+    check_request_shape(options.endpoint, options.payload)
+    return options
 
 
 def _prepare(generator: LoadGenerator) -> None:

@@ -44,13 +44,17 @@ MAX_PROMPT_TOKENS = 1_048_576  # beyond any served context window
 # Share of this machine's memory the payloads of one load generator may take before load
 # (all bodies, base64 images included); a noise image costs its raw pixel bytes, 4/3 over.
 MAX_POOL_MEMORY_SHARE = 0.5
-# Request fields omniload sets itself, and the flag that sets each one.
+# Request fields the measurement depends on, which --extra-args may not override, and the
+# flag that sets each one (other fields, temperature included, are merged in as given).
 RESERVED_BODY_FIELDS = {"model": "--model", "messages": "--min/--max-prompt-length and --image-*",
                         "stream": "--stream/--no-stream", "stream_options": "--stream", "max_tokens": "--max-tokens",
-                        "min_tokens": "--min-tokens", "ignore_eos": "--ignore-eos", "temperature": "--temperature"}  # fmt: skip
+                        "min_tokens": "--min-tokens", "ignore_eos": "--ignore-eos"}  # fmt: skip
 API_KEY_ENV = "OPENAI_API_KEY"
 
 IMAGE_CONTENTS = ("noise", "shapes")
+# Which request extensions are sent: vLLM's min_tokens/ignore_eos, or plain OpenAI fields;
+# "auto" is resolved before load (harness/load/preflight.py) and reaches workers resolved.
+SERVER_PROFILES = ("auto", "vllm", "openai")
 IMAGE_ENCODINGS = ("png", "jpeg")
 # PIL modes each encoding can write.
 ENCODABLE_MODES = {
@@ -96,6 +100,9 @@ def add_arguments(parser: Any) -> None:
     add("--extra-args", default="", help='JSON object merged into every request body, e.g. \'{"top_p": 0.9}\'')
     add("--temperature", type=float, default=0.0, help="Sampling temperature")
     add("--stream", action=argparse.BooleanOptionalAction, default=True, help="Stream the response (SSE)")
+    add("--server-profile", default="auto", choices=SERVER_PROFILES,
+        help="vllm: send min_tokens/ignore_eos for exact output lengths; openai: plain OpenAI fields only; "
+             "auto: vllm when the server is vLLM (its /version or vllm: metrics)")  # fmt: skip
     add("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S, help="Seconds to connect")
     add("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_S, help="Seconds between bytes")
     add("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT_S, help="Seconds for one whole request")
@@ -173,6 +180,17 @@ class PayloadSpec:
     stream: bool
     seed: int
     pool_size: int  # payloads built for a plain (budgetless) run
+    server_profile: str = "auto"  # auto (resolved before load), vllm or openai
+
+    @property
+    def vllm_extensions(self) -> bool:
+        """Send vLLM's min_tokens and ignore_eos (unresolved "auto" counts as vLLM, the reference)."""
+        return self.server_profile != "openai"
+
+    @property
+    def enforced_min_tokens(self) -> int:
+        """The fewest output tokens the server was told to produce (0 when it cannot be told)."""
+        return self.min_tokens if self.vllm_extensions else 0
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> PayloadSpec:
@@ -227,6 +245,7 @@ class PayloadSpec:
             stream=parsed.stream,
             seed=parsed.seed,
             pool_size=parsed.pool_size,
+            server_profile=parsed.server_profile,
         )
 
 

@@ -102,7 +102,8 @@ def test_more_output_events_than_max_tokens_end_the_stream() -> None:
 
 def test_error_message_shapes() -> None:
     assert error_message({"error": {"message": "m"}}) == "m"
-    assert error_message({"detail": "Not Found"}) == '{"detail": "Not Found"}'
+    assert error_message({"detail": "Not Found"}) == "Not Found"  # FastAPI's own errors
+    assert error_message({"detail": [{"loc": ["body"]}]}) == '{"detail": [{"loc": ["body"]}]}'
 
 
 def test_parse_completion_reads_text_finish_and_usage() -> None:

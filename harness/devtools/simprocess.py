@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.jsonl import read_jsonl
+from harness.load.preflight import PREFLIGHT_ID_PREFIX
 
 STARTUP_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 10.0
@@ -42,9 +43,13 @@ class SimProcess:
                 self.process.kill()
                 self.process.wait()
 
-    def ground_truth_records(self) -> list[dict[str, Any]]:
+    def ground_truth_records(self, with_preflight: bool = False) -> list[dict[str, Any]]:
+        """What the simulator did, per request; omniload's one check request before load left out unless asked."""
         assert self.ground_truth is not None
-        return read_jsonl(self.ground_truth)
+        records = read_jsonl(self.ground_truth)
+        if with_preflight:
+            return records
+        return [record for record in records if not record["request_id"].startswith(PREFLIGHT_ID_PREFIX)]
 
 
 def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1", port: int = 0) -> SimProcess:

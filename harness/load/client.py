@@ -35,7 +35,7 @@ class ChatClient:
 
     def __init__(self, connection: ConnectionSpec, payload_spec: PayloadSpec, count_tokens: TokenCounter) -> None:
         self.stream = payload_spec.stream
-        self.min_tokens = payload_spec.min_tokens
+        self.min_tokens = payload_spec.enforced_min_tokens  # a plain server was never asked for a minimum
         self.max_tokens = payload_spec.max_tokens
         self.total_timeout_s = connection.total_timeout_s
         self.count_tokens = count_tokens

@@ -70,9 +70,9 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_urls: li
         "temperature": spec.temperature,
         "stream": spec.stream,
     }
-    if spec.min_tokens:
+    if spec.vllm_extensions and spec.min_tokens:
         body["min_tokens"] = spec.min_tokens
-    if spec.ignore_eos:
+    if spec.vllm_extensions and spec.ignore_eos:
         body["ignore_eos"] = True
     if spec.stream:
         body["stream_options"] = {"include_usage": True}

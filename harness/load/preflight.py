@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
+import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import numpy as np
 
 import urllib3
 
 from harness.argparsing import BadOption
 from harness.endpoint import Endpoint
+from harness.load.images import data_url, encode_image, make_image
+from harness.load.payloads import request_body
+from harness.load.stream import MAX_MESSAGE_CHARS, error_message
 
 if TYPE_CHECKING:
     from harness.options import PayloadSpec
@@ -20,6 +28,17 @@ logger = logging.getLogger(__name__)
 
 TOKENIZE_PATH = "/tokenize"
 TOKENIZE_TIMEOUT_S = 10.0
+VERSION_PATH = "/version"
+METRICS_PATH = "/metrics"
+DETECT_TIMEOUT_S = 10.0
+PREFLIGHT_TIMEOUT_S = 120.0  # one small request, but a loaded server may queue it
+PREFLIGHT_TOKENS = 2
+PREFLIGHT_IMAGE_SIDE_PX = 32
+PREFLIGHT_PROMPT = "Say hello."
+PREFLIGHT_ID_PREFIX = "preflight-"
+TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx: the server is busy or broken, not refusing the shape  # its X-Request-Id: no record of the run carries it
+# vLLM's request extensions and the flag that stops omniload sending each one.
+VLLM_EXTENSION_FLAGS = {"min_tokens": "--min-tokens 0", "ignore_eos": "--no-ignore-eos"}
 
 
 def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_tokens: int) -> dict[str, Any]:
@@ -81,3 +100,78 @@ def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec) -> None:
         raise BadOption("--max-prompt-length", f"{payload.max_prompt_tokens} prompt + {payload.prefix_tokens} "
                         f"prefix + {payload.max_tokens} output tokens = {needed}, more than the server's "
                         f"max_model_len {limit} (images add more)")  # fmt: skip
+
+
+def detect_server_profile(endpoint: Endpoint) -> tuple[str, str]:
+    """("vllm" or "openai", why): vLLM answers /version, and its /metrics carry vllm: names."""
+    with urllib3.PoolManager(retries=False, timeout=DETECT_TIMEOUT_S) as http:
+        for path, looks_like_vllm in ((VERSION_PATH, _has_version), (METRICS_PATH, _has_vllm_metrics)):
+            try:
+                response = http.request("GET", endpoint.base_url + path, headers=endpoint.auth_headers())
+            except urllib3.exceptions.HTTPError:
+                continue
+            if response.status == 200 and looks_like_vllm(response.data):
+                return "vllm", f"{path} looks like vLLM's"
+    return "openai", f"no vLLM {VERSION_PATH} or {METRICS_PATH}: plain OpenAI fields only"
+
+
+def _has_version(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body).get("version"), str)
+    except (ValueError, AttributeError):
+        return False
+
+
+def _has_vllm_metrics(body: bytes) -> bool:
+    return b"\nvllm:" in body or body.startswith(b"vllm:")
+
+
+def check_request_shape(endpoint: Endpoint, payload: PayloadSpec) -> None:
+    """One small request with exactly the run's body shape (extensions, images, extras) before load.
+
+    A refusal stops the run here with one line naming the fields the server refused and
+    the flags that drop them, instead of failing every request of every stage.
+    """
+    small = dataclasses.replace(payload, max_tokens=PREFLIGHT_TOKENS, min_tokens=min(payload.min_tokens, PREFLIGHT_TOKENS))
+    image = encode_image(make_image(PREFLIGHT_IMAGE_SIDE_PX, PREFLIGHT_IMAGE_SIDE_PX, payload.image_mode,
+                                    payload.image_content, np.random.default_rng(0)),
+                         payload.image_encoding, payload.image_content)  # fmt: skip
+    body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [data_url(image, payload.image_encoding)] * payload.image_num)
+    headers = {"Content-Type": "application/json", "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
+               **endpoint.auth_headers()}  # fmt: skip
+    try:
+        with urllib3.PoolManager(retries=False, timeout=PREFLIGHT_TIMEOUT_S) as http:
+            response = http.request("POST", endpoint.chat_url, body=body, headers=headers)
+    except urllib3.exceptions.HTTPError as exc:
+        raise BadOption("--host", f"the first request to {endpoint.chat_url} failed ({type(exc).__name__})") from None
+    if response.status == 200:
+        return
+    if response.status in TRANSIENT_STATUSES or response.status >= 500:
+        logger.warning("omniload: the first request got HTTP %d (transient, not a refusal of its shape); going on",
+                       response.status)  # fmt: skip
+        return
+    try:
+        message = error_message(json.loads(response.data))
+    except ValueError:
+        message = response.data[:MAX_MESSAGE_CHARS].decode("utf-8", "replace")
+    raise _refusal(response.status, message, json.loads(body).keys(), payload)
+
+
+def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadSpec) -> BadOption:
+    said = f"the server refused the run's request (HTTP {status}: {message})"
+    named = [field for field in fields if field in message]
+    extension_fields = [field for field in named if field in VLLM_EXTENSION_FLAGS]
+    if extension_fields:
+        flags = " ".join(VLLM_EXTENSION_FLAGS[field] for field in extension_fields)
+        return BadOption("--server-profile", f"{said}; it does not take {', '.join(extension_fields)}: "
+                         f"--server-profile openai (or {flags}) drops them")  # fmt: skip
+    extra_fields = [field for field in named if field in payload.extra_body]
+    if extra_fields:
+        return BadOption("--extra-args", f"{said}; it does not take {', '.join(extra_fields)}")
+    if status in (401, 403):
+        return BadOption("--api-key", said)
+    if status == 404 and "model" in message.lower():
+        return BadOption("--model", said)
+    if "image" in message.lower() and payload.image_num:
+        return BadOption("--image-num", f"{said}; --image-num 0 sends text only")
+    return BadOption("--host", said)

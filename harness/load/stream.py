@@ -116,6 +116,8 @@ def _token_count(usage: Any, field: str) -> int | None:
 def error_message(body: Any) -> str:
     """The message of an OpenAI/vLLM error body ({"error": {...}} or {"object": "error", ...})."""
     if isinstance(body, dict):
+        if isinstance(body.get("detail"), str):  # FastAPI's own errors (422, 404), as transformers serve sends
+            return body["detail"][:MAX_MESSAGE_CHARS]
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:MAX_MESSAGE_CHARS]

@@ -205,6 +205,9 @@ class Master:
                              config=self.options.public_config(), stages=self.summaries)  # fmt: skip
         add_load_generators(summary, self.ready, self.done)
         summary["completed"] = self.run_completed()
+        payload = self.options.payload
+        summary["server_profile"] = payload.server_profile
+        summary["output_length_enforced"] = payload.enforced_min_tokens == payload.min_tokens
         if self.stop_reason is not None:
             summary["stopped_by"] = self.stop_reason
         if self.lost_workers:
@@ -214,6 +217,12 @@ class Master:
         print("\nomniload summary\n" + format_stage_table(self.summaries))
         for line in recommendations(self.summaries, self.lost_workers):
             print(line)
+        if not summary["output_length_enforced"]:
+            print(f"note: output length not enforced by this server (profile {payload.server_profile}: no "
+                  f"min_tokens/ignore_eos); stage figures use the tokens it produced")  # fmt: skip
+        without_done = sum(stage["streams_without_done"] for stage in self.summaries)
+        if without_done:
+            print(f"note: {without_done} streams ended without data: [DONE] (allowed; each had a finish_reason)")
         if summary.get("unreachable_s"):
             print(f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
                   "(connect_error; users backed off up to 1 s between tries)")  # fmt: skip

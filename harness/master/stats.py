@@ -48,6 +48,7 @@ class StageSummary(TypedDict):
     prompt_tokens: Distribution
     completion_tokens: Distribution
     errors: dict[str, int]
+    streams_without_done: int  # successful streams that ended without data: [DONE] (allowed; real servers omit it)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -85,6 +86,7 @@ class StageAccumulator:
         self.number = number
         self.sent = 0
         self.errors: Counter[str] = Counter()
+        self.streams_without_done = 0
         self.first_send_s = math.inf
         self.last_end_s = -math.inf
         self._series: dict[str, array[float]] = {
@@ -105,6 +107,8 @@ class StageAccumulator:
             if value is not None:
                 series[name].append(value)
         series["itl_s"].extend(record.itl_s)
+        if record.done_marker is False:
+            self.streams_without_done += 1
 
     @property
     def succeeded(self) -> int:
@@ -136,4 +140,5 @@ class StageAccumulator:
             prompt_tokens=distribution(self._series["prompt_tokens"]),
             completion_tokens=distribution(self._series["completion_tokens"]),
             errors=dict(self.errors),
+            streams_without_done=self.streams_without_done,
         )

@@ -36,6 +36,8 @@ class RunSummary(TypedDict, total=False):
     unreachable_s: float  # longest time any load generator could not reach the server
     lost_workers: dict[str, int]  # worker id -> requests lost in flight
     completed: bool  # every stage ran its whole budget
+    server_profile: str  # vllm or openai: which request extensions were sent
+    output_length_enforced: bool  # the server was told to produce exactly the asked output length
     stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
     omnibench: dict[str, Any]
 

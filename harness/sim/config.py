@@ -59,9 +59,11 @@ class SimConfig:
     answer_key: str | None = None
     answer_accuracy: float = 1.0
     api_key: str | None = field(default=None, repr=False)  # vLLM's --api-key: /v1 routes need it
+    compat: str = "vllm"  # "openai": behave as a plain OpenAI-compatible server (transformers serve)
 
 
 PROG = "python -m harness.sim"
+COMPAT_MODES = ("vllm", "openai")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer OmniBench questions from this dataset file (OmniBench layout)")  # fmt: skip
     add("--answer-accuracy", type=float, default=1.0, help="share of --answer-key questions answered right")
     add("--api-key", default=None, help="as vLLM: /v1 routes answer 401 without Authorization: Bearer KEY")
+    add("--compat", choices=COMPAT_MODES, default="vllm",
+        help="openai: a plain OpenAI-compatible server as transformers serve is: vLLM fields refused (422), "
+             "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version")  # fmt: skip
     return parser
 
 
@@ -155,6 +160,7 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         faults=faults,
         max_body_mb=args.max_body_mb,
         api_key=args.api_key,
+        compat=args.compat,
         answer_key=args.answer_key,
         answer_accuracy=args.answer_accuracy,
     )

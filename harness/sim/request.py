@@ -45,6 +45,7 @@ class ChatRequest:
     seed: int | None
     images: list[ImageInfo] = field(default_factory=list)
     audio_durations_s: list[float] = field(default_factory=list)
+    vllm_fields: tuple[str, ...] = ()  # vLLM's own extensions present in the body (a plain server refuses them)
 
     @property
     def image_tokens(self) -> int:
@@ -53,6 +54,10 @@ class ChatRequest:
     @property
     def audio_tokens(self) -> int:
         return sum(audio_tokens(duration_s) for duration_s in self.audio_durations_s)
+
+
+# Request fields only vLLM knows (its SamplingParams extensions) that omniload may send.
+VLLM_EXTENSION_FIELDS = frozenset({"min_tokens", "ignore_eos"})
 
 
 def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatRequest:
@@ -79,6 +84,7 @@ def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatReque
         min_tokens=_optional_int(payload, "min_tokens", minimum=0) or 0,
         ignore_eos=bool(payload.get("ignore_eos", False)),
         seed=_optional_int(payload, "seed", minimum=None),
+        vllm_fields=tuple(sorted(VLLM_EXTENSION_FIELDS & payload.keys())),
     )
     temperature = payload.get("temperature")
     if temperature is not None and (not isinstance(temperature, (int, float)) or temperature < 0):

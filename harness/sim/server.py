@@ -34,6 +34,7 @@ from harness.sim.plan import event_ends
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
+SIMULATED_VLLM_VERSION = "0.11.0"  # what /version answers (omniload detects vLLM by it)
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 TOKENIZER_THREADS = 2
 # Bodies above this go to a parser process (images: JSON and base64 work of ~6 ms/MB).
@@ -76,9 +77,11 @@ class SimServer:
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
-        app.router.add_post("/tokenize", self.tokenize)
         app.router.add_get("/health", self.health)
-        app.router.add_get("/metrics", self.metrics_page)
+        if self.config.compat == "vllm":  # a plain OpenAI-compatible server has none of these
+            app.router.add_post("/tokenize", self.tokenize)
+            app.router.add_get("/metrics", self.metrics_page)
+            app.router.add_get("/version", self.version)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -99,6 +102,9 @@ class SimServer:
 
     async def health(self, _request: web.Request) -> web.Response:
         return web.Response(status=200)
+
+    async def version(self, _request: web.Request) -> web.Response:
+        return web.json_response({"version": SIMULATED_VLLM_VERSION})
 
     async def metrics_page(self, _request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render(), content_type="text/plain", charset="utf-8")
@@ -188,6 +194,10 @@ class SimServer:
         except SimRequestError as exc:
             record["status"] = exc.status
             return _error_response(exc.status, exc.message, exc.param)
+        if self.config.compat == "openai" and chat.vllm_fields:  # FastAPI's answer to unknown fields
+            record["status"] = 422
+            fields = "{" + ", ".join(repr(name) for name in chat.vllm_fields) + "}"
+            return web.json_response({"detail": f"Unexpected fields in the request: {fields}"}, status=422)
         record.update(
             prompt_tokens=prompt_tokens,
             text_tokens=text_tokens,
@@ -271,6 +281,7 @@ class SimServer:
         event_lag_s: list[float] = []
         reasoning_tokens = min(self.config.reasoning_tokens, seq.output_tokens)
         fault_at = fault.at_token if fault is not None and fault.at_token > 0 else None
+        plain = self.config.compat == "openai"  # usage in the finish event, always; no [DONE]
         sent = events = 0
         previous_perf: float | None = None  # when the previous event's last token was due
         first_sent_perf: float | None = None
@@ -285,8 +296,8 @@ class SimServer:
                 _, scheduled_perf = await self.engine.wait_for(seq, event_end)
                 last = event_end == seq.output_tokens
                 send(framer.delta_event("".join(exchange.words[sent:event_end]),
-                                        exchange.finish_reason if last else None,
-                                        reasoning=sent < reasoning_tokens))  # fmt: skip
+                                        exchange.finish_reason if last else None, reasoning=sent < reasoning_tokens,
+                                        usage_tokens=(seq.prompt_tokens, event_end) if last and plain else None))  # fmt: skip
                 last_sent_perf = time.perf_counter()
                 if first_sent_perf is None:
                     first_sent_perf = last_sent_perf
@@ -300,9 +311,9 @@ class SimServer:
                     if await self._stream_fault(exchange, response, framer):
                         return response
             record["finish_reason"] = exchange.finish_reason
-            if exchange.chat.include_usage:
+            if exchange.chat.include_usage and not plain:
                 await response.write(framer.usage_event(seq.prompt_tokens, sent))
-            if fault is None or fault.kind != "no_done":
+            if not plain and (fault is None or fault.kind != "no_done"):
                 await response.write(DONE_EVENT)
             await response.write_eof()
             self.metrics.on_finished(seq, exchange.finish_reason)
