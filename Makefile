@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sim_capacity.py
 	$(BIN)/python bench/client_fidelity.py
 	$(BIN)/python bench/metrics_render.py
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
