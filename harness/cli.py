@@ -11,6 +11,8 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
   locustfile       print the path of that locustfile (for `locust -f "$(omniload locustfile)" ...`)
   omnibench ...    the OmniBench accuracy pass on its own
   grafana push ... push the Prometheus datasource and the dashboard to a Grafana
+  report DIR [DIR ...]  write DIR/report.html, or compare runs (./comparison.html)
+  app [RESULTS]    a local viewer of every run under RESULTS (default: results)
   sim ...          the simulated vLLM server
   demo             everything above against the simulator (what `make demo` runs)"""
 
@@ -43,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         from harness.omnibench.cli import main as omnibench_main
 
         return omnibench_main(rest)
+    if command == "report":
+        from harness.report.command import main as report_main
+
+        return report_main(rest)
+    if command == "app":
+        from harness.report.app import main as app_main
+
+        return app_main(rest)
     if command == "demo":
         from harness.devtools.demo import main as demo_main
 

@@ -16,6 +16,7 @@ Locust's parser and these hooks:
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -33,9 +34,11 @@ from harness.load.generator import LoadGenerator
 from harness.load.preflight import check_lengths_fit, check_reachable, check_request_shape, detect_server_profile
 from harness.load.prompts import PromptLengthError
 from harness.master.master import Master
+from harness.master.server_scrape import ServerScraper
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
 from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, load_options
+from harness.report.html import write_report
 from harness.report.webui import add_stages_tab, hide_secret_options
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,9 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         add_stages_tab(web_ui, master)
         hide_secret_options(web_ui, SECRET_FLAGS)
     _stop_gracefully_on_signals(environment, master)
+    if options.payload.server_profile == "vllm":  # its /metrics: the report shows the server's side
+        environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
+        environment.omniload_scraper.start()  # type: ignore[attr-defined]
     if isinstance(runner, LocalRunner):
         environment.omniload_generator = LoadGenerator(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
@@ -166,6 +172,9 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
     if generator is not None:
         generator.report_done()  # before the master's end below, when both are this process
+    scraper: ServerScraper | None = getattr(environment, "omniload_scraper", None)
+    if scraper is not None:
+        scraper.stop()
     master: Master | None = getattr(environment, "omniload_master", None)
     if master is None:
         return
@@ -213,6 +222,8 @@ def _finish_run(master: Master) -> None:
         omnibench = run_after_load(options)
         master.add_to_summary(summary, "omnibench", omnibench)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
+    report = write_report(options.report_dir, embed_media=options.embed_samples)
+    print(f"report: {report}   (open it in a browser, or: omniload app {os.path.dirname(report)})", flush=True)
     master.environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
     if options.metrics.port and options.metrics.linger_s:
         master.metrics.linger(options.metrics.linger_s)

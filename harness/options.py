@@ -110,6 +110,8 @@ def add_arguments(parser: Any) -> None:
     add("--pool-size", type=int, default=DEFAULT_POOL_SIZE,
         help="Payloads built before load; a longer run reuses them (and says so)")  # fmt: skip
     add("--report-dir", default="", help=f"Where results go (default: {DEFAULT_REPORT_ROOT}/<UTC time>)")
+    add("--no-samples", action="store_true", default=False,
+        help="report.html without OmniBench images and audio (the answers stay)")  # fmt: skip
     add("--parallel", type=int, nargs="+", default=[],
         help="Sweep: users (requests in flight) per stage, e.g. 1 5 10 50 100")  # fmt: skip
     add("--number", type=int, nargs="+", default=[],
@@ -312,6 +314,7 @@ class LoadOptions:
     metrics: MetricsSpec
     report_dir: str
     omnibench: OmniBenchConfig | None = None  # the accuracy pass after the load, if asked for
+    embed_samples: bool = True  # OmniBench media in report.html
 
     @property
     def endpoint(self) -> Endpoint:
@@ -342,6 +345,7 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         metrics=MetricsSpec.from_flags(parsed),
         report_dir=parsed.report_dir or default_report_dir(),
         omnibench=omnibench_config(parsed, AFTER_LOAD_PREFIX) if parsed.omnibench else None,
+        embed_samples=not parsed.no_samples,
     )
     check_pool_size(options.payload, options.sweep)
     return options

@@ -1,0 +1,35 @@
+"""`omniload report DIR` writes DIR/report.html; `omniload report A B ...` compares runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
+from harness.report.html import load_run, render_comparison, write_report
+from harness.report.summary import SUMMARY_FILE
+
+PROG = "omniload report"
+COMPARISON_FILE = "comparison.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineArgumentParser(prog=PROG, description=__doc__)
+    parser.add_argument("runs", nargs="+", help="report directories (with summary.json)")
+    parser.add_argument("--out", default=COMPARISON_FILE, help=f"the comparison's file (default: ./{COMPARISON_FILE})")
+    parser.add_argument("--no-samples", action="store_true", help="leave OmniBench images and audio out")
+    args = parser.parse_args(argv)
+    for run in args.runs:
+        if not (Path(run) / SUMMARY_FILE).is_file():
+            exit_bad_option(BadOption("RUN", f"{run} holds no {SUMMARY_FILE}"), PROG)
+    if len(args.runs) == 1:
+        print(write_report(args.runs[0], embed_media=not args.no_samples))
+        return 0
+    out = Path(args.out)
+    out.write_text(render_comparison([load_run(run) for run in args.runs]), encoding="utf-8")
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
