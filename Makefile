@@ -8,9 +8,10 @@ DEMO_DIR ?= results/demo
 
 .PHONY: demo test bench deps clean
 
-# Debian packages the project needs (tests run a real Prometheus server).
+# Debian packages the project needs: a real Prometheus server (tests, demo) and Chromium
+# (the report's browser tests and the demo's screenshots; Playwright drives Debian's build).
 deps:
-	@command -v prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+	@command -v prometheus >/dev/null 2>&1 && test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus chromium >/dev/null; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -39,6 +39,7 @@ from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
 from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, load_options
 from harness.report.html import write_report
+from harness.report.progress import ProgressLine
 from harness.report.webui import add_stages_tab, hide_secret_options
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ REJECTED_FLUSH_S = 0.5
 # A worker that hears nothing from its master for this long stops (Locust waits 60 s).
 MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
+PROGRESS_TICK_S = 0.5
 
 
 @events.init_command_line_parser.add_listener
@@ -89,6 +91,8 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
     if options.payload.server_profile == "vllm":  # its /metrics: the report shows the server's side
         environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
         environment.omniload_scraper.start()  # type: ignore[attr-defined]
+    if parsed.headless:
+        gevent.spawn(_show_progress, master)
     if isinstance(runner, LocalRunner):
         environment.omniload_generator = LoadGenerator(environment, options)  # type: ignore[attr-defined]
         if parsed.headless:
@@ -109,6 +113,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     generator: LoadGenerator = environment.omniload_generator  # type: ignore[attr-defined]
     if generator.pool is None:
         _prepare(generator)
+
+
+def _show_progress(master: Master) -> None:
+    """Headless runs: a progress line about once a second on a terminal, every 10 s in a log."""
+    line = ProgressLine()
+    while master.stop_reason is None and not master.finished:
+        master.show_progress(line)
+        gevent.sleep(PROGRESS_TICK_S)
+    line.end()
 
 
 def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
@@ -223,7 +236,7 @@ def _finish_run(master: Master) -> None:
         master.add_to_summary(summary, "omnibench", omnibench)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     report = write_report(options.report_dir, embed_media=options.embed_samples)
-    print(f"report: {report}   (open it in a browser, or: omniload app {os.path.dirname(report)})", flush=True)
+    print(f"report: {report}   (open it in a browser, or: omniload app {os.path.dirname(os.path.dirname(report)) or '.'})", flush=True)
     master.environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
     if options.metrics.port and options.metrics.linger_s:
         master.metrics.linger(options.metrics.linger_s)

@@ -10,9 +10,10 @@ from typing import IO, Any
 class JsonlWriter:
     """Appends one JSON object per line, flushed per line (a crash loses nothing)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, fresh: bool = False) -> None:
+        """fresh: start an empty file (a run's own records); else append (resumable results)."""
         self.path = path
-        self._file: IO[str] = open(path, "a", encoding="utf-8")
+        self._file: IO[str] = open(path, "w" if fresh else "a", encoding="utf-8")
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._file.write(json.dumps(row, separators=(",", ":")) + "\n")

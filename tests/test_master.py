@@ -150,3 +150,18 @@ def test_every_failure_reason_has_a_live_series_from_the_start(tmp_path: Path, r
 
     master = Master(fake_environment(FakeCluster().master), sweep_options(tmp_path))
     assert f'reason="{reason}"' in generate_latest(master.metrics.registry).decode()
+
+
+def test_progress_says_stage_done_in_flight_rate_and_eta(tmp_path: Path) -> None:
+    import io
+
+    from harness.report.progress import ProgressLine
+
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "4"))
+    cluster.master.tick()
+    cluster.users(1)
+    cluster.master.tick()
+    cluster.send_one("w0")
+    out = io.StringIO()  # not a terminal: whole lines
+    cluster.master.show_progress(ProgressLine(out))
+    assert out.getvalue().startswith("stage 1/1: 1/4 done, 0 in flight, ") and "p50 TTFT 100 ms, ETA" in out.getvalue()

@@ -45,6 +45,11 @@ def stage_rows(port: int) -> list[dict]:
     return next(t["data"] for t in stats.get("extended_stats", []) if t["key"] == "omniload-stages")
 
 
+def locust_rows(port: int) -> dict[str, dict]:
+    """Locust's own statistics rows by name."""
+    return {row["name"]: row for row in json.loads(get(port, "/stats/requests"))["stats"]}
+
+
 def wait_for_rows(port: int, done: int) -> list[dict]:
     rows: list[dict] = []
     deadline = time.monotonic() + DEADLINE_S
@@ -80,12 +85,19 @@ def test_stage_table_is_served_and_secrets_stay_out_of_the_page(keyed_sim: SimPr
     try:
         rows = wait_for_rows(port, done=4)
         page = get(port, "/").decode()
+        locust_stats = locust_rows(port)
     finally:
         log = stop(locust)
     assert [(r["name"], r["parallel"], r["number"], r["sent"], r["failed"]) for r in rows] == [
         ("stage 1", 1, 2, 2, 0), ("stage 2", 2, 4, 4, 0)]  # fmt: skip
     assert all(isinstance(r["p90_ttft_ms"], float) and r["p90_ttft_ms"] > 0 for r in rows)
     assert "omniload stages" in page  # the tab is declared to the UI
+    # TTFT and TPOT are rows of Locust's own statistics (and so lines in its charts), successes only
+    requests = locust_stats["/v1/chat/completions"]
+    assert requests["num_requests"] > 0 and requests["num_failures"] == 0
+    for row in ("[ttft]", "[tpot]"):  # one per successful request, as Locust counted them
+        assert locust_stats[row]["num_requests"] == requests["num_requests"]
+        assert locust_stats[row]["num_failures"] == 0 and 0 < locust_stats[row]["avg_response_time"] < 1000
     assert '"api_key"' in page and '"grafana_url"' in page  # the fields are there, masked and empty
     for secret in (API_KEY, GRAFANA_PASSWORD):
         assert secret not in page and secret not in log

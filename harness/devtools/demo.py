@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import shlex
 import subprocess
 import sys
@@ -23,12 +24,14 @@ import time
 from pathlib import Path
 
 from harness.sim.config import DEFAULT_MODEL
+from harness.devtools.browser import PageLog, browser_page
 from harness.devtools.promserver import Prometheus, free_port, start_prometheus
 from harness.devtools.simprocess import start_sim
 from harness.devtools.verify import request_errors, stages_seen
 from harness.jsonl import read_jsonl
 from harness.omnibench.dataset import bundled_sample_path
 from harness.records import read_records
+from harness.report.html import REPORT_FILE
 from harness.report.stages_csv import STAGES_CSV
 from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
 from harness.resources import locustfile_path
@@ -40,6 +43,7 @@ DEMO_SLEEP_INTERVAL_S = "1"
 DEMO_ANSWER_ACCURACY = "0.75"
 METRICS_LINGER_S = "3"
 LOCUST_DEADLINE_S = 300.0
+SCREENSHOTS = ("report.png", "app.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,11 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report_dir = Path(args.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (SUMMARY_FILE, REQUESTS_FILE, STAGES_CSV, "sim_ground_truth.jsonl"):
+    for stale in (SUMMARY_FILE, REQUESTS_FILE, STAGES_CSV, "sim_ground_truth.jsonl", REPORT_FILE, *SCREENSHOTS):
         (report_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(report_dir / "omnibench", ignore_errors=True)  # else the pass resumes and asks nothing
     ground_truth = str(report_dir / "sim_ground_truth.jsonl")
 
-    print("[demo] 1/4 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
+    print("[demo] 1/5 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
     sim = start_sim(["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy",
                      DEMO_ANSWER_ACCURACY], ground_truth=ground_truth, port=args.port)  # fmt: skip
     print(f"[demo]     {sim.base_url} (pid {sim.process.pid}), ground truth -> {ground_truth}")
@@ -68,19 +73,50 @@ def main(argv: list[str] | None = None) -> int:
                    "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
                    "--omnibench", "--omnibench-concurrency", "4", "--metrics-port", str(metrics_port),
                    "--metrics-linger", METRICS_LINGER_S]  # fmt: skip
-        print("[demo] 2/4 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
+        print("[demo] 2/5 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
         locust_exit = subprocess.run(command, timeout=LOCUST_DEADLINE_S).returncode
         scraped_at = time.time() - float(METRICS_LINGER_S) / 2
         print(f"[demo]     locust exit code {locust_exit}")
-        print("[demo] 3/4 the same requests as the server saw them (joined on X-Request-Id):")
+        print("[demo] 3/5 the same requests as the server saw them (joined on X-Request-Id):")
         check_against_ground_truth(report_dir, ground_truth)
-        print("[demo] 4/4 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
+        print("[demo] 4/5 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
         show_prometheus(prometheus, scraped_at)
     finally:
         prometheus.stop()
         sim.stop()
-    print("[demo] not shown here: Grafana (no server on this machine; see README), the HTML report (not built yet)")
+    print("[demo] 5/5 the report, opened in headless Chromium with every network request blocked:")
+    show_report(report_dir)
+    print("[demo] not shown here: Grafana (no server on this machine; see README)")
     return locust_exit
+
+
+def show_report(report_dir: Path) -> None:
+    """Screenshots of report.html and of `omniload app` into the report directory."""
+    report = report_dir / REPORT_FILE
+    with browser_page() as (page, log):
+        page.goto("file://" + str(report.resolve()))
+        page.screenshot(path=str(report_dir / SCREENSHOTS[0]), full_page=True)
+        marks = page.locator("figure.chart .mark").count()
+    print(f"[demo]     {report} ({report.stat().st_size / 1024:.0f} KB): {page_summary(marks, log)}")
+    app = subprocess.Popen([sys.executable, "-m", "harness.cli", "app", str(report_dir.parent), "--port", "0"],
+                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert app.stdout is not None
+        base = app.stdout.readline().split("serving on ")[1].split()[0].rstrip("/")
+        with browser_page(allowed_prefix=base) as (page, log):
+            page.goto(f"{base}/run/{report_dir.name}")
+            page.locator("#omnibench").scroll_into_view_if_needed()
+            page.screenshot(path=str(report_dir / SCREENSHOTS[1]))
+    finally:
+        app.terminate()
+        app.wait(10)
+    print(f"[demo]     screenshots: {report_dir / SCREENSHOTS[0]}, {report_dir / SCREENSHOTS[1]}")
+    print(f"[demo]     open it: a browser on {report}, or `omniload app {report_dir.parent}` (http://127.0.0.1:8650)")
+
+
+def page_summary(marks: int, log: PageLog) -> str:
+    return (f"{marks} chart marks drawn, {len(log.console_errors)} console errors, "
+            f"{len(log.blocked_requests)} network requests attempted")
 
 
 def show_prometheus(prometheus: Prometheus, at_s: float) -> None:

@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 # Each worker's prompts and images differ: its seed is offset by its index times this.
 WORKER_SEED_STRIDE = 1_000_003
 WORKER_RECORDS_FILE = "requests.worker-{index}.jsonl"
+# Extra rows in Locust's statistics (web UI table and charts): TTFT and TPOT in ms.
+LLM_ROW_TYPE = "LLM"
+TTFT_ROW = "[ttft]"
+TPOT_ROW = "[tpot]"
 
 
 class FailedRequest(Exception):
@@ -71,7 +75,7 @@ class LoadGenerator:
         if worker_index is not None:
             os.makedirs(options.report_dir, exist_ok=True)
             path = os.path.join(options.report_dir, WORKER_RECORDS_FILE.format(index=worker_index))
-            self.writer = JsonlWriter(path)
+            self.writer = JsonlWriter(path, fresh=True)
         if options.sweep.stages:
             assert environment.runner is not None
             environment.runner.register_message(wire.GRANT, self._on_grant)
@@ -168,6 +172,12 @@ class LoadGenerator:
             response=None,
         )
         self._track_outage(record)
+        if error is None:  # TTFT and TPOT as rows of Locust's own statistics and charts (successes only)
+            for name, value_s in ((TTFT_ROW, record.ttft_s), (TPOT_ROW, record.tpot_s)):
+                if value_s is not None:
+                    self.environment.events.request.fire(request_type=LLM_ROW_TYPE, name=name,
+                                                         response_time=value_s * 1000, response_length=0,
+                                                         exception=None, context={}, response=None)  # fmt: skip
         as_dict = record.to_dict()
         if self.writer is not None:
             self.writer.write(as_dict)

@@ -22,6 +22,7 @@ from harness.master.stats import StageAccumulator, StageSummary
 from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
 from harness.records import RequestRecord
+from harness.report.progress import ProgressLine, eta_text
 from harness.report.recommendations import recommendations
 from harness.report.stages_csv import write_stages_csv
 from harness.report.summary import REQUESTS_FILE, RunSummary, add_load_generators, write_summary
@@ -47,7 +48,7 @@ class Master:
         self.options = options
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         os.makedirs(options.report_dir, exist_ok=True)
-        self.writer = JsonlWriter(os.path.join(options.report_dir, REQUESTS_FILE))
+        self.writer = JsonlWriter(os.path.join(options.report_dir, REQUESTS_FILE), fresh=True)
         self.ledger = BudgetLedger(self._send_grant)
         self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
                                 self._end_stage, lambda: self.ledger.complete)  # fmt: skip
@@ -58,6 +59,7 @@ class Master:
         self.done: dict[int, wire.DoneMessage] = {}
         self.stop_reason: str | None = None  # set when the run was told to stop early (a signal)
         self.rejected: str | None = None  # a worker's one-line refusal of the input
+        self.finished = False  # the reports are being written
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
@@ -126,8 +128,25 @@ class Master:
         record.fail(wire.WORKER_LOST, f"worker {worker_id} stopped answering with this request in flight")
         return record
 
+    def show_progress(self, line: ProgressLine) -> None:
+        """One progress line: stage, done/number, in flight, RPS, p50 TTFT, ETA (headless runs)."""
+        if not self.accumulators or self.stop_reason is not None:
+            return
+        sent, rps, p50_s = self.accumulators[-1].progress(time.time())
+        ttft = f"{p50_s * 1000:.0f} ms" if p50_s is not None else "-"
+        in_flight = len(self.ledger.outstanding) if self.sweep.stages else (self.environment.runner.user_count  # type: ignore[union-attr]
+                                                                           if self.environment.runner else 0)  # fmt: skip
+        if self.sweep.stages and self.sweep.running:
+            stage = self.sweep.stages[self.sweep.index]
+            line.show(f"stage {self.sweep.index + 1}/{len(self.sweep.stages)}: {sent}/{stage.number} done, "
+                      f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {eta_text(stage.number - sent, rps)}")  # fmt: skip
+        elif not self.sweep.stages:
+            line.show(f"{sent} done, {in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}")
+
     def live_summaries(self) -> list[StageSummary]:
         """Finished stages and, while it runs, the current one (for the web UI)."""
+        if not self.sweep.stages and self.accumulators and self.environment.runner is not None:
+            self.accumulators[0].parallel = self.environment.runner.user_count  # a plain run: its users
         if len(self.accumulators) > len(self.summaries):
             return [*self.summaries, self.accumulators[-1].summary()]
         return list(self.summaries)
@@ -195,6 +214,7 @@ class Master:
 
     def finish(self) -> RunSummary:
         """Write summary.json and stages.csv, print the tables; returns the summary."""
+        self.finished = True
         if not self.sweep.stages and self.accumulators:  # a plain run: its concurrency is Locust's user count
             accumulator = self.accumulators[0]
             accumulator.parallel = getattr(self.environment.parsed_options, "num_users", None)

@@ -32,7 +32,7 @@ class ServerScraper:
     def __init__(self, endpoint: Endpoint, report_dir: str) -> None:
         self.url = endpoint.base_url + METRICS_PATH
         self.headers = endpoint.auth_headers()
-        self.writer = JsonlWriter(os.path.join(report_dir, SERVER_METRICS_FILE))
+        self.writer = JsonlWriter(os.path.join(report_dir, SERVER_METRICS_FILE), fresh=True)
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TypedDict
 
+import numpy as np
+
 from harness.records import RequestRecord
 
 
@@ -109,6 +111,13 @@ class StageAccumulator:
         series["itl_s"].extend(record.itl_s)
         if record.done_marker is False:
             self.streams_without_done += 1
+
+    def progress(self, now_s: float) -> tuple[int, float, float | None]:
+        """(sent so far, successes per second so far, p50 TTFT in s): cheap enough to call every second."""
+        elapsed_s = now_s - self.first_send_s if self.sent else 0.0
+        ttfts = self._series["ttft_s"]
+        p50 = float(np.percentile(np.frombuffer(ttfts, dtype=np.float64), 50, method="inverted_cdf")) if ttfts else None
+        return self.sent, self.succeeded / elapsed_s if elapsed_s > 0 else 0.0, p50
 
     @property
     def succeeded(self) -> int:

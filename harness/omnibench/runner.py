@@ -25,6 +25,7 @@ from harness.omnibench.prompt import audio_format, build_messages, image_mime_ty
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
 from harness.load.stream import error_message
+from harness.report.progress import ProgressLine
 
 OMNIBENCH_DIR = "omnibench"
 SAMPLES_FILE = "samples.jsonl"
@@ -91,6 +92,7 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     lock = threading.Lock()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     refused: list[str] = []
+    progress = ProgressLine()
     with urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=REQUEST_TIMEOUT_S) as http, \
             open(samples_path, "a", encoding="utf-8") as out:  # fmt: skip
         if out.tell() and not _ends_with_newline(samples_path):
@@ -108,9 +110,11 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
                 out.write(json.dumps(result) + "\n")
                 out.flush()
                 done[sample.index] = result
+                progress.show(f"OmniBench: {len(done)}/{len(samples)} answered", force=len(done) == len(samples))
 
         with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
             list(pool.map(ask_and_keep, todo))
+    progress.end()
     if refused:
         raise PassRefused(refused[0])
     results = [done[sample.index] for sample in samples if sample.index in done]
