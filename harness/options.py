@@ -108,7 +108,10 @@ def add_arguments(parser: Any) -> None:
     add("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT_S, help="Seconds for one whole request")
     add("--seed", type=int, default=0, help="Seed for prompts and images (workers add their index)")
     add("--pool-size", type=int, default=DEFAULT_POOL_SIZE,
-        help="Payloads built before load; a longer run reuses them (and says so)")  # fmt: skip
+        help="Plain runs: payloads built before load, and per refill while it runs")  # fmt: skip
+    add("--reuse-payloads", action="store_true", default=False,
+        help="Plain runs: cycle through the --pool-size payloads instead of building fresh ones (says how many "
+             "requests reused one)")  # fmt: skip
     add("--report-dir", default="", help=f"Where results go (default: {DEFAULT_REPORT_ROOT}/<UTC time>)")
     add("--no-samples", action="store_true", default=False,
         help="report.html without OmniBench images and audio (the answers stay)")  # fmt: skip
@@ -181,7 +184,8 @@ class PayloadSpec:
     temperature: float
     stream: bool
     seed: int
-    pool_size: int  # payloads built for a plain (budgetless) run
+    pool_size: int  # payloads built for a plain (budgetless) run, and per refill
+    reuse_payloads: bool = False  # a plain run cycles through its pool instead of building fresh payloads
     server_profile: str = "auto"  # auto (resolved before load), vllm or openai
 
     @property
@@ -247,6 +251,7 @@ class PayloadSpec:
             stream=parsed.stream,
             seed=parsed.seed,
             pool_size=parsed.pool_size,
+            reuse_payloads=parsed.reuse_payloads,
             server_profile=parsed.server_profile,
         )
 

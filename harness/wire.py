@@ -106,6 +106,9 @@ class PayloadFacts(TypedDict, total=False):
     image_bytes_mean: float  # encoded image bytes per payload
     body_bytes_mean: float  # request body bytes per payload
     reused: int  # requests that took a payload already sent once (filled at DONE)
+    built_during_load: int  # fresh payloads built while the run went on (filled at DONE)
+    waits: int  # requests that waited for fresh payloads (filled at DONE)
+    wait_s: float
 
 
 class ReadyMessage(TypedDict):
@@ -131,6 +134,9 @@ class DoneMessage(TypedDict):
     reused: int  # requests that reused a payload
     client: ClientUsage
     unreachable_s: float  # seconds the server could not be reached (connect_error), outages summed
+    built_during_load: int  # fresh payloads a plain run built while it ran
+    payload_waits: int  # requests that waited for fresh payloads (the load generator was the limit)
+    payload_wait_s: float
 
 
 class RejectedMessage(TypedDict):

@@ -167,3 +167,20 @@ def test_an_outage_is_backed_off_and_its_length_reported(tmp_path: Path) -> None
     # from the first refused request to the first one served: the outage, give or take one wait
     assert outage_s - 1.5 <= summary["unreachable_s"] <= outage_s + 1.0, (summary["unreachable_s"], outage_s)
     assert locust.returncode == 1 and "could not be reached for" in stdout
+
+
+def test_a_plain_run_longer_than_its_pool_sends_only_fresh_payloads(tmp_path: Path) -> None:
+    sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
+    report = tmp_path / "r"
+    try:
+        result = run_locust(["--headless", "-u", "4", "-r", "4", "-t", "4s", "--host", sim.base_url, "--model", MODEL,
+                             "--report-dir", str(report), "--max-tokens", "8", "--image-width", "32", "--image-height",
+                             "32", "--min-prompt-length", "32", "--max-prompt-length", "32", "--pool-size", "8"])  # fmt: skip
+        truth = sim.ground_truth_records()
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    payloads = json.loads((report / "summary.json").read_text())["payloads"]
+    records = [json.loads(line) for line in (report / "requests.jsonl").read_text().splitlines()]
+    assert len(records) == len(truth) > 8 * 3  # several times the pool
+    assert payloads["reused"] == 0 and payloads["built_during_load"] >= len(records) - 8

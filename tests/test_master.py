@@ -93,7 +93,7 @@ def test_a_sweep_runs_each_stage_with_its_exact_budget(tmp_path: Path) -> None:
 
 
 def test_payload_reuse_is_reported_per_worker(tmp_path: Path) -> None:
-    options = sweep_options(tmp_path, "--pool-size", "2")  # a plain run: pools of 2
+    options = sweep_options(tmp_path, "--pool-size", "2", "--reuse-payloads")  # a plain run cycling 2 payloads
     fake = FakeCluster()
     master = Master(fake_environment(fake.master, num_users=1), options)
     generator = LoadGenerator(fake_environment(fake.add_worker("w3")), options, worker_index=3)

@@ -69,3 +69,16 @@ def test_pool_hands_out_in_order_then_counts_reuse() -> None:
     pool = PayloadPool(payloads)
     assert [pool.take() for _ in range(3)] == [payloads[0], payloads[1], payloads[0]]
     assert pool.reused == 1
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_stored_noise_pngs_decode_to_the_same_pixels(mode: str) -> None:
+    import numpy as np
+
+    from harness.load.images import encode_image, make_image
+
+    image = make_image(37, 23, mode, "noise", np.random.default_rng(5))
+    decoded = Image.open(io.BytesIO(encode_image(image, "png", "noise")))
+    decoded.load()
+    assert decoded.mode == mode and decoded.size == (37, 23)
+    assert np.array_equal(np.asarray(decoded), np.asarray(image))

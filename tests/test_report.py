@@ -7,10 +7,8 @@ the app itself is blocked and counted: the report must need none.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path

@@ -22,6 +22,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from harness import wire
+from harness.load.factory import PayloadFactory
 from harness.load.payloads import Payload, PayloadPool, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # Each worker's prompts and images differ: its seed is offset by its index times this.
 WORKER_SEED_STRIDE = 1_000_003
+# Each refill batch of a plain run gets a seed no worker's other batches use.
+BATCH_SEED_STRIDE = WORKER_SEED_STRIDE * 1024
 WORKER_RECORDS_FILE = "requests.worker-{index}.jsonl"
 # Extra rows in Locust's statistics (web UI table and charts): TTFT and TPOT in ms.
 LLM_ROW_TYPE = "LLM"
@@ -61,7 +64,7 @@ class LoadGenerator:
         self.options = options
         self.worker_index = worker_index or 0
         self.run_tag = uuid.uuid4().hex[:8]
-        self.pool: PayloadPool | None = None
+        self.pool: PayloadPool | PayloadFactory | None = None
         self.tokenizer: Any = None
         self._request_numbers = itertools.count()
         self._user_numbers = itertools.count()
@@ -89,10 +92,15 @@ class LoadGenerator:
         self.tokenizer = load_tokenizer(payload_spec.tokenizer_path)
         seed = payload_spec.seed + self.worker_index * WORKER_SEED_STRIDE
         # A sweep's budget is known: one fresh payload per request it may send.
-        count = self.options.sweep.requests_budget or payload_spec.pool_size
-        payloads = build_payloads(payload_spec, self.options.endpoint.model, self.tokenizer, count, seed,
-                                  payload_spec.seed)  # fmt: skip
-        self.pool = PayloadPool(payloads)
+        budget = self.options.sweep.requests_budget
+        payloads = build_payloads(payload_spec, self.options.endpoint.model, self.tokenizer,
+                                  budget or payload_spec.pool_size, seed, payload_spec.seed)  # fmt: skip
+        if budget is not None or payload_spec.reuse_payloads:
+            self.pool = PayloadPool(payloads)  # a sweep built one per request of its budget
+        else:
+            self.pool = PayloadFactory(payloads, lambda batch: build_payloads(
+                payload_spec, self.options.endpoint.model, self.tokenizer, payload_spec.pool_size,
+                seed + batch * BATCH_SEED_STRIDE, payload_spec.seed, image_threads=False))  # fmt: skip
         build_s = time.perf_counter() - started_s
         facts: wire.PayloadFacts = {
             "pool_size": len(payloads),
@@ -213,7 +221,10 @@ class LoadGenerator:
         if self._unreachable_since_s is not None:  # still unreachable at the end
             unreachable_s += time.time() - self._unreachable_since_s
         done: wire.DoneMessage = {"worker": self.worker_index, "reused": self.pool.reused, "client": usage,
-                                  "unreachable_s": round(unreachable_s, 3)}  # fmt: skip
+                                  "unreachable_s": round(unreachable_s, 3),
+                                  "built_during_load": getattr(self.pool, "built_during_load", 0),
+                                  "payload_waits": getattr(self.pool, "waits", 0),
+                                  "payload_wait_s": round(getattr(self.pool, "wait_s", 0.0), 3)}  # fmt: skip
         self._send(wire.DONE, done)
 
     def close(self) -> None:

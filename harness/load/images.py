@@ -7,11 +7,12 @@ noise does not compress at all, so it bounds the cost from above.
 
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from harness.load.png import stored_png
 
 # Same maximum number of shapes as evalscope's random_vl.
 MAX_SHAPES = 5
@@ -20,12 +21,13 @@ JPEG_QUALITY = 90
 # all, so it is stored at level 0, which encodes 2x faster to the same size.
 PNG_COMPRESS_LEVELS = {"shapes": 6, "noise": 0}
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg"}
+STORED_PNG_MODES = ("L", "LA", "RGB", "RGBA")  # 8-bit modes written by harness/load/png.py
 
 
 def make_image(width_px: int, height_px: int, mode: str, content: str, rng: np.random.Generator) -> Image.Image:
     """An image of the given size and PIL mode; `content` is "noise" or "shapes"."""
     if content == "noise":
-        pixels = rng.integers(0, 256, (height_px, width_px, 3), dtype=np.uint8)
+        pixels = np.frombuffer(rng.bytes(height_px * width_px * 3), dtype=np.uint8).reshape(height_px, width_px, 3)
         image = Image.fromarray(pixels, "RGB")
     elif content == "shapes":
         image = _shapes(width_px, height_px, rng)
@@ -37,6 +39,8 @@ def make_image(width_px: int, height_px: int, mode: str, content: str, rng: np.r
 def encode_image(image: Image.Image, encoding: str, content: str) -> bytes:
     """The image file's bytes as PNG or JPEG; `content` picks the PNG compression level."""
     buffer = io.BytesIO()
+    if encoding == "png" and content == "noise" and image.mode in STORED_PNG_MODES:
+        return stored_png(np.asarray(image))  # same pixels, ~15x faster than Pillow's filtering
     if encoding == "png":
         image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVELS[content])
     elif encoding == "jpeg":
@@ -46,9 +50,9 @@ def encode_image(image: Image.Image, encoding: str, content: str) -> bytes:
     return buffer.getvalue()
 
 
-def data_url(file_bytes: bytes, encoding: str) -> str:
-    """A base64 data URL, as OpenAI-compatible servers take in `image_url.url`."""
-    return f"data:{MIME_TYPES[encoding]};base64,{base64.b64encode(file_bytes).decode('ascii')}"
+def data_url_prefix(encoding: str) -> str:
+    """What comes before the base64 bytes in a data URL, as servers take in `image_url.url`."""
+    return f"data:{MIME_TYPES[encoding]};base64,"
 
 
 def _shapes(width_px: int, height_px: int, rng: np.random.Generator) -> Image.Image:

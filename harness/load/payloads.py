@@ -8,15 +8,19 @@ keeps answering the master's heartbeats.
 
 from __future__ import annotations
 
+import base64
+import gc
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gevent.threadpool import ThreadPoolExecutor
 
-from harness.load.images import data_url, encode_image, make_image
+from harness.load.images import data_url_prefix, encode_image, make_image
 from harness.load.prompts import PromptBuilder
 
 if TYPE_CHECKING:
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 # Native threads for image encoding; at least two so one core's worth runs while the
 # calling greenlet waits.
 IMAGE_THREADS = max(2, os.cpu_count() or 1)
+URL_PLACEHOLDER = "\x00omniload-image-%d\x00"  # cannot occur in a prompt (JSON escapes NUL as \u0000)
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,14 @@ class PayloadPool:
         return self.payloads[index % len(self.payloads)]
 
 
-def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_urls: list[str]) -> bytes:
-    """The chat completion request as JSON bytes, exactly as it is sent."""
+def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes]) -> bytes:
+    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs."""
     content: str | list[dict[str, Any]] = prompt_text
-    if image_urls:
+    if image_files:
+        # Placeholders, spliced with the data URLs after serializing: base64 is JSON-safe as
+        # it is, and scanning (and copying) a megabyte of it for escapes costs more than the rest.
         content = [{"type": "text", "text": prompt_text}]
-        content += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
+        content += [{"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))]
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": content}],
@@ -77,30 +84,57 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_urls: li
     if spec.stream:
         body["stream_options"] = {"include_usage": True}
     body.update(spec.extra_body)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if not image_files:
+        return serialized
+    prefix = b'"' + data_url_prefix(spec.image_encoding).encode("ascii")
+    parts: list[bytes] = []
+    for index, file_bytes in enumerate(image_files):
+        head, serialized = serialized.split(json.dumps(URL_PLACEHOLDER % index).encode(), 1)  # NUL escaped
+        parts += [head, prefix, base64.b64encode(file_bytes), b'"']
+    return b"".join([*parts, serialized])
 
 
 def build_payloads(
-    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
+    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int,
+    image_threads: bool = True,
 ) -> list[Payload]:
     """`count` payloads: exact-length prompts (one shared prefix per `prefix_seed`) and images.
 
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
+    with collector_paused():
+        return _build(spec, model, tokenizer, count, seed, prefix_seed, image_threads)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while building: the build makes no cycles, and a full
+    pass over the tokenizer's millions of objects costs more than a second per thousand payloads."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int,
+           prefix_seed: int, image_threads: bool) -> list[Payload]:  # fmt: skip
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
-    images = _image_files(spec, count, seed)
+    images = _image_files(spec, count, seed, image_threads)
     payloads = []
     for index, prompt in enumerate(prompts):
         files = images[index] if spec.unique_images else images[0]
-        urls = [data_url(file_bytes, spec.image_encoding) for file_bytes in files]
-        payloads.append(Payload(request_body(spec, model, prompt.text, urls), prompt.text, prompt.text_tokens,
+        payloads.append(Payload(request_body(spec, model, prompt.text, files), prompt.text, prompt.text_tokens,
                                 sum(len(file_bytes) for file_bytes in files)))  # fmt: skip
     return payloads
 
 
-def _image_files(spec: PayloadSpec, count: int, seed: int) -> list[list[bytes]]:
+def _image_files(spec: PayloadSpec, count: int, seed: int, threads: bool) -> list[list[bytes]]:
     """Per payload, its encoded image files (one set in total when images are shared)."""
     if spec.image_num == 0:
         return [[] for _ in range(count)]
@@ -111,6 +145,9 @@ def _image_files(spec: PayloadSpec, count: int, seed: int) -> list[list[bytes]]:
                            spec.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
         return encode_image(image, spec.image_encoding, spec.image_content)
 
-    with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
-        files = list(executor.map(one, range(sets * spec.image_num)))
+    if threads:
+        with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
+            files = list(executor.map(one, range(sets * spec.image_num)))
+    else:  # already in a native thread (the factory's refill): no pool inside a pool
+        files = [one(index) for index in range(sets * spec.image_num)]
     return [files[i * spec.image_num : (i + 1) * spec.image_num] for i in range(sets)]

@@ -17,7 +17,7 @@ import urllib3
 
 from harness.argparsing import BadOption
 from harness.endpoint import Endpoint
-from harness.load.images import data_url, encode_image, make_image
+from harness.load.images import encode_image, make_image
 from harness.load.payloads import request_body
 from harness.load.stream import MAX_MESSAGE_CHARS, error_message
 
@@ -136,7 +136,7 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec) -> None:
     image = encode_image(make_image(PREFLIGHT_IMAGE_SIDE_PX, PREFLIGHT_IMAGE_SIDE_PX, payload.image_mode,
                                     payload.image_content, np.random.default_rng(0)),
                          payload.image_encoding, payload.image_content)  # fmt: skip
-    body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [data_url(image, payload.image_encoding)] * payload.image_num)
+    body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [image] * payload.image_num)
     headers = {"Content-Type": "application/json", "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
                **endpoint.auth_headers()}  # fmt: skip
     try:

@@ -246,10 +246,13 @@ class Master:
         if summary.get("unreachable_s"):
             print(f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
                   "(connect_error; users backed off up to 1 s between tries)")  # fmt: skip
-        reused = summary.get("payloads", {}).get("reused", 0)
-        if reused:
-            print(f"note: {reused} requests reused a payload (pools of {summary['payloads']['pool_size']} in all; "
-                  "raise --pool-size for unique prompts and images)")  # fmt: skip
+        payloads = summary.get("payloads", {})
+        if payloads.get("reused"):
+            print(f"note: {payloads['reused']} requests reused a payload (--reuse-payloads, pools of "
+                  f"{payloads['pool_size']} in all)")  # fmt: skip
+        if payloads.get("waits"):
+            print(f"note: {payloads['waits']} requests waited {payloads['wait_s']:.1f} s in all for fresh payloads: "
+                  "the load generator, not the server, was the limit then (add processes or workers)")  # fmt: skip
         if not summary["completed"]:
             print(f"note: the run was stopped ({self.stop_reason or 'stopped early'}) before every stage ran its "
                   "whole budget; summary.json says completed: false")  # fmt: skip

@@ -63,7 +63,9 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
             worker["payloads"] = {**ready[index]["payloads"]}
             worker["tokenize_check"] = ready[index]["tokenize_check"]
         if index in done:
-            worker.setdefault("payloads", {})["reused"] = done[index]["reused"]
+            facts = worker.setdefault("payloads", {})
+            facts.update(reused=done[index]["reused"], built_during_load=done[index]["built_during_load"],
+                         waits=done[index]["payload_waits"], wait_s=done[index]["payload_wait_s"])  # fmt: skip
             worker["client"] = done[index]["client"]
             worker["unreachable_s"] = done[index]["unreachable_s"]
         workers[str(index)] = worker
@@ -77,6 +79,9 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
             "image_bytes_mean": sum(pool["image_bytes_mean"] * pool["pool_size"] for pool in pools) / built,
             "body_bytes_mean": sum(pool["body_bytes_mean"] * pool["pool_size"] for pool in pools) / built,
             "reused": sum(message["reused"] for message in done.values()),
+            "built_during_load": sum(message["built_during_load"] for message in done.values()),
+            "waits": sum(message["payload_waits"] for message in done.values()),
+            "wait_s": round(sum(message["payload_wait_s"] for message in done.values()), 3),
         }
         summary["tokenize_check"] = ready[min(ready)]["tokenize_check"]
     if done:
