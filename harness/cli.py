@@ -7,7 +7,8 @@ import sys
 
 USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
 
-  run ...          a load run: Locust with omniload's locustfile (all of Locust's and omniload's flags)
+  run ...          a load run: Locust with omniload's locustfile (all of Locust's and omniload's flags;
+                   --processes auto: one load-generating process per spare core)
   locustfile       print the path of that locustfile (for `locust -f "$(omniload locustfile)" ...`)
   omnibench ...    the OmniBench accuracy pass on its own
   grafana push ... push the Prometheus datasource and the dashboard to a Grafana
@@ -15,6 +16,12 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
   app [RESULTS]    a local viewer of every run under RESULTS (default: results)
   sim ...          the simulated vLLM server
   demo             everything above against the simulator (what `make demo` runs)"""
+
+
+def auto_processes(args: list[str]) -> list[str]:
+    """`--processes auto`: one load-generating process per spare core (the master keeps one)."""
+    spare = str(max(1, (os.cpu_count() or 1) - 1))
+    return [spare if previous == "--processes" and arg == "auto" else arg for previous, arg in zip(["", *args], args)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         from harness.resources import locustfile_path
 
         # Locust's own entry point, so every Locust flag and behaviour stays as documented.
-        os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", locustfile_path(), *rest])
+        os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", locustfile_path(), *auto_processes(rest)])
     if command == "locustfile":
         from harness.resources import locustfile_path
 

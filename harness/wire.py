@@ -12,6 +12,7 @@ message to the "master" is a direct call. Neither side touches the other's objec
                      READY     ReadyMessage     its payload pool is built, before load
                      DONE      DoneMessage      at test stop: payload reuse, CPU used
                      REJECTED  RejectedMessage  it refused the run's input (then it exits 2)
+                     HEALTH    HealthMessage    once a second during load: its CPU and event-loop lag
     master -> load   GRANT     GrantMessage     one permit, for the user that asked
 
 Failure reasons are the fixed vocabulary below (plus `http_<status>`): every producer
@@ -31,6 +32,7 @@ READY = "omniload_ready"
 DONE = "omniload_done"
 GRANT = "omniload_grant"
 REJECTED = "omniload_rejected"
+HEALTH = "omniload_health"
 
 # --- failure reasons (README, "Failure reasons") ---------------------------------------
 CONNECT_ERROR = "connect_error"  # no connection, or it closed before any response byte
@@ -144,3 +146,13 @@ class RejectedMessage(TypedDict):
 
     worker: int
     error: str  # one line naming the flag, e.g. "--tokenizer-path: cannot load a tokenizer: ..."
+
+
+class HealthMessage(TypedDict):
+    """HEALTH: how a load generator fared over its last second (harness/load/health.py)."""
+
+    worker: int
+    wall_s: float  # the window's length
+    cpu_s: float  # CPU the process used in it (all threads)
+    lag_p99_s: float  # event-loop lag: how late a 10 ms sleep woke, p99 over the window
+    lag_max_s: float

@@ -165,3 +165,37 @@ def test_progress_says_stage_done_in_flight_rate_and_eta(tmp_path: Path) -> None
     out = io.StringIO()  # not a terminal: whole lines
     cluster.master.show_progress(ProgressLine(out))
     assert out.getvalue().startswith("stage 1/1: 1/4 done, 0 in flight, ") and "p50 TTFT 100 ms, ETA" in out.getvalue()
+
+
+def test_a_stage_where_a_load_generator_ran_out_of_cpu_is_flagged(tmp_path: Path) -> None:
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "2"))
+    master = cluster.master
+    master.tick()
+    cluster.users(1)
+    master.tick()
+    for worker, cpu_s, lag_s in ((0, 0.3, 0.001), (1, 0.95, 0.002)):  # worker 1: 95 % of a core
+        health: wire.HealthMessage = {"worker": worker, "wall_s": 1.0, "cpu_s": cpu_s, "lag_p99_s": lag_s, "lag_max_s": lag_s}
+        cluster.fake.workers[f"w{worker}"].send_message(wire.HEALTH, health)
+    cluster.send_one("w0")
+    cluster.send_one("w1")
+    assert master.tick() is None
+    health = master.finish()["stages"][0]["client"]
+    assert health["limited"] and health["cpu_share_max"] == 0.95 and health["loop_lag_p99_ms_max"] == 2.0
+    assert health["workers"]["0"] == {"cpu_share": 0.3, "loop_lag_p99_ms": 1.0}
+
+
+def test_the_loop_watch_measures_a_blocked_loop() -> None:
+    import time
+
+    from harness.load.health import LoopWatch
+
+    said: list[wire.HealthMessage] = []
+    watch = LoopWatch(7, said.append)
+    watch.start()
+    gevent.sleep(0.2)
+    time.sleep(0.05)  # the loop is blocked for 50 ms, as a CPU-heavy greenlet would block it
+    deadline = time.monotonic() + 5
+    while not said and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    watch.stop()
+    assert said and said[0]["worker"] == 7 and said[0]["lag_max_s"] >= 0.04

@@ -23,6 +23,7 @@ from gevent.event import AsyncResult
 
 from harness import wire
 from harness.load.factory import PayloadFactory
+from harness.load.health import LoopWatch
 from harness.load.payloads import Payload, PayloadPool, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
@@ -122,6 +123,8 @@ class LoadGenerator:
         inspect.stack()
         self._load_started_cpu_s = time.process_time()
         self._load_started_wall_s = time.time()
+        self.watch = LoopWatch(self.worker_index, lambda health: self._send(wire.HEALTH, health))
+        self.watch.start()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts of output texts, in a native thread (the tokenizer releases the GIL)."""
@@ -213,6 +216,7 @@ class LoadGenerator:
         """Tell the master what this process used and reused during load (at test stop)."""
         if self.pool is None:
             return  # never prepared: nothing to say
+        self.watch.stop()
         cpu_s = time.process_time() - self._load_started_cpu_s
         wall_s = time.time() - self._load_started_wall_s
         usage: wire.ClientUsage = {"cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3),

@@ -17,6 +17,7 @@ from harness import wire
 from harness.grafana import StageAnnotator
 from harness.jsonl import JsonlWriter
 from harness.master.budget import BudgetLedger
+from harness.master.client_watch import ClientWatch, limited_line
 from harness.master.metrics import LiveMetrics
 from harness.master.stats import StageAccumulator, StageSummary
 from harness.master.sweep import Phase, SweepState
@@ -60,6 +61,7 @@ class Master:
         self.stop_reason: str | None = None  # set when the run was told to stop early (a signal)
         self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.finished = False  # the reports are being written
+        self.client_watch = ClientWatch()
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
@@ -67,7 +69,7 @@ class Master:
         for name, handler in ((wire.WANT, self._on_want), (wire.CANCEL, self._on_cancel),
                               (wire.RETURN, self._on_return), (wire.RECORD, self._on_record),
                               (wire.READY, self._on_ready), (wire.DONE, self._on_done),
-                              (wire.REJECTED, self._on_rejected)):  # fmt: skip
+                              (wire.REJECTED, self._on_rejected), (wire.HEALTH, self._on_health)):  # fmt: skip
             runner.register_message(name, handler)
 
     # --- the sweep, one tick a second (from the shape) --------------------------------
@@ -108,9 +110,17 @@ class Master:
         self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=False)
         if self.annotator is not None:
             self.annotator.mark("end", index + 1, stage.parallel, stage.number)
-        summary = self.accumulators[-1].summary()
+        summary = self._with_client_health(index, self.accumulators[-1].summary())
         self.summaries.append(summary)
         print(f"\nomniload stage {index + 1}/{len(self.sweep.stages)}\n{format_stage_table([summary])}", flush=True)
+        if summary.get("client", {}).get("limited"):
+            print(limited_line(index + 1, stage.parallel, summary["client"]), flush=True)
+
+    def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
+        health = self.client_watch.stage(index)
+        if health is not None:
+            summary["client"] = health  # type: ignore[typeddict-unknown-key]
+        return summary
 
     def _notice_lost_workers(self) -> None:
         clients = getattr(self.environment.runner, "clients", None)  # only a MasterRunner has workers
@@ -178,6 +188,13 @@ class Master:
         done: wire.DoneMessage = msg.data
         self.done[done["worker"]] = done
 
+    def _on_health(self, environment: Environment, msg: Message) -> None:
+        health: wire.HealthMessage = msg.data
+        if self.sweep.stages and not self.sweep.running:
+            return  # spawning or pausing: not part of any stage's load
+        cpu_share, lag_s = self.client_watch.add(self.sweep.index if self.sweep.stages else 0, health)
+        self.metrics.set_client(health["worker"], cpu_share, lag_s)
+
     def _on_rejected(self, environment: Environment, msg: Message) -> None:
         rejected: wire.RejectedMessage = msg.data
         if self.rejected is None:
@@ -218,9 +235,9 @@ class Master:
         if not self.sweep.stages and self.accumulators:  # a plain run: its concurrency is Locust's user count
             accumulator = self.accumulators[0]
             accumulator.parallel = getattr(self.environment.parsed_options, "num_users", None)
-            self.summaries = [accumulator.summary()]
+            self.summaries = [self._with_client_health(0, accumulator.summary())]
         elif len(self.summaries) < len(self.accumulators):  # stopped mid-stage
-            self.summaries.append(self.accumulators[-1].summary())
+            self.summaries.append(self._with_client_health(len(self.summaries), self.accumulators[-1].summary()))
         summary = RunSummary(model=self.options.endpoint.model, started_at=self.started_at,
                              config=self.options.public_config(), stages=self.summaries)  # fmt: skip
         add_load_generators(summary, self.ready, self.done)

@@ -13,6 +13,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
+from harness.master.client_watch import CLIENT_CPU_LIMIT, CLIENT_LAG_LIMIT_S
 from harness.records import RequestRecord
 from harness.wire import FAILURE_REASONS
 from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
@@ -48,6 +49,12 @@ class LiveMetrics:
                                  registry=registry_)  # fmt: skip
         self.worker_cpu = Gauge("omniload_worker_cpu_seconds", "CPU a load generator used (a counter's value)",
                                 ["model", "worker"], registry=registry_)  # fmt: skip
+        self.client_cpu = Gauge("omniload_client_cpu_share", "A load generator's CPU over its last second, share of "
+                                "one core", ["model", "worker"], registry=registry_)  # fmt: skip
+        self.client_lag = Gauge("omniload_client_loop_lag_p99_seconds", "A load generator's event-loop lag p99 over "
+                                "its last second", ["model", "worker"], registry=registry_)  # fmt: skip
+        self.client_limited = Gauge("omniload_client_limited", "1 while a load generator passes its CPU or lag limit",
+                                    ["model", "worker"], registry=registry_)  # fmt: skip
         ProcessCollector(registry=registry_)
         self.requests.labels(model, "ok", "")
         # Every reason pre-created at 0, so a run without failures still has the series
@@ -78,6 +85,13 @@ class LiveMetrics:
             self.requests.labels(model, "error", record.error["reason"]).inc()
         if worker_cpu_s is not None:
             self.worker_cpu.labels(model, str(record.worker)).set(worker_cpu_s)
+
+    def set_client(self, worker: int, cpu_share: float, lag_s: float) -> None:
+        """One load generator's last second (from its HEALTH message)."""
+        labels = (self.model, str(worker))
+        self.client_cpu.labels(*labels).set(cpu_share)
+        self.client_lag.labels(*labels).set(lag_s)
+        self.client_limited.labels(*labels).set(1 if cpu_share > CLIENT_CPU_LIMIT or lag_s > CLIENT_LAG_LIMIT_S else 0)
 
     def set_load(self, users: int, workers: int, in_flight: int) -> None:
         self.users.labels(self.model).set(users)

@@ -11,9 +11,12 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from harness.master.client_watch import StageClientHealth
 
 from harness.records import RequestRecord
 
@@ -51,6 +54,7 @@ class StageSummary(TypedDict):
     completion_tokens: Distribution
     errors: dict[str, int]
     streams_without_done: int  # successful streams that ended without data: [DONE] (allowed; real servers omit it)
+    client: NotRequired[StageClientHealth]  # how the load generators fared (HEALTH messages), when they said
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:

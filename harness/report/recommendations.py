@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.master.client_watch import limited_line
 from harness.master.stats import StageSummary
 
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
@@ -42,6 +43,10 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
     if len(measured) > 1 and first and last:
         lines.append(f"Average latency went from {first:.3f} s at concurrency {measured[0]['parallel']} to "
                      f"{last:.3f} s at {measured[-1]['parallel']} ({last / first:.1f}x).")  # fmt: skip
+    for number, stage in enumerate(stages, start=1):
+        health = stage.get("client")
+        if health and health["limited"]:
+            lines.append(limited_line(number, stage["parallel"], health))
     for worker, in_flight in lost_workers.items():
         lines.append(f"Worker {worker} was lost; {in_flight} requests it had in flight are counted as failed "
                      "(worker_lost), the rest of its budget went to the other workers.")  # fmt: skip

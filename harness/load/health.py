@@ -1,0 +1,60 @@
+"""The load generator watches itself: CPU share and event-loop lag, reported once a second.
+
+A client whose process is out of CPU, or whose event loop runs late, delays its own
+bookkeeping, fills its receive windows and makes the server look slower than it is.
+A greenlet asks to sleep LAG_TICK_S again and again; how late it wakes is the loop's lag
+(the scheduling delay every greenlet sees). Once a second the generator sends the master
+a HEALTH message; the master (harness/master/client_watch.py) flags a stage where any
+load generator passed its limits ("client-limited: add processes or workers").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import gevent
+
+from harness import wire
+
+LAG_TICK_S = 0.01
+REPORT_EVERY_S = 1.0
+
+
+def nearest_rank_p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)] if ordered else 0.0
+
+
+class LoopWatch:
+    """Holds the lag samples of the current second; `run` is the watching greenlet."""
+
+    def __init__(self, worker: int, send: Callable[[wire.HealthMessage], None]) -> None:
+        self.worker = worker
+        self._send = send
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self.run)
+
+    def run(self) -> None:
+        lags_s: list[float] = []
+        window_start_s, window_cpu_s = time.monotonic(), time.process_time()
+        while True:
+            asked_s = time.monotonic()
+            gevent.sleep(LAG_TICK_S)
+            now_s = time.monotonic()
+            lags_s.append(max(0.0, now_s - asked_s - LAG_TICK_S))
+            if now_s - window_start_s >= REPORT_EVERY_S:
+                cpu_s = time.process_time()
+                health: wire.HealthMessage = {"worker": self.worker, "wall_s": now_s - window_start_s,
+                                              "cpu_s": cpu_s - window_cpu_s, "lag_p99_s": nearest_rank_p99(lags_s),
+                                              "lag_max_s": max(lags_s)}  # fmt: skip
+                self._send(health)
+                lags_s = []
+                window_start_s, window_cpu_s = now_s, cpu_s
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
