@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/sim_capacity.py
 	$(BIN)/python bench/client_fidelity.py
 	$(BIN)/python bench/metrics_render.py
+	$(BIN)/python bench/master_ingest.py
+	$(BIN)/python bench/payload_build.py
 	$(BIN)/python bench/soak.py
 
 clean:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gevent
 import pytest
-from fakerunner import FakeClient, FakeCluster, fake_environment
+from harness.devtools.fakerunner import FakeClient, FakeCluster, fake_environment
 from loadopts import options_from
 
 from harness import wire

@@ -9,6 +9,11 @@ reason from a fixed list, a stage's parallel/number, a worker's index.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
@@ -55,6 +60,7 @@ class LiveMetrics:
                                 "its last second", ["model", "worker"], registry=registry_)  # fmt: skip
         self.client_limited = Gauge("omniload_client_limited", "1 while a load generator passes its CPU or lag limit",
                                     ["model", "worker"], registry=registry_)  # fmt: skip
+        self._itl_bounds = np.array(CLIENT_TPOT_BUCKETS_S, dtype=np.float64)  # the ITL histogram's, without +Inf
         ProcessCollector(registry=registry_)
         self.requests.labels(model, "ok", "")
         # Every reason pre-created at 0, so a run without failures still has the series
@@ -76,9 +82,7 @@ class LiveMetrics:
             for histogram, value in ((self.ttft, record.ttft_s), (self.tpot, record.tpot_s), (self.e2e, record.latency_s)):
                 if value is not None:
                     histogram.labels(model).observe(value)
-            itl = self.itl.labels(model)
-            for gap_s in record.itl_s:
-                itl.observe(gap_s)
+            observe_many(self.itl.labels(model), self._itl_bounds, record.itl_s)
             self.prompt_tokens.labels(model).inc(record.prompt_tokens or 0)
             self.completion_tokens.labels(model).inc(record.completion_tokens or 0)
         else:
@@ -105,3 +109,20 @@ class LiveMetrics:
     def linger(self, seconds: float) -> None:
         """Keep serving a last while after the run, so the final values get scraped."""
         time.sleep(seconds)
+
+
+def observe_many(child: Any, bounds: np.ndarray, values: Sequence[float]) -> None:
+    """Observe many values at once: what `observe` per value does, at ~1/50 of the cost.
+
+    A 1024-token record brings 1023 ITLs; observing them one by one cost the master
+    ~1.5 ms a record. Here numpy counts them per bucket (le semantics: a value goes to
+    the first bound it does not exceed) and each bucket is incremented once. Uses the
+    histogram child's own value objects (`_buckets`, `_sum`, as `observe` does).
+    """
+    if not len(values):
+        return
+    array = np.asarray(values, dtype=np.float64)
+    counts = np.bincount(np.searchsorted(bounds, array, side="left"), minlength=len(bounds) + 1)
+    for index in np.flatnonzero(counts):
+        child._buckets[index].inc(float(counts[index]))
+    child._sum.inc(float(array.sum()))

@@ -1,4 +1,4 @@
-"""Locust runners without Locust: message routing between a master and its workers in-process.
+"""Locust runners without Locust: message routing between a master and its workers in-process (tests, benches).
 
 Like Locust's own test_runners.py, the master and worker logic run against a fake RPC:
 `FakeCluster` routes `send_message` calls the way Locust's runners do (worker -> master

@@ -1,0 +1,50 @@
+"""How fast payloads are built: 1,000 at the defaults, and the noise PNG writers side by side.
+
+Defaults: 1024-token prompts (exact, re-encoded to prove it) and one 512x512 RGB noise
+PNG each, base64 in the JSON body. The PNG comparison encodes the same images with
+Pillow (level 0: it still filters every row) and with harness/load/png.py's stored writer.
+
+    .venv/bin/python bench/payload_build.py
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+from PIL import Image
+
+from harness.load.images import make_image
+from harness.load.payloads import build_payloads
+from harness.load.png import stored_png
+from harness.options import options_from_argv
+from harness.tokenizer import load_tokenizer
+
+PAYLOADS = 1000
+IMAGES = 100
+
+
+def main() -> None:
+    images = [make_image(512, 512, "RGB", "noise", np.random.default_rng(index)) for index in range(IMAGES)]
+    started_s = time.perf_counter()
+    for image in images:
+        image.save(io.BytesIO(), "PNG", compress_level=0)
+    pillow_s = (time.perf_counter() - started_s) / IMAGES
+    started_s = time.perf_counter()
+    for image in images:
+        stored_png(np.asarray(image))
+    stored_s = (time.perf_counter() - started_s) / IMAGES
+    print(f"512x512 noise PNG: Pillow {pillow_s * 1000:.1f} ms, stored {stored_s * 1000:.1f} ms ({pillow_s / stored_s:.0f}x)")
+    options = options_from_argv(["--model", "m"], "http://127.0.0.1:9")
+    tokenizer = load_tokenizer()
+    build_payloads(options.payload, "m", tokenizer, 10, 0, 0)  # warm up
+    started_s = time.perf_counter()
+    built = build_payloads(options.payload, "m", tokenizer, PAYLOADS, 1, 0)
+    print(f"{PAYLOADS} default payloads in {time.perf_counter() - started_s:.1f} s "
+          f"(mean body {sum(len(p.body) for p in built) / len(built) / 1024:.0f} KB, all distinct: "
+          f"{len({p.body for p in built}) == len(built)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
