@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -16,6 +17,17 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
   app [RESULTS]    a local viewer of every run under RESULTS (default: results)
   sim ...          the simulated vLLM server
   demo             everything above against the simulator (what `make demo` runs)"""
+
+
+# Subcommands whose module has a main(argv) -> exit code; imported only when used.
+COMMANDS = {
+    "omnibench": "harness.omnibench.cli",
+    "grafana": "harness.grafana",
+    "report": "harness.report.command",
+    "app": "harness.report.app",
+    "sim": "harness.sim.__main__",
+    "demo": "harness.devtools.demo",
+}
 
 
 def auto_processes(args: list[str]) -> list[str]:
@@ -40,30 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(locustfile_path())
         return 0
-    if command == "sim":
-        from harness.sim.__main__ import main as sim_main
-
-        return sim_main(rest)
-    if command == "grafana":
-        from harness.grafana import main as grafana_main
-
-        return grafana_main(rest)
-    if command == "omnibench":
-        from harness.omnibench.cli import main as omnibench_main
-
-        return omnibench_main(rest)
-    if command == "report":
-        from harness.report.command import main as report_main
-
-        return report_main(rest)
-    if command == "app":
-        from harness.report.app import main as app_main
-
-        return app_main(rest)
-    if command == "demo":
-        from harness.devtools.demo import main as demo_main
-
-        return demo_main(rest)
+    module = COMMANDS.get(command)
+    if module is not None:
+        return int(importlib.import_module(module).main(rest))
     sys.stderr.write(f"omniload: error: unknown command {command!r}\n{USAGE}\n")
     return 2
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 
 ACCEPT_DEADLINE_S = 10.0
@@ -22,31 +23,54 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 
 @contextmanager
-def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, bytes] | None = None) -> Iterator[str]:
+def serving(serve: Callable[[socket.socket], None], accept_timeout_s: float = ACCEPT_DEADLINE_S) -> Iterator[str]:
+    """Run `serve(listener)` in a thread on a fresh loopback port; yields the base URL, closes after."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(accept_timeout_s)
+    thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=2)
+
+
+def read_request(connection: socket.socket, buffer: bytes = b"") -> tuple[str, bytes] | None:
+    """The next request's path (its body read and dropped), and what was read past it; None at EOF."""
+    while b"\r\n\r\n" not in buffer:
+        data = connection.recv(65536)
+        if not data:
+            return None
+        buffer += data
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next((int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")), 0)
+    while len(rest) < length:
+        data = connection.recv(65536)
+        if not data:
+            return None
+        rest += data
+    return lines[0].split()[1].decode(), rest[length:]
+
+
+def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, bytes] | None = None) -> ContextManager[str]:
     """Serve one request: after reading it, wait each delay (s) and write its bytes.
 
     Yields the base URL. The writes are separated in time so that they reach the client
     as separate reads. Then `repeat` (delay, bytes), if given, is written again and again
     until the client hangs up (at most REPEAT_DEADLINE_S). The connection closes after.
     """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(ACCEPT_DEADLINE_S)
-    port = listener.getsockname()[1]
 
-    def serve() -> None:
+    def serve(listener: socket.socket) -> None:
         try:
             connection, _ = listener.accept()
         except OSError:
             return
         with connection:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += connection.recv(65536)
-            head, _, body = request.partition(b"\r\n\r\n")
-            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
-            while len(body) < length:
-                body += connection.recv(65536)
+            if read_request(connection) is None:
+                return
             try:
                 for delay_s, data in script:
                     time.sleep(delay_s)
@@ -58,10 +82,4 @@ def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, byte
             except OSError:
                 pass  # the client hung up
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        listener.close()
-        thread.join(timeout=1)
+    return serving(serve)

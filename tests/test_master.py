@@ -44,6 +44,14 @@ class Cluster:
     def users(self, count: int) -> None:
         self.fake.master.user_count = count
 
+    def start_first_stage(self, users: int) -> Master:
+        """Tick until the first stage's budget is open (its users all up); returns the master."""
+        self.master.tick()
+        self.users(users)
+        self.master.tick()
+        assert self.master.sweep.running
+        return self.master
+
     def send_one(self, worker: str, ok: bool = True) -> wire.Permit:
         """One user on `worker` asks, is granted, sends and finishes a request."""
         generator = self.generators[worker]
@@ -110,10 +118,7 @@ def test_payload_reuse_is_reported_per_worker(tmp_path: Path) -> None:
 
 def test_a_lost_worker_fails_its_requests_in_flight_once(tmp_path: Path) -> None:
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "2", "--number", "4"))
-    master = cluster.master
-    master.tick()
-    cluster.users(2)
-    master.tick()
+    master = cluster.start_first_stage(2)
     lost_permit = gevent.spawn(cluster.generators["w1"].acquire_permit).get(timeout=5)
     cluster.fake.master.clients.missing.append(FakeClient("w1"))
     master.tick()  # notices the loss
@@ -158,9 +163,7 @@ def test_progress_says_stage_done_in_flight_rate_and_eta(tmp_path: Path) -> None
     from harness.report.progress import ProgressLine
 
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "4"))
-    cluster.master.tick()
-    cluster.users(1)
-    cluster.master.tick()
+    cluster.start_first_stage(1)
     cluster.send_one("w0")
     out = io.StringIO()  # not a terminal: whole lines
     cluster.master.show_progress(ProgressLine(out))
@@ -169,10 +172,7 @@ def test_progress_says_stage_done_in_flight_rate_and_eta(tmp_path: Path) -> None
 
 def test_a_stage_where_a_load_generator_ran_out_of_cpu_is_flagged(tmp_path: Path) -> None:
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "2"))
-    master = cluster.master
-    master.tick()
-    cluster.users(1)
-    master.tick()
+    master = cluster.start_first_stage(1)
     for worker, cpu_s, lag_s in ((0, 0.3, 0.001), (1, 0.95, 0.002)):  # worker 1: 95 % of a core
         health: wire.HealthMessage = {"worker": worker, "wall_s": 1.0, "cpu_s": cpu_s, "lag_p99_s": lag_s, "lag_max_s": lag_s}
         cluster.fake.workers[f"w{worker}"].send_message(wire.HEALTH, health)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
+
+from rawserver import read_request, serving
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts" / "transformers-serve-5.17"
 CHUNK_GAP_S = 0.002  # between captured chunks, so each reaches the client as its own read
 NOT_FOUND = "tokenize_404.http"
+ACCEPT_POLL_S = 0.2
 
 
 def pieces(name: str) -> list[bytes]:
@@ -32,64 +34,31 @@ def pieces(name: str) -> list[bytes]:
     return parts
 
 
-def _read_request(connection: socket.socket, buffer: bytes) -> tuple[str, bytes] | None:
-    """The next request's path, and what was read past it; None when the client closed."""
-    while b"\r\n\r\n" not in buffer:
-        data = connection.recv(65536)
-        if not data:
-            return None
-        buffer += data
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    length = next((int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")), 0)
-    while len(rest) < length:
-        data = connection.recv(65536)
-        if not data:
-            return None
-        rest += data
-    return lines[0].split()[1].decode(), rest[length:]
-
-
-@contextmanager
-def transcript_server(routes: dict[str, str]) -> Iterator[str]:
+def transcript_server(routes: dict[str, str]) -> ContextManager[str]:
     """Answer each request with the transcript its path routes to (else the captured 404); yields the base URL.
 
     Keeps connections alive as the real server does; stops when the test ends.
     """
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    port = listener.getsockname()[1]
-    stopping = threading.Event()
 
-    def serve(connection: socket.socket) -> None:
+    def answer(connection: socket.socket) -> None:
         buffer = b""
         with connection:
-            while not stopping.is_set():
-                request = _read_request(connection, buffer)
-                if request is None:
-                    return
+            while (request := read_request(connection, buffer)) is not None:
                 path, buffer = request
                 for index, piece in enumerate(pieces(routes.get(path, NOT_FOUND))):
                     if index:
                         time.sleep(CHUNK_GAP_S)
                     connection.sendall(piece)
 
-    def accept() -> None:
-        while not stopping.is_set():
+    def serve(listener: socket.socket) -> None:
+        while True:
             try:
                 connection, _ = listener.accept()
             except TimeoutError:
                 continue
             except OSError:
-                return
+                return  # the listener was closed: the test is over
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stopping.set()
-        listener.close()
-        thread.join(timeout=2)
+    return serving(serve, accept_timeout_s=ACCEPT_POLL_S)
