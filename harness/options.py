@@ -122,6 +122,9 @@ def add_arguments(parser: Any) -> None:
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
+    add("--goodput", nargs="+", default=[], metavar="METRIC:MS",
+        help="SLOs for goodput, vLLM's syntax: ttft:MS tpot:MS e2el:MS; per stage, the requests per second "
+             "that met every one")  # fmt: skip
     add("--metrics-host", default=DEFAULT_METRICS_HOST, help="Address of the live Prometheus metrics (master only)")
     add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Port of the live metrics (0: none)")
     add("--metrics-linger", type=float, default=0.0,
@@ -309,6 +312,27 @@ class MetricsSpec:
         return MetricsSpec(parsed.metrics_host, parsed.metrics_port, parsed.metrics_linger, grafana_url)
 
 
+# --goodput's metric names (vLLM's) and the record field each one bounds.
+GOODPUT_FIELDS = {"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s"}
+
+
+def goodput_slos(values: list[str]) -> dict[str, float]:
+    """--goodput ttft:100 tpot:50 -> {"ttft_s": 0.1, "tpot_s": 0.05} (record field -> most seconds)."""
+    slos: dict[str, float] = {}
+    for value in values:
+        name, _, ms = value.partition(":")
+        if name not in GOODPUT_FIELDS:
+            raise BadOption("--goodput", f"{value!r}: the metric must be one of {', '.join(GOODPUT_FIELDS)}")
+        try:
+            milliseconds = float(ms)
+        except ValueError:
+            raise BadOption("--goodput", f"{value!r}: expected METRIC:MILLISECONDS, e.g. ttft:200") from None
+        if not 0 < milliseconds < math.inf:
+            raise BadOption("--goodput", f"{value!r}: milliseconds must be more than 0")
+        slos[GOODPUT_FIELDS[name]] = milliseconds / 1000
+    return slos
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """Everything a run was asked for, validated, split by the part that reads it."""
@@ -320,6 +344,7 @@ class LoadOptions:
     report_dir: str
     omnibench: OmniBenchConfig | None = None  # the accuracy pass after the load, if asked for
     embed_samples: bool = True  # OmniBench media in report.html
+    goodput_slos: dict[str, float] = field(default_factory=dict)  # record field -> most seconds (--goodput)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -337,7 +362,8 @@ class LoadOptions:
                                   "sleep_interval_s": self.sweep.sleep_interval_s, "warmup_num": self.sweep.warmup_num,
                                   "metrics_host": self.metrics.host, "metrics_port": self.metrics.port,
                                   "metrics_linger_s": self.metrics.linger_s,
-                                  "omnibench": asdict(self.omnibench) if self.omnibench is not None else None}  # fmt: skip
+                                  "omnibench": asdict(self.omnibench) if self.omnibench is not None else None,
+                                  "goodput_slos_s": dict(self.goodput_slos)}  # fmt: skip
         return config
 
 
@@ -351,6 +377,7 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         report_dir=parsed.report_dir or default_report_dir(),
         omnibench=omnibench_config(parsed, AFTER_LOAD_PREFIX) if parsed.omnibench else None,
         embed_samples=not parsed.no_samples,
+        goodput_slos=goodput_slos(parsed.goodput),
     )
     check_pool_size(options.payload, options.sweep)
     return options

@@ -184,3 +184,22 @@ def test_a_plain_run_longer_than_its_pool_sends_only_fresh_payloads(tmp_path: Pa
     records = [json.loads(line) for line in (report / "requests.jsonl").read_text().splitlines()]
     assert len(records) == len(truth) > 8 * 3  # several times the pool
     assert payloads["reused"] == 0 and payloads["built_during_load"] >= len(records) - 8
+
+
+def test_goodput_is_the_count_of_records_meeting_every_slo(tmp_path: Path) -> None:
+    sim = start_sim(["--model", MODEL, "--decode-ms", "4"])  # batching: TTFT grows with the queue
+    report = tmp_path / "r"
+    try:
+        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
+                             "--parallel", "6", "--number", "18", "--sleep-interval", "0", "--max-tokens", "16",
+                             "--image-num", "0", "--min-prompt-length", "512", "--max-prompt-length", "512",
+                             "--goodput", "ttft:200", "e2el:5000"])  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    stage = json.loads((report / "summary.json").read_text())["stages"][0]
+    records = [json.loads(line) for line in (report / "requests.jsonl").read_text().splitlines()]
+    good = [r for r in records if r["status"] == "ok" and r["ttft_s"] <= 0.2 and r["latency_s"] <= 5.0]
+    assert 0 < stage["good_requests"] == len(good) < len(records)  # the SLOs split this run
+    assert stage["goodput_rps"] == pytest.approx(len(good) / stage["wall_time_s"])
+    assert "Goodput" in result.stdout

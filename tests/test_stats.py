@@ -53,3 +53,25 @@ def test_stage_summary_rates_and_errors() -> None:
     assert summary["itl_s"]["p50"] == pytest.approx(0.02)
     assert summary["errors"] == {"http_503": 1}
     assert (summary["parallel"], summary["number"]) == (2, 3)
+
+
+def test_goodput_counts_successes_within_every_slo() -> None:
+    slos = {"ttft_s": 0.2, "latency_s": 3.0}
+    stage = StageAccumulator(4, 4, slos)
+    stage.add(record(100.0, 2.0, ttft_s=0.1, latency_s=2.0))  # good
+    stage.add(record(100.0, 2.0, ttft_s=0.3, latency_s=2.0))  # TTFT too slow
+    stage.add(record(100.0, 4.0, ttft_s=0.1, latency_s=4.0))  # E2E too slow
+    stage.add(record(100.0, 1.0, ok=False, ttft_s=0.1, latency_s=1.0))  # failed
+    summary = stage.summary()
+    assert summary["good_requests"] == 1 and summary["goodput_rps"] == 1 / 4.0  # wall: 100.0 -> 104.0
+    assert StageAccumulator(4, 4).summary()["goodput_rps"] is None
+
+
+def test_goodput_flag_uses_vllms_syntax() -> None:
+    from harness.argparsing import BadOption
+    from harness.options import goodput_slos
+
+    assert goodput_slos(["ttft:200", "tpot:50", "e2el:3000"]) == {"ttft_s": 0.2, "tpot_s": 0.05, "latency_s": 3.0}
+    for bad in (["itl:5"], ["ttft"], ["ttft:-1"], ["ttft:x"]):
+        with pytest.raises(BadOption, match="^--goodput: "):
+            goodput_slos(bad)

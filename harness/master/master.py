@@ -97,7 +97,7 @@ class Master:
         return self.stop_reason is None or not getattr(self.environment.parsed_options, "run_time", None)
 
     def _start_stage(self, index: int, stage: Stage) -> None:
-        self.accumulators.append(StageAccumulator(stage.parallel, stage.number))
+        self.accumulators.append(StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos))
         self.ledger.open(index, self.options.sweep.warmup_num, stage.number)
         self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=True)
         if self.annotator is not None:
@@ -216,9 +216,9 @@ class Master:
     def _count(self, record: RequestRecord, permit: Permit | None, worker_cpu_s: float | None = None) -> None:
         if permit is not None and permit.warmup:
             return
-        self.metrics.observe(record, worker_cpu_s)
+        self.metrics.observe(record, worker_cpu_s, self.options.goodput_slos)
         if not self.accumulators:  # a plain run: one stage of Locust's users
-            self.accumulators.append(StageAccumulator(None, None))
+            self.accumulators.append(StageAccumulator(None, None, self.options.goodput_slos))
         self.accumulators[-1].add(record)
 
     def _send_grant(self, worker_id: str, ask_id: int, permit: Permit) -> None:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.process_collector import ProcessCollector
 
 from harness.master.client_watch import CLIENT_CPU_LIMIT, CLIENT_LAG_LIMIT_S
+from harness.master.stats import meets_slos
 from harness.records import RequestRecord
 from harness.wire import FAILURE_REASONS
 from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
@@ -42,6 +43,8 @@ class LiveMetrics:
         self.itl = histogram("omniload_itl_seconds", "Client gaps between output events", CLIENT_TPOT_BUCKETS_S)
         self.e2e = histogram("omniload_e2e_latency_seconds", "Client request latency", CLIENT_LATENCY_BUCKETS_S)
         self.requests = Counter("omniload_requests", "Requests ended", ["model", "outcome", "reason"], registry=registry_)
+        self.good_requests = Counter("omniload_good_requests", "Successful requests that met every --goodput SLO",
+                                     labels, registry=registry_)  # fmt: skip
         self.prompt_tokens = Counter("omniload_prompt_tokens", "Prompt tokens (server usage)", labels, registry=registry_)
         self.completion_tokens = Counter("omniload_completion_tokens", "Completion tokens", labels, registry=registry_)
         self.in_flight = Gauge("omniload_in_flight_requests", "Requests sent and not yet ended", labels,
@@ -67,18 +70,21 @@ class LiveMetrics:
         # (http_<status> reasons appear when seen).
         for reason in FAILURE_REASONS:
             self.requests.labels(model, "error", reason)
-        for metric in (self.ttft, self.tpot, self.itl, self.e2e, self.prompt_tokens, self.completion_tokens,
+        for metric in (self.ttft, self.tpot, self.itl, self.e2e, self.prompt_tokens, self.completion_tokens, self.good_requests,
                        self.in_flight, self.users, self.workers, self.stage_index):  # fmt: skip
             metric.labels(model)
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
-    def observe(self, record: RequestRecord, worker_cpu_s: float | None = None) -> None:
-        """One finished (non-warm-up) request."""
+    def observe(self, record: RequestRecord, worker_cpu_s: float | None = None,
+                slos_s: dict[str, float] | None = None) -> None:  # fmt: skip
+        """One finished (non-warm-up) request; slos_s: --goodput's bounds (record field -> s)."""
         model = self.model
         if record.error is None:
             self.requests.labels(model, "ok", "").inc()
+            if slos_s and meets_slos(record, slos_s):
+                self.good_requests.labels(model).inc()
             for histogram, value in ((self.ttft, record.ttft_s), (self.tpot, record.tpot_s), (self.e2e, record.latency_s)):
                 if value is not None:
                     histogram.labels(model).observe(value)

@@ -54,6 +54,8 @@ class StageSummary(TypedDict):
     completion_tokens: Distribution
     errors: dict[str, int]
     streams_without_done: int  # successful streams that ended without data: [DONE] (allowed; real servers omit it)
+    goodput_rps: float | None  # requests per second that met every --goodput SLO (None: no SLOs)
+    good_requests: int | None
     client: NotRequired[StageClientHealth]  # how the load generators fared (HEALTH messages), when they said
 
 
@@ -81,15 +83,28 @@ def distribution(values: Iterable[float]) -> Distribution:
     )
 
 
+def meets_slos(record: RequestRecord, slos_s: dict[str, float]) -> bool:
+    """A successful request whose every bounded metric is present and within its bound."""
+    for field, most_s in slos_s.items():
+        value = getattr(record, field)
+        if value is None or value > most_s:
+            return False
+    return record.status == "ok"
+
+
 class StageAccumulator:
     """Collects one stage's records and summarizes them (the master, per stage).
 
     Keeps only the numbers it needs, in compact arrays, so long stages stay small.
     """
 
-    def __init__(self, parallel: int | None = None, number: int | None = None) -> None:
+    def __init__(self, parallel: int | None = None, number: int | None = None,
+                 slos_s: dict[str, float] | None = None) -> None:  # fmt: skip
+        """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput)."""
         self.parallel = parallel
         self.number = number
+        self.slos_s = slos_s or {}
+        self.good = 0  # successes that met every SLO
         self.sent = 0
         self.errors: Counter[str] = Counter()
         self.streams_without_done = 0
@@ -113,6 +128,8 @@ class StageAccumulator:
             if value is not None:
                 series[name].append(value)
         series["itl_s"].extend(record.itl_s)
+        if self.slos_s and meets_slos(record, self.slos_s):
+            self.good += 1
         if record.done_marker is False:
             self.streams_without_done += 1
 
@@ -154,4 +171,6 @@ class StageAccumulator:
             completion_tokens=distribution(self._series["completion_tokens"]),
             errors=dict(self.errors),
             streams_without_done=self.streams_without_done,
+            goodput_rps=rate(self.good) if self.slos_s else None,
+            good_requests=self.good if self.slos_s else None,
         )

@@ -8,6 +8,7 @@ web UI show scaled, rounded values under `title`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class StageColumn:
     scale: float = 1.0  # field unit -> shown unit (1000: s -> ms)
     shown_as: str = "{}"  # format of the shown value
     views: frozenset[str] = ALL
+    optional: bool = False  # left out of the console and web views when no stage has a value
 
     def value(self, stage: StageSummary) -> Any:
         """The raw value (None when there is none yet)."""
@@ -73,11 +75,14 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     _ms("p50_itl_s", "itl_s", "p50", "ITL p50 (ms)", frozenset({WEB}), 2),
     _ms("p99_itl_s", "itl_s", "p99", "P99 ITL(ms)", _CSV_WEB, 2),
     StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
+    StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
     StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
     StageColumn("success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE})),
 )
 
 
-def columns_for(view: str) -> tuple[StageColumn, ...]:
-    """The columns one view shows, in order."""
-    return tuple(column for column in STAGE_COLUMNS if view in column.views)
+def columns_for(view: str, stages: Sequence[StageSummary] = ()) -> tuple[StageColumn, ...]:
+    """The columns one view shows, in order (optional ones only when one of `stages` has a value;
+    stages.csv keeps every column, so its header never changes)."""
+    return tuple(column for column in STAGE_COLUMNS if view in column.views
+                 and (view == CSV or not column.optional or any(column.value(stage) is not None for stage in stages)))  # fmt: skip

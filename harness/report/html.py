@@ -137,7 +137,7 @@ def settings_section(run: Run) -> str:
 
 
 def stage_table(stages: Sequence[StageSummary]) -> str:
-    columns = columns_for(CONSOLE)
+    columns = columns_for(CONSOLE, stages)
     head = "".join(f"<th>{escape(column.title)}</th>" for column in columns)
     body = "".join("<tr>" + "".join(f"<td>{escape(column.shown(stage))}</td>" for column in columns) + "</tr>"
                    for stage in stages)  # fmt: skip

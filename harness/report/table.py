@@ -8,7 +8,7 @@ from harness.report.columns import CONSOLE, columns_for
 
 def format_stage_table(stages: list[StageSummary]) -> str:
     """evalscope perf's per-stage columns as a plain-text table."""
-    columns = columns_for(CONSOLE)
+    columns = columns_for(CONSOLE, stages)
     rows = [[column.title for column in columns]]
     rows += [[column.shown(stage) for column in columns] for stage in stages]
     widths = [max(len(row[index]) for row in rows) for index in range(len(columns))]

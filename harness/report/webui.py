@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from harness.master.stats import StageSummary
-from harness.report.columns import WEB, columns_for
+from harness.report.columns import STAGE_COLUMNS, WEB, columns_for
 
 if TYPE_CHECKING:
     from locust.web import WebUI
@@ -26,7 +26,7 @@ def stage_rows(stages: list[StageSummary]) -> list[dict[str, Any]]:
     rows = []
     for number, stage in enumerate(stages, start=1):
         row: dict[str, Any] = {"name": f"stage {number}"}
-        for column in columns_for(WEB):
+        for column in columns_for(WEB, stages):
             value = column.value(stage)
             row[column.web_key] = "-" if value is None else round(value * column.scale, 2) if isinstance(value, float) else value
         rows.append(row)
@@ -40,7 +40,8 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
     web_ui.template_args["extendedTabs"] = [{"title": "omniload stages", "key": TAB_KEY}]
     web_ui.template_args["extendedTables"] = [{
         "key": TAB_KEY,
-        "structure": [{"key": "name", "title": "Stage"}] + [{"key": column.web_key, "title": column.title} for column in columns_for(WEB)],
+        "structure": [{"key": "name", "title": "Stage"}] + [{"key": column.web_key, "title": column.title} for column in STAGE_COLUMNS
+            if WEB in column.views and (not column.optional or master.options.goodput_slos)],
     }]  # fmt: skip
 
     @web_ui.app.after_request
