@@ -19,6 +19,11 @@ def wall_from_perf(perf_s: float) -> float:
     return _WALL_ANCHOR + (perf_s - _PERF_ANCHOR)
 
 
+def perf_from_wall(wall_s: float) -> float:
+    """The perf_counter reading of a unix time (a kernel timestamp)."""
+    return _PERF_ANCHOR + (wall_s - _WALL_ANCHOR)
+
+
 class GroundTruthRecord(TypedDict, total=False):
     """One line of the ground-truth JSONL: what the simulator did with one request."""
 
