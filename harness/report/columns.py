@@ -33,8 +33,8 @@ class StageColumn:
 
     def value(self, stage: StageSummary) -> Any:
         """The raw value (None when there is none yet)."""
-        value: Any = stage[self.field]  # type: ignore[literal-required]
-        return value[self.statistic] if self.statistic is not None else value
+        value: Any = stage.get(self.field)  # a summary.json from before a field existed lacks it
+        return value[self.statistic] if self.statistic is not None and value is not None else value
 
     def shown(self, stage: StageSummary) -> str:
         """The value as a reader sees it; "-" when there is none."""
