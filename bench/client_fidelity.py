@@ -85,7 +85,7 @@ def pool_build_s() -> float:
     from harness.load.payloads import build_payloads
     from harness.tokenizer import load_tokenizer
 
-    options = options_from_argv(["--model", MODEL], "http://127.0.0.1:9")
+    options = options_from_argv(["--model", MODEL, "--image-content", "noise"], "http://127.0.0.1:9")
     tokenizer = load_tokenizer()
     started_s = time.perf_counter()
     build_payloads(options.payload, MODEL, tokenizer, POOL_BENCH_PAYLOADS, seed=0, prefix_seed=0)

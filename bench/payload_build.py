@@ -1,7 +1,7 @@
 """How fast payloads are built: 1,000 at the defaults, and the noise PNG writers side by side.
 
-Defaults: 1024-token prompts (exact, re-encoded to prove it) and one 512x512 RGB noise
-PNG each, base64 in the JSON body. The PNG comparison encodes the same images with
+1024-token prompts (exact, re-encoded to prove it) and one 512x512 RGB noise PNG each
+(the worst case: `--image-content noise`), base64 in the JSON body. The PNG comparison encodes the same images with
 Pillow (level 0: it still filters every row) and with harness/load/png.py's stored writer.
 
     .venv/bin/python bench/payload_build.py
@@ -36,7 +36,7 @@ def main() -> None:
         stored_png(np.asarray(image))
     stored_s = (time.perf_counter() - started_s) / IMAGES
     print(f"512x512 noise PNG: Pillow {pillow_s * 1000:.1f} ms, stored {stored_s * 1000:.1f} ms ({pillow_s / stored_s:.0f}x)")
-    options = options_from_argv(["--model", "m"], "http://127.0.0.1:9")
+    options = options_from_argv(["--model", "m", "--image-content", "noise"], "http://127.0.0.1:9")
     tokenizer = load_tokenizer()
     build_payloads(options.payload, "m", tokenizer, 10, 0, 0)  # warm up
     started_s = time.perf_counter()

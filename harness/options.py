@@ -92,8 +92,9 @@ def add_arguments(parser: Any) -> None:
     add("--image-format", default="RGB", help="PIL colour mode of the images (RGB, L, RGBA, ...)")
     add("--image-num", type=int, default=1, help="Images per request (0 for text only)")
     add("--image-encoding", default="png", choices=IMAGE_ENCODINGS, help="Image file format")
-    add("--image-content", default="noise", choices=IMAGE_CONTENTS,
-        help="noise: incompressible pixels; shapes: evalscope's flat background with 1-5 shapes")  # fmt: skip
+    add("--image-content", default="shapes", choices=IMAGE_CONTENTS,
+        help="shapes: evalscope's random_vl images (flat colour, 1-5 shapes, a few KB), so results compare with "
+             "evalscope's; noise: incompressible pixels, the worst case to upload and decode")  # fmt: skip
     add("--unique-images", action=argparse.BooleanOptionalAction, default=True,
         help="A fresh image per request, so the server's multimodal cache cannot serve it")  # fmt: skip
     add("--tokenizer-path", default="", help="Tokenizer directory or hub id (default: bundled Qwen3)")

@@ -2,7 +2,7 @@
 
 1. starts the simulator (continuous-batching timing, ground-truth file on);
 2. runs a sweep through real Locust, headless (`--parallel 1 4 8 --number 4 8 16`) with
-   the default payload (1024-token prompts, one 512x512 noise PNG each, exactly M output
+   the default payload (1024-token prompts, one 512x512 evalscope-style image each, exactly M output
    tokens), printing a table per stage, the best configuration and recommendations,
    then the OmniBench pass on the bundled samples (the simulator answers them from an
    answer key, right for 75 % of them);
