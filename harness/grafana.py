@@ -63,7 +63,7 @@ class StageAnnotator:
         self.host = urlsplit(url).hostname
         self._warned = False
 
-    def mark(self, event: str, stage_number: int, parallel: int, number: int) -> None:
+    def mark(self, event: str, stage_number: int, parallel: int, number: str) -> None:
         text = f"stage {stage_number} {event}: parallel {parallel}, number {number}"
         try:
             self.api.annotations.add_annotation(dashboard_uid=DASHBOARD_UID, time_from=int(time.time() * 1000),

@@ -120,6 +120,9 @@ def add_arguments(parser: Any) -> None:
         help="Sweep: users (requests in flight) per stage, e.g. 1 5 10 50 100")  # fmt: skip
     add("--number", type=int, nargs="+", default=[],
         help="Sweep: requests per stage, paired with --parallel, e.g. 2 10 20 100 200")  # fmt: skip
+    add("--duration", type=float, nargs="+", default=[],
+        help="Sweep: seconds per stage (one value for all, or one per --parallel value), a soft limit: no request "
+             "is sent after it and those in flight finish; with --number, whichever comes first")  # fmt: skip
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
@@ -262,10 +265,16 @@ class PayloadSpec:
 
 @dataclass(frozen=True)
 class Stage:
-    """One level of a sweep."""
+    """One level of a sweep: it ends after `number` requests, or after `duration_s`, whichever comes first."""
 
     parallel: int  # users, i.e. requests in flight
-    number: int  # requests sent (measured ones; warm-ups come on top)
+    number: int | None  # requests sent (measured ones; warm-ups come on top); None: until duration_s
+    duration_s: float | None = None  # a soft limit: no request is sent after it, those in flight finish
+
+    @property
+    def label(self) -> str:
+        """The stage's size for people and metric labels: "100" requests or "60s"."""
+        return str(self.number) if self.number is not None else f"{self.duration_s:g}s"
 
 
 @dataclass(frozen=True)
@@ -279,13 +288,13 @@ class SweepSpec:
     @property
     def requests_budget(self) -> int | None:
         """Requests the whole sweep sends (warm-ups included); None for a plain run."""
-        if not self.stages:
-            return None
-        return sum(stage.number + self.warmup_num for stage in self.stages)
+        if not self.stages or any(stage.number is None for stage in self.stages):
+            return None  # a plain run, or a stage that lasts a time: payloads are built as it goes
+        return sum((stage.number or 0) + self.warmup_num for stage in self.stages)
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> SweepSpec:
-        stages = stages_from(parsed.parallel, parsed.number)
+        stages = stages_from(parsed.parallel, parsed.number, parsed.duration)
         if not 0 <= parsed.sleep_interval < math.inf:
             raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
         at_least("--warmup-num", parsed.warmup_num, 0)
@@ -401,16 +410,29 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
                         "or a smaller --pool-size / --number")  # fmt: skip
 
 
-def stages_from(parallel: list[int], number: list[int]) -> tuple[Stage, ...]:
-    """--parallel and --number zipped pairwise, as evalscope perf does."""
-    if not parallel and not number:
+def stages_from(parallel: list[int], number: list[int], duration: list[float] | None = None) -> tuple[Stage, ...]:
+    """--parallel and --number zipped pairwise, as evalscope perf does; --duration per stage or for all."""
+    duration = duration or []
+    if not parallel and not number and not duration:
         return ()
-    if len(parallel) != len(number):
+    if not parallel:
+        raise BadOption("--parallel", "required with --number or --duration (users per stage)")
+    if number and len(parallel) != len(number):
         raise BadOption("--number", f"{len(number)} values for {len(parallel)} --parallel values (pairs them up)")
-    for users, requests in zip(parallel, number):
+    if not number and not duration:
+        raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
+    if len(duration) not in (0, 1, len(parallel)):
+        raise BadOption("--duration", f"{len(duration)} values for {len(parallel)} --parallel values (one, or one each)")
+    durations: list[float | None] = list(duration) * (len(parallel) if len(duration) == 1 else 1) or [None] * len(parallel)
+    for seconds in duration:
+        if not 0 < seconds < math.inf:
+            raise BadOption("--duration", f"{seconds} must be more than 0 seconds")
+    numbers: list[int | None] = list(number) or [None] * len(parallel)
+    for users, requests in zip(parallel, numbers):
         at_least("--parallel", users, 1)
-        at_least("--number", requests, 1)
-    return tuple(Stage(users, requests) for users, requests in zip(parallel, number))
+        if requests is not None:
+            at_least("--number", requests, 1)
+    return tuple(Stage(users, requests, seconds) for users, requests, seconds in zip(parallel, numbers, durations))
 
 
 class _PlainParser(argparse.ArgumentParser):

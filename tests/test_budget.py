@@ -68,3 +68,18 @@ def test_lost_worker_requests_count_once_and_the_rest_go_to_survivors() -> None:
     ledger.finish(Permit(0, 1, False))
     ledger.finish(Permit(0, 3, False))
     assert ledger.complete and ledger.finished == 4
+
+
+def test_a_stage_that_lasts_a_time_grants_until_its_budget_ends_then_completes() -> None:
+    ledger, grants = make()
+    ledger.open(stage=0, warmup=0, number=None)
+    for ask in range(5):
+        ledger.want("w", ask)
+    assert len(grants) == 5  # no count limits it
+    ledger.finish(Permit(0, 0, False))
+    ledger.end_budget()  # time is up: the 4 in flight finish, nothing more is granted
+    ledger.want("w", 99)
+    assert len(grants) == 5 and not ledger.complete
+    for seq in range(1, 5):
+        ledger.finish(Permit(0, seq, False))
+    assert ledger.complete and ledger.finished == 5

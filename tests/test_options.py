@@ -108,3 +108,19 @@ def test_omnibench_settings_are_one_config_for_both_entry_points() -> None:
     with pytest.raises(BadOption, match="^--limit: "):
         omnibench_config(build_parser().parse_args(["--api-url", "http://h", "--model", "m", "--limit", "-1"]),
                          STANDALONE_PREFIX)  # fmt: skip
+
+
+def test_duration_per_stage_or_for_all_instead_of_number() -> None:
+    from harness.options import Stage
+
+    assert options_from(["--model", "m", "--parallel", "1", "2", "--duration", "30"]).sweep.stages == (
+        Stage(1, None, 30.0), Stage(2, None, 30.0))  # fmt: skip
+    both = options_from(["--model", "m", "--parallel", "1", "2", "--number", "5", "6", "--duration", "10", "20"])
+    assert both.sweep.stages == (Stage(1, 5, 10.0), Stage(2, 6, 20.0)) and both.sweep.requests_budget == 11
+    assert options_from(["--model", "m", "--parallel", "4", "--duration", "9"]).sweep.requests_budget is None
+    for argv, flag in ((["--parallel", "1", "2", "--duration", "1", "2", "3"], "--duration"),
+                       (["--parallel", "1", "--duration", "0"], "--duration"),
+                       (["--parallel", "1"], "--number"), (["--duration", "5"], "--parallel")):  # fmt: skip
+        with pytest.raises(BadOption) as caught:
+            options_from(["--model", "m", *argv])
+        assert caught.value.flag == flag

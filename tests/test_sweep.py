@@ -230,3 +230,19 @@ def test_a_plain_distributed_run_keeps_every_record(tmp_path: Path) -> None:
     assert {r["status"] for r in records} == {"ok"}  # the open ones finished, none was cut off
     summary = json.loads((report / "summary.json").read_text())
     assert summary["stages"][0]["sent"] == len(records) >= 6
+
+
+def test_a_stage_with_a_duration_sends_until_its_time_and_lets_open_requests_finish(sim: SimProcess,
+                                                                                    tmp_path: Path) -> None:  # fmt: skip
+    report = tmp_path / "r"
+    truth_before = {g["request_id"] for g in sim.ground_truth_records()}
+    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
+                         "--parallel", "2", "--duration", "2", "--sleep-interval", "0", *LIGHT])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    stage = json.loads((report / "summary.json").read_text())["stages"][0]
+    records = read_records(str(report / "requests.jsonl"))
+    truth = [g for g in sim.ground_truth_records() if g["request_id"] not in truth_before]
+    assert stage["number"] is None and stage["sent"] == len(records) == len(truth) >= 4
+    assert {r.status for r in records} == {"ok"}  # those in flight at the end finished
+    first = min(g["received_at"] for g in truth)
+    assert max(g["received_at"] for g in truth) - first <= 2.0 + 0.05  # nothing sent after the stage's time

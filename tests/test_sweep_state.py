@@ -46,3 +46,4 @@ def test_the_pause_between_stages_keeps_the_last_stages_users() -> None:
 def test_no_stages_means_nothing_to_run() -> None:
     state = SweepState((), 0, lambda *_: None, lambda *_: None, lambda: True)
     assert state.tick(0, 0) is None
+

@@ -20,6 +20,7 @@ from harness.wire import Permit
 
 # grant(worker_id, ask_id, permit)
 GrantSender = Callable[[str, int, Permit], None]
+UNBOUNDED = 2**62  # the budget of a stage that lasts a time, until end_budget
 
 
 class BudgetLedger:
@@ -37,16 +38,25 @@ class BudgetLedger:
         self.outstanding: dict[Permit, str] = {}  # granted, not yet finished -> worker
         self.finished = 0
         self._open = False
+        self._cut = False  # end_budget was called: the total is what was granted
 
-    def open(self, stage: int, warmup: int, number: int) -> None:
-        """Start handing out `warmup` then `number` permits for `stage`."""
+    def open(self, stage: int, warmup: int, number: int | None) -> None:
+        """Start handing out `warmup` then `number` permits for `stage` (None: until end_budget)."""
+        number = UNBOUNDED if number is None else number
         self.stage, self._warmup, self._number = stage, warmup, number
         self._next_seq, self.finished = 0, 0
         self._phase_end_seq = warmup if warmup else number
         self._returned.clear()
         self.outstanding.clear()
         self._open = True
+        self._cut = False
         self._grant_waiting()
+
+    def end_budget(self) -> None:
+        """No permit after those already granted (a stage's time is up); the stage is complete when they finish."""
+        self._returned.clear()  # given back unused: never sent
+        self._cut = True
+        self._phase_end_seq = self._next_seq
 
     def close(self) -> None:
         """No more permits (asks stay queued for the next stage)."""
@@ -54,6 +64,9 @@ class BudgetLedger:
 
     @property
     def total(self) -> int:
+        """Permits this stage will have finished when it is complete."""
+        if self._cut:
+            return self.finished + len(self.outstanding)
         return self._warmup + self._number
 
     @property
@@ -81,7 +94,7 @@ class BudgetLedger:
         if self.outstanding.pop(permit, None) is None:
             return False
         self.finished += 1
-        if self.finished == self._warmup and self._warmup and self._phase_end_seq == self._warmup:
+        if self.finished == self._warmup and self._warmup and self._phase_end_seq == self._warmup and not self._cut:
             self._phase_end_seq = self.total  # warm-up done: hand out the measured permits
         self._grant_waiting()
         return True
@@ -93,7 +106,7 @@ class BudgetLedger:
         for permit in lost:
             del self.outstanding[permit]
             self.finished += 1
-        if self._warmup and self.finished == self._warmup and self._phase_end_seq == self._warmup:
+        if self._warmup and self.finished == self._warmup and self._phase_end_seq == self._warmup and not self._cut:
             self._phase_end_seq = self.total
         self._grant_waiting()
         return lost

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+
+import gevent
 from typing import TYPE_CHECKING, Any
 
 from harness import wire
@@ -53,6 +55,7 @@ class Master:
         self.ledger = BudgetLedger(self._send_grant)
         self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
                                 self._end_stage, lambda: self.ledger.complete)  # fmt: skip
+        self._time_up: gevent.Greenlet | None = None  # ends a stage's budget when its --duration is up
         self.accumulators: list[StageAccumulator] = []
         self.summaries: list[StageSummary] = []
         self.lost_workers: dict[str, int] = {}  # worker id -> requests lost in flight
@@ -99,17 +102,22 @@ class Master:
     def _start_stage(self, index: int, stage: Stage) -> None:
         self.accumulators.append(StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos))
         self.ledger.open(index, self.options.sweep.warmup_num, stage.number)
-        self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=True)
+        if stage.duration_s is not None:  # a timer, not the once-a-second tick: the limit holds to the ms
+            self._time_up = gevent.spawn_later(stage.duration_s, self.ledger.end_budget)
+        self.metrics.set_stage(index + 1, stage.parallel, stage.label, running=True)
         if self.annotator is not None:
-            self.annotator.mark("start", index + 1, stage.parallel, stage.number)
-        logger.info("omniload: stage %d/%d: %d users, %d requests", index + 1, len(self.sweep.stages),
-                    stage.parallel, stage.number)  # fmt: skip
+            self.annotator.mark("start", index + 1, stage.parallel, stage.label)
+        logger.info("omniload: stage %d/%d: %d users, %s requests", index + 1, len(self.sweep.stages),
+                    stage.parallel, stage.label)  # fmt: skip
 
     def _end_stage(self, index: int, stage: Stage) -> None:
+        if self._time_up is not None:
+            self._time_up.kill(block=False)  # its count ran out first
+            self._time_up = None
         self.ledger.close()
-        self.metrics.set_stage(index + 1, stage.parallel, stage.number, running=False)
+        self.metrics.set_stage(index + 1, stage.parallel, stage.label, running=False)
         if self.annotator is not None:
-            self.annotator.mark("end", index + 1, stage.parallel, stage.number)
+            self.annotator.mark("end", index + 1, stage.parallel, stage.label)
         summary = self._with_client_health(index, self.accumulators[-1].summary())
         self.summaries.append(summary)
         print(f"\nomniload stage {index + 1}/{len(self.sweep.stages)}\n{format_stage_table([summary])}", flush=True)
@@ -148,8 +156,9 @@ class Master:
                                                                            if self.environment.runner else 0)  # fmt: skip
         if self.sweep.stages and self.sweep.running:
             stage = self.sweep.stages[self.sweep.index]
-            line.show(f"stage {self.sweep.index + 1}/{len(self.sweep.stages)}: {sent}/{stage.number} done, "
-                      f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {eta_text(stage.number - sent, rps)}")  # fmt: skip
+            left = eta_text(stage.number - sent, rps) if stage.number is not None else f"{stage.label} stage"
+            line.show(f"stage {self.sweep.index + 1}/{len(self.sweep.stages)}: {sent}/{stage.label} done, "
+                      f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {left}")  # fmt: skip
         elif not self.sweep.stages:
             line.show(f"{sent} done, {in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}")
 

@@ -108,7 +108,8 @@ class LiveMetrics:
         self.workers.labels(self.model).set(workers)
         self.in_flight.labels(self.model).set(in_flight)
 
-    def set_stage(self, index: int, parallel: int, number: int, running: bool) -> None:
+    def set_stage(self, index: int, parallel: int, number: str, running: bool) -> None:
+        """number: the stage's size label (a count, or a duration such as "60s")."""
         self.stage.labels(self.model, str(parallel), str(number)).set(1 if running else 0)
         self.stage_index.labels(self.model).set(index if running else 0)
 
