@@ -40,6 +40,7 @@ DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9646
 MAX_IMAGE_SIDE_PX = 16384
 MAX_IMAGE_NUM = 64  # images per request
+MAX_IMAGE_PIXELS = 8192 * 8192  # per image: beyond it one image takes minutes to draw and encode
 MAX_PROMPT_TOKENS = 1_048_576  # beyond any served context window
 # Share of this machine's memory the payloads of one load generator may take before load
 # (all bodies, base64 images included); a noise image costs its raw pixel bytes, 4/3 over.
@@ -223,6 +224,9 @@ class PayloadSpec:
             at_least(flag, side_px, 1)
             if side_px > MAX_IMAGE_SIDE_PX:
                 raise BadOption(flag, f"{side_px} is more than {MAX_IMAGE_SIDE_PX} pixels")
+        if parsed.image_width * parsed.image_height > MAX_IMAGE_PIXELS:
+            raise BadOption("--image-width", f"{parsed.image_width}x{parsed.image_height} is more than "
+                            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels per image")  # fmt: skip
         at_least("--image-num", parsed.image_num, 0)
         if parsed.image_num > MAX_IMAGE_NUM:
             raise BadOption("--image-num", f"{parsed.image_num} is more than {MAX_IMAGE_NUM} images per request")
