@@ -57,7 +57,8 @@ class ServerScraper:
         self.writer.write({"t": read_at, "lines": lines})
 
     def stop(self) -> None:
+        """Stop scraping and close the file (waits for a scrape in progress to be cut off)."""
         if self._greenlet is not None:
-            self._greenlet.kill(block=False)
+            self._greenlet.kill(block=True, timeout=SCRAPE_TIMEOUT_S)
             self._greenlet = None
         self.writer.close()
