@@ -166,3 +166,11 @@ def test_wilson_interval() -> None:
     low, high = wilson_interval(18, 24)
     assert (round(low, 3), round(high, 3)) == (0.551, 0.880)
     assert wilson_interval(0, 0) == (0.0, 0.0)
+
+
+def test_requests_in_flight_over_time() -> None:
+    from harness.report.html import in_flight_curve
+
+    records = [RequestRecord("a", 0, 0, 0, 10.0, 1, duration_s=2.0), RequestRecord("b", 0, 0, 0, 11.0, 1, duration_s=2.0)]
+    assert in_flight_curve(records, 10.0, points=6) == [(0.0, 1.0), (0.5, 1.0), (1.0, 2.0), (1.5, 2.0), (2.0, 1.0),
+                                                        (2.5, 1.0), (3.0, 0.0)]  # fmt: skip

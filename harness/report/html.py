@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.jsonl import read_jsonl
 from harness.master.stats import StageSummary
 from harness.records import RequestRecord, read_records
@@ -194,10 +196,12 @@ def in_flight_curve(records: Sequence[RequestRecord], origin_s: float, points: i
     """Requests in flight over time (s from origin), sampled at `points` instants."""
     if not records:
         return []
-    spans = [(r.t_send - origin_s, r.t_send - origin_s + (r.duration_s or 0.0)) for r in records]
-    end_s = max(end for _, end in spans)
-    return [(t, float(sum(1 for start, end in spans if start <= t < end)))
-            for t in (end_s * i / points for i in range(points + 1))]  # fmt: skip
+    starts = np.sort([r.t_send - origin_s for r in records])
+    ends = np.sort([r.t_send - origin_s + (r.duration_s or 0.0) for r in records])
+    instants = np.linspace(0.0, float(ends[-1]), points + 1)
+    # started by t minus ended by t: a binary search per instant, not a scan of every request
+    counts = np.searchsorted(starts, instants, side="right") - np.searchsorted(ends, instants, side="right")
+    return [(float(t), float(count)) for t, count in zip(instants, counts)]
 
 
 def stage_details(run: Run) -> str:
