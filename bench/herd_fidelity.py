@@ -16,27 +16,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from harness.devtools.locustproc import run_locust
-from harness.devtools.simprocess import start_sim
-from harness.devtools.verify import request_errors
+from harness.devtools.herd import run_herd
 from harness.master.stats import percentile
-from harness.records import read_records
-
-MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 
 
 def herd(streams: int, workdir: Path) -> str:
-    report = workdir / f"r{streams}"
-    sim = start_sim(["--fixed", "50", "20", "--model", MODEL], ground_truth=str(workdir / f"truth{streams}.jsonl"))
-    try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--parallel", str(streams), "--number", str(streams * 3), "--sleep-interval", "0",
-                             "--max-tokens", "128", "--image-width", "256", "--image-height", "256",
-                             "--metrics-port", "0"])  # fmt: skip
-        truth = sim.ground_truth_records()
-    finally:
-        sim.stop()
-    errors = request_errors(read_records(str(report / "requests.jsonl")), truth)
+    run = run_herd(streams, workdir)
+    errors, result = run.errors, run.result
     ttft = sorted(error.ttft_s for error in errors)
     send = sorted(error.send_s for error in errors)
     receive = sorted(error.receive_s for error in errors)

@@ -13,7 +13,6 @@ import io
 import time
 
 import numpy as np
-from PIL import Image
 
 from harness.load.images import make_image
 from harness.load.payloads import build_payloads

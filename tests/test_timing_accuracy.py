@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import MODEL
+from harness.devtools.herd import REQUESTS_PER_USER, run_herd
 from harness.devtools.locustproc import STAGGERED_LOCUSTFILE, run_locust
 from harness.records import read_records
 from harness.devtools.simprocess import start_sim
@@ -50,22 +51,11 @@ def test_ttft_and_tpot_match_the_server_at_50_streams(tmp_path: Path) -> None:
 
 def test_a_herd_of_50_users_starting_at_once_is_timed_as_the_server_saw_it(tmp_path: Path) -> None:
     """A sweep stage: all 50 users send in the same instant, as real sweeps do (no staggering)."""
-    sim = start_sim(["--fixed", "50", "20", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
-    report = tmp_path / "r"
-    try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--parallel", str(STREAMS), "--number", str(STREAMS * 3), "--sleep-interval", "0",
-                             "--max-tokens", "128", "--image-width", "256", "--image-height", "256",
-                             "--metrics-port", "0"])  # fmt: skip
-        truth = sim.ground_truth_records()
-    finally:
-        sim.stop()
-    assert result.returncode == 0, result.stderr[-2000:]
-    records = read_records(str(report / "requests.jsonl"))
-    errors = request_errors(records, truth)
-    assert len(errors) == len(records) == STREAMS * 3
-    first_wave = sorted(record.t_send for record in records)[:STREAMS]
+    run = run_herd(STREAMS, tmp_path)
+    assert run.result.returncode == 0, run.result.stderr[-2000:]
+    assert len(run.errors) == len(run.records) == STREAMS * REQUESTS_PER_USER
+    first_wave = sorted(record.t_send for record in run.records)[:STREAMS]
     assert first_wave[-1] - first_wave[0] < 0.1  # a herd indeed: the first 50 went out within 100 ms
-    ttft_errors_s = [e.ttft_s for e in errors]
-    print(f"herd: TTFT error p99 {p99(ttft_errors_s) * 1000:.2f} ms, send side p99 {p99([e.send_s for e in errors]) * 1000:.2f} ms")
+    ttft_errors_s = [e.ttft_s for e in run.errors]
+    print(f"herd: TTFT error p99 {p99(ttft_errors_s) * 1000:.2f} ms, send side p99 {p99([e.send_s for e in run.errors]) * 1000:.2f} ms")
     assert p99(ttft_errors_s) <= TTFT_ERROR_P99_LIMIT_S
