@@ -31,7 +31,6 @@ bench: $(STAMP)
 	$(BIN)/python bench/metrics_render.py
 	$(BIN)/python bench/master_ingest.py
 	$(BIN)/python bench/payload_build.py
-	$(BIN)/python bench/herd_fidelity.py
 	$(BIN)/python bench/soak.py
 
 clean:

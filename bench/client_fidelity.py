@@ -1,119 +1,72 @@
-"""How many concurrent streams one Locust worker process times faithfully, and at what CPU cost.
+"""How many concurrent streams one load-generating process times faithfully, and its CPU per SSE event.
 
-For each level of concurrency, a real headless Locust process (one process = one
-worker's worth of users) streams from the simulator in `--fixed TTFT ITL` mode; each
-user sends one request of 1024 prompt tokens and 1024 output tokens (the defaults) with
-a 256x256 image, and starts are spread over the first second. Client and simulator are
-joined on X-Request-Id: TTFT error = |client TTFT - server TTFT| per request (the server
-stamps a request when its headers are parsed, its tokens when written). The error's two
-halves are shown apart: "send" is request written -> simulator stamped it (grows when
-the simulator, on the same cores, falls behind taking requests in), "recv err" is token
-written -> client stamped it (the client's own receive-side error). Also prints the
-client's CPU seconds during load (from summary.json) per 1,000 requests, and the time to
-build 1,000 payloads at the defaults (1024-token prompts, one 512x512 noise PNG each).
+For each level N and each start (herd: every user of the stage sends in the same instant,
+as real sweeps start; spread: user k starts k x ITL / N later), a real headless Locust
+process (one process = one worker's worth of users; the master side runs in it too) runs
+one sweep stage of N users, one request each: a 1024-token prompt, a 256x256 image and
+`--tokens` output tokens against the simulator in `--fixed TTFT ITL` mode. Client and
+simulator are joined on X-Request-Id; the simulator stamps arrivals with the kernel's
+receive time (SO_TIMESTAMPNS), so its ground truth holds under a herd.
 
-Both processes share this machine's cores, so the simulator's own load is part of every
-figure; the level where p99 TTFT error passes 5 ms is a lower bound for a dedicated
-load generator.
+TTFT error = |client TTFT - server TTFT| per request, in two halves: "send" = request
+written -> server's kernel stamp, "recv" = first token written -> client's kernel stamp.
+µs/event = the process's CPU during load (payloads are all built before load in a
+sweep) / output events received. Both processes share this machine's cores, so the
+simulator's own load is in every figure: the largest level kept under the limit is a
+lower bound for a dedicated load generator.
 
-    .venv/bin/python bench/client_fidelity.py [--levels 50 100 200] [--itl-ms 40] [--tokens 1024]
+    .venv/bin/python bench/client_fidelity.py [--levels 50 100 200 400] [--itl-ms 20] [--tokens 512]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from harness.devtools.locustproc import STAGGERED_LOCUSTFILE, run_locust
-from harness.master import stats
-from harness.records import read_records
-from harness.devtools.simprocess import start_sim
-from harness.devtools.verify import request_errors
+from harness.devtools.herd import run_herd
+from harness.master.stats import percentile
 
-MODEL = "Qwen3-Omni-30B-A3B-Instruct"
-ERROR_LIMIT_S = 0.005
-POOL_BENCH_PAYLOADS = 1000
+ERROR_LIMIT_MS = 2.0
+STARTS = ("herd", "spread")
 
 
-def percentile(values: list[float], p: float) -> float:
-    return stats.percentile(sorted(values), p)
-
-
-def run_level(streams: int, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    truth_path = workdir / f"gt-{streams}.jsonl"
-    report = workdir / f"report-{streams}"
-    sim = start_sim(["--fixed", str(args.ttft_ms), str(args.itl_ms), "--model", MODEL], ground_truth=str(truth_path))
-    try:
-        result = run_locust(["--headless", "-u", str(streams), "-r", str(streams), "-t", "2s", "--host", sim.base_url,
-                             "--model", MODEL, "--report-dir", str(report), "--max-tokens", str(args.tokens),
-                             "--image-width", "256", "--image-height", "256", "--pool-size", str(streams)],
-                            locustfile=STAGGERED_LOCUSTFILE, env={"OMNILOAD_TEST_STAGGER_S": str(1.0 / streams)})  # fmt: skip
-    finally:
-        sim.stop()
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"locust failed at {streams} streams:\n{result.stderr[-2000:]}")
-    records = read_records(str(report / "requests.jsonl"))
-    ok = [r for r in records if r.status == "ok"]
-    errors = request_errors(records, sim.ground_truth_records())
-    ttft_errors = [e.ttft_s for e in errors]
-    send_delays = [e.send_s for e in errors]
-    receive_errors = [e.receive_s for e in errors]
-    tpot_errors = [e.tpot_s for e in errors if e.tpot_s is not None]
-    client = json.loads((report / "summary.json").read_text())["client"]
-    events = sum(len(r.itl_s) + 1 for r in ok)
-    return {
-        "streams": streams,
-        "requests": len(records),
-        "failed": len(records) - len(ok),
-        "ttft_err_p50_ms": percentile(ttft_errors, 50) * 1000,
-        "ttft_err_p99_ms": percentile(ttft_errors, 99) * 1000,
-        "send_p99_ms": percentile(send_delays, 99) * 1000,
-        "receive_err_p99_ms": percentile(receive_errors, 99) * 1000,
-        "tpot_err_p99_ms": percentile(tpot_errors, 99) * 1000,
-        "events_per_s": events / client["wall_s"],
-        "client_cpu_percent": client["cpu_percent"],
-        "cpu_s_per_1000_requests": client["cpu_s"] / max(1, len(records)) * 1000,
-    }
-
-
-def pool_build_s() -> float:
-    from harness.options import options_from_argv
-    from harness.load.payloads import build_payloads
-    from harness.tokenizer import load_tokenizer
-
-    options = options_from_argv(["--model", MODEL, "--image-content", "noise"], "http://127.0.0.1:9")
-    tokenizer = load_tokenizer()
-    started_s = time.perf_counter()
-    build_payloads(options.payload, MODEL, tokenizer, POOL_BENCH_PAYLOADS, seed=0, prefix_seed=0)
-    return time.perf_counter() - started_s
+def ms(values: list[float], p: float) -> float:
+    return percentile(sorted(values), p) * 1000 if values else float("nan")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--levels", type=int, nargs="+", default=[50, 100, 200])
+    parser.add_argument("--levels", type=int, nargs="+", default=[50, 100, 200, 400])
     parser.add_argument("--ttft-ms", type=float, default=100.0)
-    parser.add_argument("--itl-ms", type=float, default=40.0)
-    parser.add_argument("--tokens", type=int, default=1024)
+    parser.add_argument("--itl-ms", type=float, default=20.0)
+    parser.add_argument("--tokens", type=int, default=512)
     args = parser.parse_args()
-    print(f"os.cpu_count()={os.cpu_count()}; simulator --fixed {args.ttft_ms} {args.itl_ms}, {args.tokens} output tokens")
-    print(f"{'streams':>7} {'reqs':>5} {'fail':>4} {'TTFT err p50':>12} {'p99':>8} {'send p99':>9} "
-          f"{'recv err p99':>12} {'TPOT err p99':>12} {'events/s':>8} {'client CPU':>10} {'CPU s/1000 req':>14}")  # fmt: skip
-    sustained = 0
-    with tempfile.TemporaryDirectory() as workdir:
-        for streams in args.levels:
-            row = run_level(streams, args, Path(workdir))
-            print(f"{row['streams']:>7} {row['requests']:>5} {row['failed']:>4} {row['ttft_err_p50_ms']:>9.2f} ms "
-                  f"{row['ttft_err_p99_ms']:>5.1f} ms {row['send_p99_ms']:>6.1f} ms {row['receive_err_p99_ms']:>9.2f} ms "
-                  f"{row['tpot_err_p99_ms']:>9.3f} ms {row['events_per_s']:>8.0f} "
-                  f"{row['client_cpu_percent']:>9.0f}% {row['cpu_s_per_1000_requests']:>14.1f}", flush=True)  # fmt: skip
-            if row["ttft_err_p99_ms"] <= ERROR_LIMIT_S * 1000 and not row["failed"]:
-                sustained = streams
-    print(f"largest level with p99 TTFT error <= {ERROR_LIMIT_S * 1000:.0f} ms: {sustained} streams")
-    print(f"payload pool: {POOL_BENCH_PAYLOADS} payloads at the defaults built in {pool_build_s():.1f} s")
+    print(f"os.cpu_count()={os.cpu_count()}; simulator --fixed {args.ttft_ms:g} {args.itl_ms:g}, {args.tokens} output "
+          f"tokens, one request per user")  # fmt: skip
+    print(f"{'start':>6} {'streams':>7} {'fail':>4} {'TTFT err p50':>12} {'p99':>8} {'max':>8} {'send p99':>9} "
+          f"{'recv p99':>9} {'events/s':>8} {'client CPU':>10} {'µs/event':>8}")  # fmt: skip
+    sustained = {start: 0 for start in STARTS}
+    workdir = Path(tempfile.mkdtemp(prefix="omniload-fidelity-"))
+    for streams in args.levels:
+        for start in STARTS:
+            spread_s = args.itl_ms / 1000 if start == "spread" else 0.0
+            run = run_herd(streams, workdir, requests_per_user=1, max_tokens=args.tokens, ttft_ms=args.ttft_ms,
+                           itl_ms=args.itl_ms, spread_s=spread_s)  # fmt: skip
+            if run.result.returncode not in (0, 1) or not run.client:
+                raise SystemExit(f"locust failed at {streams} streams:\n{run.result.stderr[-2000:]}")
+            failed = sum(record.status != "ok" for record in run.records)
+            ttft = [error.ttft_s for error in run.errors]
+            cpu_s, wall_s = run.client["cpu_s"], run.client["wall_s"]
+            print(f"{start:>6} {streams:>7} {failed:>4} {ms(ttft, 50):>9.2f} ms {ms(ttft, 99):>5.2f} ms "
+                  f"{max(ttft, default=0) * 1000:>5.1f} ms {ms([e.send_s for e in run.errors], 99):>6.2f} ms "
+                  f"{ms([e.receive_s for e in run.errors], 99):>6.2f} ms {run.events / wall_s:>8.0f} "
+                  f"{run.client['cpu_percent']:>9.0f}% {cpu_s / max(1, run.events) * 1e6:>8.1f}", flush=True)  # fmt: skip
+            if ms(ttft, 99) <= ERROR_LIMIT_MS and not failed and len(run.errors) == streams:
+                sustained[start] = max(sustained[start], streams)
+    for start in STARTS:
+        print(f"largest {start} stage with p99 TTFT error <= {ERROR_LIMIT_MS:g} ms: {sustained[start]} streams")
 
 
 if __name__ == "__main__":

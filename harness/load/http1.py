@@ -9,16 +9,28 @@ cannot `recvmsg`; over https the arrival time is taken when the read returns.)
 
 Only what a chat completions client needs: one request at a time, keep-alive, bodies
 framed by chunked encoding, Content-Length or connection close.
+
+Cost per read is the budget of a load generator (one SSE event is one read at a server's
+pace): a plain connection reads from the unpatched socket after waiting on one
+persistent libev watcher, so a read is one `recvmsg` and one hub switch (gevent's socket
+tries first, fails with EAGAIN, then waits: two syscalls, an exception and a fresh wait
+per read), and the per-read timeout is one reused gevent Timeout.
 """
 
 from __future__ import annotations
 
+import _socket
 import socket
 import ssl
 import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent import Timeout
+from gevent.socket import wait_write
 
 # Linux: SO_TIMESTAMPNS (== SCM_TIMESTAMPNS); Python's socket module lacks the constant.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -26,6 +38,7 @@ TIMESPEC = struct.Struct("@qq")
 READ_SIZE_BYTES = 65536
 ANCILLARY_SIZE_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
 MAX_HEADER_BYTES = 65536
+READ_EVENT = 1  # libev's EV_READ
 
 
 class HttpProtocolError(Exception):
@@ -162,7 +175,11 @@ class ResponseParser:
 
 
 class HttpConnection:
-    """One keep-alive connection to a server; reconnects when the last one ended."""
+    """One keep-alive connection to a server; reconnects when the last one ended.
+
+    Plain connections hold an unpatched non-blocking socket and a libev read watcher;
+    TLS connections hold gevent's SSL socket (TLS cannot `recvmsg`).
+    """
 
     def __init__(self, host: str, port: int, tls: bool, connect_timeout_s: float, read_timeout_s: float) -> None:
         self.host = host
@@ -170,9 +187,15 @@ class HttpConnection:
         self.tls = tls
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
-        self._socket: socket.socket | None = None
+        self._socket: _socket.socket | None = None  # plain
+        self._tls_socket: ssl.SSLSocket | None = None
+        self._watcher: Any = None  # readable events of _socket
         self.reused = False  # the last request went over a connection used before
         self.written = False  # the last request was written whole
+
+    @property
+    def is_open(self) -> bool:
+        return self._socket is not None or self._tls_socket is not None
 
     def send(self, head: bytes, body: bytes) -> float:
         """Write a request (head, then body: no copy of the body); returns t_send.
@@ -180,15 +203,29 @@ class HttpConnection:
         t_send is unix seconds, taken after connecting and just before the first byte is
         written.
         """
-        self.reused = self._socket is not None
+        self.reused = self.is_open
         self.written = False
-        if self._socket is None:
-            self._socket = self._connect()
+        if not self.is_open:
+            self._connect()
         t_send = time.time()
-        self._socket.sendall(head)
-        self._socket.sendall(body)
+        if self._tls_socket is not None:
+            self._tls_socket.sendall(head)
+            self._tls_socket.sendall(body)
+        else:
+            self._send_all(head)
+            self._send_all(body)
         self.written = True
         return t_send
+
+    def _send_all(self, data: bytes) -> None:
+        sock = self._socket
+        assert sock is not None
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+            except BlockingIOError:
+                wait_write(sock.fileno(), self.read_timeout_s, socket.timeout("timed out writing the request"))
 
     def reads(self, deadline_s: float) -> Iterator[tuple[bytes, float]]:
         """Bytes as they arrive, each with the unix time the kernel received them; b"" at EOF.
@@ -196,51 +233,78 @@ class HttpConnection:
         Each read waits at most --read-timeout, and none goes past deadline_s (a
         time.monotonic() reading): then TotalTimeout.
         """
-        sock = self._socket
-        assert sock is not None, "send() first"
+        if self._tls_socket is not None:
+            yield from self._tls_reads(self._tls_socket, deadline_s)
+            return
+        sock, watcher = self._socket, self._watcher
+        assert sock is not None and watcher is not None, "send() first"
+        hub = gevent.get_hub()
         read_timeout_s = self.read_timeout_s
+        timeout = Timeout(read_timeout_s, socket.timeout("timed out"))
+        try:
+            while True:
+                # Wait, then read: a read that would block costs a syscall and an exception.
+                left_s = deadline_s - time.monotonic()
+                if left_s <= 0:
+                    raise TotalTimeout("no whole response within --total-timeout")
+                if left_s < read_timeout_s:  # the last wait ends at the deadline
+                    timeout.close()
+                    timeout = Timeout(left_s, TotalTimeout("no whole response within --total-timeout"))
+                    read_timeout_s = left_s
+                timeout.start()
+                try:
+                    hub.wait(watcher)
+                finally:
+                    timeout.cancel()  # reused for the next wait
+                while True:  # until the socket is drained
+                    try:
+                        data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
+                    except BlockingIOError:
+                        break
+                    arrived_s = 0.0
+                    for level, kind, value in ancillary:
+                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
+                            seconds, nanoseconds = TIMESPEC.unpack_from(value)
+                            arrived_s = seconds + nanoseconds * 1e-9
+                    yield data, arrived_s or time.time()
+                    if not data:
+                        return
+                    if len(data) < READ_SIZE_BYTES:  # most likely all there was: wait before reading again
+                        break
+        finally:
+            timeout.close()
 
-        def wait_s() -> float:
+    def _tls_reads(self, sock: ssl.SSLSocket, deadline_s: float) -> Iterator[tuple[bytes, float]]:
+        while True:
             left_s = deadline_s - time.monotonic()
             if left_s <= 0:
                 raise TotalTimeout("no whole response within --total-timeout")
-            return min(read_timeout_s, left_s)
-
-        if self.tls:
-            while True:
-                sock.settimeout(wait_s())
-                data = sock.recv(READ_SIZE_BYTES)
-                yield data, time.time()
-                if not data:
-                    return
-        while True:
-            sock.settimeout(wait_s())
-            data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
-            arrived_s = 0.0
-            for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
-                    seconds, nanoseconds = TIMESPEC.unpack_from(value)
-                    arrived_s = seconds + nanoseconds * 1e-9
-            yield data, arrived_s or time.time()
+            sock.settimeout(min(self.read_timeout_s, left_s))
+            data = sock.recv(READ_SIZE_BYTES)
+            yield data, time.time()
             if not data:
                 return
 
     def close(self) -> None:
-        if self._socket is not None:
-            try:
-                self._socket.close()
-            finally:
-                self._socket = None
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        for sock in (self._socket, self._tls_socket):
+            if sock is not None:
+                sock.close()
+        self._socket = self._tls_socket = None
 
-    def _connect(self) -> socket.socket:
+    def _connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls:
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
-        else:
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        sock.settimeout(self.read_timeout_s)
-        return sock
+            self._tls_socket = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
+            return
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        raw = _socket.socket(fileno=sock.detach())  # gevent's socket connected it cooperatively
+        raw.setblocking(False)
+        self._socket = raw
+        self._watcher = gevent.get_hub().loop.io(raw.fileno(), READ_EVENT)
 
 
 def request_head(method: str, target: str, host_header: str, headers: dict[str, str], body_bytes: int) -> bytes:

@@ -1,13 +1,16 @@
 """What a chat completion stream said: output events and their times, usage, errors.
 
 Fed one SSE event at a time while the stream is open, so the work per event is one
-`json.loads` and a few dict lookups; everything derived waits for the stream to end.
+`orjson.loads` (a third of the stdlib's cost per chunk) and a few dict lookups;
+everything derived waits for the stream to end.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import orjson
 
 from harness import wire
 from harness.load.sse import SseEvent
@@ -44,7 +47,7 @@ class ChatStream:
             return
         self.last_event_s = event.arrived_s
         try:
-            chunk = json.loads(event.data)
+            chunk = orjson.loads(event.data)
         except ValueError:
             self._fail(wire.MALFORMED_EVENT, f"not JSON: {event.data[:100]!r}")
             return

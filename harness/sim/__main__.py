@@ -17,6 +17,10 @@ from harness.sim.arrival import StampingAppRunner
 from harness.sim.parsing import start_parser_pool
 from harness.sim.server import SimServer
 
+# vLLM's API server listens through uvicorn, whose backlog is 2048; aiohttp's default of
+# 128 made a herd of 400 connections overflow the accept queue (retransmits, +200 ms).
+LISTEN_BACKLOG = 2048
+
 
 async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     """Serve until SIGINT/SIGTERM; prints `serving on http://HOST:PORT` once listening."""
@@ -27,7 +31,7 @@ async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     gc.freeze()
     runner = StampingAppRunner(server.build_app(), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    site = web.TCPSite(runner, config.host, config.port, backlog=LISTEN_BACKLOG)
     try:
         await site.start()
     except OSError as exc:

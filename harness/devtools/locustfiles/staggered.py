@@ -12,6 +12,7 @@ import gevent
 
 import harness.hooks  # noqa: F401  (flags and event hooks)
 import harness.load.user
+from harness.master.shape import SweepShape  # noqa: F401  (sweeps work here too)
 
 STAGGER_S = float(os.environ.get("OMNILOAD_TEST_STAGGER_S", "0.02"))
 
