@@ -3,7 +3,9 @@
 Runs a real headless Locust process (single process: load generator and master side
 together, live metrics on) at 10 users against the simulator for 10 minutes, samples the
 process's resident memory every 10 s from /proc, and prints the growth after warm-up
-(target: under 5 %). Default payloads (1024-token prompts, one 512x512 PNG each) with
+(target: under 5 %), and whether every request sent a payload never sent before: the
+simulator's ground truth keeps a digest of each request body (the summary's own count of
+reused payloads is checked against it). Default payloads (1024-token prompts, one 512x512 PNG each) with
 128 output tokens at 5 ms, so about 15 requests a second go through.
 
     .venv/bin/python bench/soak.py [--minutes 10] [--users 10]
@@ -12,6 +14,7 @@ process's resident memory every 10 s from /proc, and prints the growth after war
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import tempfile
 import time
@@ -40,8 +43,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     args = parser.parse_args()
     run_s = args.minutes * 60
-    sim = start_sim(["--fixed", "20", "5", "--model", MODEL])
     report = Path(tempfile.mkdtemp(prefix="omniload-soak-"))
+    sim = start_sim(["--fixed", "20", "5", "--model", MODEL], ground_truth=str(report / "truth.jsonl"))
     locust = subprocess.Popen(locust_command(["--headless", "-u", str(args.users), "-r", str(args.users), "-t",
                                               f"{run_s:.0f}s", "--host", sim.base_url, "--model", MODEL,
                                               "--max-tokens", "128", "--report-dir", str(report),
@@ -62,6 +65,11 @@ def main() -> None:
             locust.kill()
         sim.stop()
     records = read_jsonl(str(report / "requests.jsonl"))
+    digests = [request["body_digest"] for request in sim.ground_truth_records() if "body_digest" in request]
+    payloads = json.loads((report / "summary.json").read_text())["workers"]["0"]["payloads"]
+    print(f"payloads: {len(digests)} requests reached the server with {len(set(digests))} distinct bodies; "
+          f"summary: reused {payloads['reused']}, built during load {payloads['built_during_load']}, "
+          f"waits for a payload {payloads['waits']} ({payloads['wait_s']} s)")  # fmt: skip
     load_started_s = samples[0][0]
     after_warm_up = [rss for at_s, rss in samples if at_s >= load_started_s + WARM_UP_S]
     growth = (after_warm_up[-1] - after_warm_up[0]) / after_warm_up[0]

@@ -56,6 +56,8 @@ IMAGE_CONTENTS = ("noise", "shapes")
 # Which request extensions are sent: vLLM's min_tokens/ignore_eos, or plain OpenAI fields;
 # "auto" is resolved before load (harness/load/preflight.py) and reaches workers resolved.
 SERVER_PROFILES = ("auto", "vllm", "openai")
+ARRIVALS = ("poisson", "gamma", "constant")  # --arrival (harness/master/arrivals.py)
+DEFAULT_MAX_CONCURRENCY = 256  # --open-loop: users per stage
 IMAGE_ENCODINGS = ("png", "jpeg")
 # PIL modes each encoding can write.
 ENCODABLE_MODES = {
@@ -124,6 +126,20 @@ def add_arguments(parser: Any) -> None:
     add("--duration", type=float, nargs="+", default=[],
         help="Sweep: seconds per stage (one value for all, or one per --parallel value), a soft limit: no request "
              "is sent after it and those in flight finish; with --number, whichever comes first")  # fmt: skip
+    add("--rate", type=float, nargs="+", default=[],
+        help="Sweep: requests per second per stage (evalscope's --rate). Closed loop: paces the stage's users "
+             "(one value for all, or one per --parallel value); with --open-loop: the stage's load, paired with "
+             "--number")  # fmt: skip
+    add("--open-loop", action="store_true", default=False,
+        help="Sweep: send at --rate whatever is in flight (up to --max-concurrency; past it a request counts as "
+             "rejected_client_limit)")  # fmt: skip
+    add("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY,
+        help="Open loop: most requests in flight (users per stage)")  # fmt: skip
+    add("--arrival", default="poisson", choices=ARRIVALS,
+        help="With --rate: gaps between sends: poisson (exponential), gamma (--burstiness), constant")  # fmt: skip
+    add("--burstiness", type=float, default=1.0,
+        help="With --arrival gamma: the gamma shape, vLLM's meaning (1 = Poisson, below 1 burstier, above 1 "
+             "steadier)")  # fmt: skip
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
@@ -271,9 +287,11 @@ class PayloadSpec:
 class Stage:
     """One level of a sweep: it ends after `number` requests, or after `duration_s`, whichever comes first."""
 
-    parallel: int  # users, i.e. requests in flight
+    parallel: int  # users, i.e. most requests in flight (open loop: --max-concurrency)
     number: int | None  # requests sent (measured ones; warm-ups come on top); None: until duration_s
     duration_s: float | None = None  # a soft limit: no request is sent after it, those in flight finish
+    rate_rps: float | None = None  # sends scheduled at this rate (harness/master/arrivals.py); None: at once
+    open_loop: bool = False  # a send finds no free user at its due time: rejected_client_limit
 
     @property
     def label(self) -> str:
@@ -288,6 +306,8 @@ class SweepSpec:
     stages: tuple[Stage, ...] = ()
     sleep_interval_s: float = DEFAULT_SLEEP_INTERVAL_S
     warmup_num: int = 0  # per stage, sent first and left out of its statistics
+    arrival: str = "poisson"  # with a rate: poisson | gamma | constant
+    burstiness: float = 1.0  # the gamma shape
 
     @property
     def requests_budget(self) -> int | None:
@@ -298,11 +318,19 @@ class SweepSpec:
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> SweepSpec:
-        stages = stages_from(parsed.parallel, parsed.number, parsed.duration)
+        if parsed.open_loop:
+            stages = open_loop_stages(parsed.rate, parsed.number, parsed.duration, parsed.parallel,
+                                      parsed.max_concurrency)  # fmt: skip
+        else:
+            stages = stages_from(parsed.parallel, parsed.number, parsed.duration, parsed.rate)
         if not 0 <= parsed.sleep_interval < math.inf:
             raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
         at_least("--warmup-num", parsed.warmup_num, 0)
-        return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num)
+        if not 0 < parsed.burstiness < math.inf:
+            raise BadOption("--burstiness", f"{parsed.burstiness} must be more than 0")
+        if parsed.burstiness != 1.0 and parsed.arrival != "gamma":
+            raise BadOption("--burstiness", f"only shapes --arrival gamma, not {parsed.arrival}")
+        return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num, parsed.arrival, parsed.burstiness)
 
 
 @dataclass(frozen=True)
@@ -373,6 +401,9 @@ class LoadOptions:
                                   "total_timeout_s": self.connection.total_timeout_s,
                                   **asdict(self.payload), "report_dir": self.report_dir,
                                   "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
+                                  "stage_rates_rps": [stage.rate_rps for stage in self.sweep.stages],
+                                  "open_loop": any(stage.open_loop for stage in self.sweep.stages),
+                                  "arrival": self.sweep.arrival, "burstiness": self.sweep.burstiness,
                                   "sleep_interval_s": self.sweep.sleep_interval_s, "warmup_num": self.sweep.warmup_num,
                                   "metrics_host": self.metrics.host, "metrics_port": self.metrics.port,
                                   "metrics_linger_s": self.metrics.linger_s,
@@ -414,29 +445,63 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
                         "or a smaller --pool-size / --number")  # fmt: skip
 
 
-def stages_from(parallel: list[int], number: list[int], duration: list[float] | None = None) -> tuple[Stage, ...]:
-    """--parallel and --number zipped pairwise, as evalscope perf does; --duration per stage or for all."""
-    duration = duration or []
-    if not parallel and not number and not duration:
+def stages_from(parallel: list[int], number: list[int], duration: list[float] | None = None,
+                rate: list[float] | None = None) -> tuple[Stage, ...]:  # fmt: skip
+    """--parallel and --number zipped pairwise, as evalscope perf does; --duration and --rate per stage or for all."""
+    duration, rate = duration or [], rate or []
+    if not parallel and not number and not duration and not rate:
         return ()
     if not parallel:
-        raise BadOption("--parallel", "required with --number or --duration (users per stage)")
+        raise BadOption("--parallel", "required with --number, --duration or --rate (users per stage; "
+                        "--open-loop sends at --rate without users)")  # fmt: skip
     if number and len(parallel) != len(number):
         raise BadOption("--number", f"{len(number)} values for {len(parallel)} --parallel values (pairs them up)")
     if not number and not duration:
         raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
-    if len(duration) not in (0, 1, len(parallel)):
-        raise BadOption("--duration", f"{len(duration)} values for {len(parallel)} --parallel values (one, or one each)")
-    durations: list[float | None] = list(duration) * (len(parallel) if len(duration) == 1 else 1) or [None] * len(parallel)
-    for seconds in duration:
-        if not 0 < seconds < math.inf:
-            raise BadOption("--duration", f"{seconds} must be more than 0 seconds")
+    durations = per_stage("--duration", duration, len(parallel), "--parallel")
+    rates = per_stage("--rate", rate, len(parallel), "--parallel")
     numbers: list[int | None] = list(number) or [None] * len(parallel)
     for users, requests in zip(parallel, numbers):
         at_least("--parallel", users, 1)
         if requests is not None:
             at_least("--number", requests, 1)
-    return tuple(Stage(users, requests, seconds) for users, requests, seconds in zip(parallel, numbers, durations))
+    return tuple(Stage(users, requests, seconds, rps)
+                 for users, requests, seconds, rps in zip(parallel, numbers, durations, rates))  # fmt: skip
+
+
+def open_loop_stages(rate: list[float], number: list[int], duration: list[float], parallel: list[int],
+                     max_concurrency: int) -> tuple[Stage, ...]:  # fmt: skip
+    """--open-loop: --rate and --number zipped pairwise (evalscope's open loop); users = --max-concurrency."""
+    if not rate:
+        raise BadOption("--rate", "required with --open-loop (requests per second per stage)")
+    if parallel:
+        raise BadOption("--parallel", "not with --open-loop: the rate sets the load, --max-concurrency caps "
+                        "requests in flight")  # fmt: skip
+    if number and len(rate) != len(number):
+        raise BadOption("--number", f"{len(number)} values for {len(rate)} --rate values (pairs them up)")
+    if not number and not duration:
+        raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
+    at_least("--max-concurrency", max_concurrency, 1)
+    durations = per_stage("--duration", duration, len(rate), "--rate")
+    rates = per_stage("--rate", rate, len(rate), "--rate")
+    numbers: list[int | None] = list(number) or [None] * len(rate)
+    for requests in numbers:
+        if requests is not None:
+            at_least("--number", requests, 1)
+    return tuple(Stage(max_concurrency, requests, seconds, rps, open_loop=True)
+                 for requests, seconds, rps in zip(numbers, durations, rates))  # fmt: skip
+
+
+def per_stage(flag: str, values: list[float], stages: int, paired_with: str) -> list[float | None]:
+    """A per-stage flag: none, one value for every stage, or one each; each more than 0 and finite."""
+    if len(values) not in (0, 1, stages):
+        raise BadOption(flag, f"{len(values)} values for {stages} {paired_with} values (one, or one each)")
+    for value in values:
+        if not 0 < value < math.inf:
+            raise BadOption(flag, f"{value:g} must be more than 0")
+    if not values:
+        return [None] * stages
+    return list(values) * (stages if len(values) == 1 else 1)
 
 
 class _PlainParser(argparse.ArgumentParser):

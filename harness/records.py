@@ -49,6 +49,14 @@ class RequestRecord:
     finish_reason: str | None = None
     done_marker: bool | None = None  # a stream ended with data: [DONE] (optional: real servers omit it)
     warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
+    due_s: float | None = None  # a rate stage's scheduled send time (unix s)
+
+    @property
+    def lateness_s(self) -> float | None:
+        """How long after its due time the request was sent (rate stages; never negative)."""
+        if self.due_s is None or not self.t_send:
+            return None
+        return max(0.0, self.t_send - self.due_s)
 
     def fail(self, reason: str, message: str) -> None:
         """Mark the request failed; the first failure is the one kept."""

@@ -45,10 +45,11 @@ OVERLONG_OUTPUT = "overlong_output"  # more output than max_tokens allows (the s
 CANCELLED = "cancelled"  # the load test stopped the user mid-request
 WORKER_LOST = "worker_lost"  # its worker stopped answering the master with it in flight
 CLIENT_ERROR = "client_error"  # an unexpected error in omniload's own client (a bug: please report it)
+REJECTED_CLIENT_LIMIT = "rejected_client_limit"  # open loop: due with --max-concurrency requests in flight; never sent
 HTTP_REASON_PREFIX = "http_"  # http_<status> for a non-200 answer
 
 FAILURE_REASONS = (CONNECT_ERROR, TIMEOUT, STREAM_TRUNCATED, MALFORMED_EVENT, SERVER_ERROR_EVENT, SHORT_OUTPUT,
-                   OVERLONG_OUTPUT, CANCELLED, WORKER_LOST, CLIENT_ERROR)  # fmt: skip
+                   OVERLONG_OUTPUT, CANCELLED, WORKER_LOST, CLIENT_ERROR, REJECTED_CLIENT_LIMIT)  # fmt: skip
 
 
 def http_reason(status: int) -> str:
@@ -63,14 +64,15 @@ class Permit:
     stage: int  # index of the stage in the sweep
     seq: int  # 0 .. warmup + number - 1 within the stage
     warmup: bool
+    due_s: float | None = None  # a rate stage's scheduled send time (unix s); None: send at once
 
-    def to_wire(self) -> list[int | bool]:
-        return [self.stage, self.seq, self.warmup]
+    def to_wire(self) -> list[int | bool | float | None]:
+        return [self.stage, self.seq, self.warmup, self.due_s]
 
     @staticmethod
-    def from_wire(wire: list[int | bool]) -> Permit:
-        stage, seq, warmup = wire
-        return Permit(int(stage), int(seq), bool(warmup))
+    def from_wire(wire: list[int | bool | float | None]) -> Permit:
+        stage, seq, warmup, due_s = wire
+        return Permit(int(stage), int(seq), bool(warmup), None if due_s is None else float(due_s))
 
 
 class WantMessage(TypedDict):

@@ -54,17 +54,21 @@ def read_request(connection: socket.socket, buffer: bytes = b"") -> tuple[str, b
     return lines[0].split()[1].decode(), rest[length:]
 
 
-def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, bytes] | None = None) -> ContextManager[str]:
+def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, bytes] | None = None,
+                    wrap: Callable[[socket.socket], socket.socket] | None = None) -> ContextManager[str]:
     """Serve one request: after reading it, wait each delay (s) and write its bytes.
 
     Yields the base URL. The writes are separated in time so that they reach the client
     as separate reads. Then `repeat` (delay, bytes), if given, is written again and again
     until the client hangs up (at most REPEAT_DEADLINE_S). The connection closes after.
+    `wrap` (e.g. a TLS context's wrap_socket) is applied to the accepted connection.
     """
 
     def serve(listener: socket.socket) -> None:
         try:
             connection, _ = listener.accept()
+            if wrap is not None:
+                connection = wrap(connection)
         except OSError:
             return
         with connection:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +212,21 @@ def test_non_streamed_request(sim: SimProcess) -> None:
     assert record.status == "ok", record.error
     assert record.completion_tokens == 12 and record.ttft_s == record.latency_s
     assert record.itl_s == [] and record.tpot_s is None
+
+
+def test_a_stream_over_https_is_read_and_timed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS cannot recvmsg: the https path reads through gevent's SSL socket, stamps on return."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's default context trusts it
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    script = [(0.0, SSE_HEAD + chunk(ROLE)), (0.05, chunk(event({"content": " a"}))),
+              (0.05, chunk(event({"content": " b"}, "stop") + USAGE + DONE) + LAST_CHUNK)]  # fmt: skip
+    with scripted_server(script, wrap=lambda connection: context.wrap_socket(connection, server_side=True)) as url:
+        record = exchange(url.replace("http://", "https://"), [*SMALL, "--max-tokens", "3", "--min-tokens", "0"])
+    assert record.status == "ok", record.error
+    assert record.completion_tokens == 3 and record.ttft_s is not None and len(record.itl_s) == 1
+    assert 0.03 <= record.itl_s[0] <= 0.5  # the second token's read came ~50 ms after the first

@@ -54,6 +54,13 @@ class ChatClient:
     def close(self) -> None:
         self.connection.close()
 
+    def connect_ahead(self) -> None:
+        """Open the connection now (a rate stage, before the due time); a failure shows at send."""
+        try:
+            self.connection.connect_ahead()
+        except OSError:
+            self.connection.close()  # send() connects again and classifies what happens
+
     def send(self, payload: Payload, record: RequestRecord) -> None:
         """Send one request and fill `record` with what happened. Raises only GreenletExit."""
         headers = {**self.headers, REQUEST_ID_HEADER: record.request_id}

@@ -217,6 +217,11 @@ class HttpConnection:
         self.written = True
         return t_send
 
+    def connect_ahead(self) -> None:
+        """Connect now unless connected: the request's send then starts with its first byte."""
+        if not self.is_open:
+            self._connect()
+
     def _send_all(self, data: bytes) -> None:
         sock = self._socket
         assert sock is not None

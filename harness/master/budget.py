@@ -7,6 +7,12 @@ stage is complete when every permit has been granted and reported finished (or l
 with its worker). Warm-up permits are all finished before the measured ones are handed
 out, so warm-up requests never overlap measured ones.
 
+A rate stage's measured permits carry their due times (harness/master/arrivals.py):
+users hold a permit until it is due, so idle users hold the next ones ahead of time. In
+a closed loop a permit due while every user is busy goes to the next user free (late,
+and its lateness is recorded); in an open loop it expires instead (`expire_overdue`):
+the request counts as rejected_client_limit and is never sent.
+
 Pure bookkeeping: the caller delivers grants (Locust messages) and calls back in.
 """
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from harness.master.arrivals import ArrivalSchedule
 from harness.wire import Permit
 
 
@@ -39,11 +46,20 @@ class BudgetLedger:
         self.finished = 0
         self._open = False
         self._cut = False  # end_budget was called: the total is what was granted
+        self._schedule: ArrivalSchedule | None = None
+        self._open_loop = False
+        self._next_due: Permit | None = None  # the next new permit, drawn ahead to learn its due time
 
-    def open(self, stage: int, warmup: int, number: int | None) -> None:
-        """Start handing out `warmup` then `number` permits for `stage` (None: until end_budget)."""
+    def open(self, stage: int, warmup: int, number: int | None, schedule: ArrivalSchedule | None = None,
+             open_loop: bool = False) -> None:  # fmt: skip
+        """Start handing out `warmup` then `number` permits for `stage` (None: until end_budget).
+
+        With a schedule the measured permits carry due times; `open_loop` lets overdue
+        permits expire (see expire_overdue) instead of waiting for a free user.
+        """
         number = UNBOUNDED if number is None else number
         self.stage, self._warmup, self._number = stage, warmup, number
+        self._schedule, self._open_loop, self._next_due = schedule, open_loop, None
         self._next_seq, self.finished = 0, 0
         self._phase_end_seq = warmup if warmup else number
         self._returned.clear()
@@ -55,6 +71,7 @@ class BudgetLedger:
     def end_budget(self) -> None:
         """No permit after those already granted (a stage's time is up); the stage is complete when they finish."""
         self._returned.clear()  # given back unused: never sent
+        self._next_due = None
         self._cut = True
         self._phase_end_seq = self._next_seq
 
@@ -120,11 +137,54 @@ class BudgetLedger:
             self.outstanding[permit] = worker_id
             self._send_grant(worker_id, ask_id, permit)
 
-    def _take(self) -> Permit | None:
+    @property
+    def next_due_s(self) -> float | None:
+        """When the next permit not yet granted is due (None: not a rate stage, or none left)."""
+        permit = self._peek()
+        return permit.due_s if permit is not None else None
+
+    def expire_overdue(self, now_s: float) -> list[Permit]:
+        """Open loop: permits due before `now_s` that no free user took; they count as finished.
+
+        The caller records each as rejected_client_limit (never sent).
+        """
+        expired: list[Permit] = []
+        while self._open and self._open_loop and not self._asks:
+            permit = self._peek()
+            if permit is None or permit.due_s is None or permit.due_s >= now_s:
+                break
+            expired.append(self._take())  # type: ignore[arg-type]
+            self.finished += 1
+        return expired
+
+    def _peek(self) -> Permit | None:
         if self._returned:
-            return self._returned.popleft()
+            return self._returned[0]
+        if self._next_due is None:
+            self._next_due = self._new_permit()
+        return self._next_due
+
+    def _take(self) -> Permit | None:
+        permit = self._peek()
+        if permit is None:
+            return None
+        if self._returned:
+            self._returned.popleft()
+        else:
+            self._next_due = None
+            self._next_seq += 1
+        return permit
+
+    def _new_permit(self) -> Permit | None:
+        """The permit _next_seq will be, without taking it; None when the phase has none left."""
         if self._next_seq >= self._phase_end_seq:
             return None
         seq = self._next_seq
-        self._next_seq += 1
-        return Permit(self.stage, seq, seq < self._warmup)
+        warmup = seq < self._warmup
+        if self._schedule is None or warmup:
+            return Permit(self.stage, seq, warmup)
+        due_s = self._schedule.due_s(seq - self._warmup)
+        if due_s is None:  # past the stage's --duration: the schedule is the budget
+            self.end_budget()
+            return None
+        return Permit(self.stage, seq, warmup, due_s)

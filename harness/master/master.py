@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from harness import wire
 from harness.grafana import StageAnnotator
 from harness.jsonl import JsonlWriter
+from harness.master.arrivals import ArrivalSchedule
 from harness.master.budget import BudgetLedger
 from harness.master.client_watch import ClientWatch, limited_line
 from harness.master.metrics import LiveMetrics
@@ -26,7 +27,7 @@ from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
 from harness.records import RequestRecord
 from harness.report.progress import ProgressLine, eta_text
-from harness.report.recommendations import recommendations
+from harness.report.recommendations import late_line, recommendations
 from harness.report.stages_csv import write_stages_csv
 from harness.report.summary import REQUESTS_FILE, RunSummary, add_load_generators, write_summary
 from harness.report.table import format_stage_table
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
     from locust.rpc import Message
 
 logger = logging.getLogger(__name__)
+
+# Open loop: a request is rejected (rejected_client_limit) when no free user took it
+# this long after its due time; the master looks at least this often.
+OPEN_LOOP_GRACE_S = 0.005
+EXPIRY_POLL_S = 0.05
 
 
 class Master:
@@ -56,6 +62,7 @@ class Master:
         self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
                                 self._end_stage, lambda: self.ledger.complete)  # fmt: skip
         self._time_up: gevent.Greenlet | None = None  # ends a stage's budget when its --duration is up
+        self._expiry: gevent.Greenlet | None = None  # an open-loop stage's overdue requests
         self.accumulators: list[StageAccumulator] = []
         self.summaries: list[StageSummary] = []
         self.lost_workers: dict[str, int] = {}  # worker id -> requests lost in flight
@@ -100,20 +107,49 @@ class Master:
         return self.stop_reason is None or not getattr(self.environment.parsed_options, "run_time", None)
 
     def _start_stage(self, index: int, stage: Stage) -> None:
-        self.accumulators.append(StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos))
-        self.ledger.open(index, self.options.sweep.warmup_num, stage.number)
+        self.accumulators.append(StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos,
+                                                  stage.rate_rps, stage.open_loop))  # fmt: skip
+        sweep = self.options.sweep
+        schedule = None
+        if stage.rate_rps is not None:
+            schedule = ArrivalSchedule(stage.rate_rps, sweep.arrival, sweep.burstiness,
+                                       self.options.payload.seed + index, stage.duration_s, stage.number)  # fmt: skip
+        self.ledger.open(index, sweep.warmup_num, stage.number, schedule, stage.open_loop)
         if stage.duration_s is not None:  # a timer, not the once-a-second tick: the limit holds to the ms
             self._time_up = gevent.spawn_later(stage.duration_s, self.ledger.end_budget)
+        if stage.open_loop:
+            self._expiry = gevent.spawn(self._expire_overdue, index, stage)
         self.metrics.set_stage(index + 1, stage.parallel, stage.label, running=True)
         if self.annotator is not None:
             self.annotator.mark("start", index + 1, stage.parallel, stage.label)
-        logger.info("omniload: stage %d/%d: %d users, %s requests", index + 1, len(self.sweep.stages),
-                    stage.parallel, stage.label)  # fmt: skip
+        pace = ""
+        if stage.rate_rps is not None:
+            pace = (f", {'open loop' if stage.open_loop else 'paced'} at {stage.rate_rps:g} req/s "
+                    f"({sweep.arrival}{f' burstiness {sweep.burstiness:g}' if sweep.arrival == 'gamma' else ''})")
+        logger.info("omniload: stage %d/%d: %d users, %s requests%s", index + 1, len(self.sweep.stages),
+                    stage.parallel, stage.label, pace)  # fmt: skip
+
+    def _expire_overdue(self, index: int, stage: Stage) -> None:
+        """Open loop: at each due time no free user took, the request counts as rejected_client_limit."""
+        while self.sweep.running and self.sweep.index == index:
+            due_s = self.ledger.next_due_s
+            wait_s = EXPIRY_POLL_S if due_s is None else due_s + OPEN_LOOP_GRACE_S - time.time()
+            gevent.sleep(min(max(wait_s, 0.0), EXPIRY_POLL_S))
+            for permit in self.ledger.expire_overdue(time.time() - OPEN_LOOP_GRACE_S):
+                self._keep(self._rejected_record(permit, stage), permit)
+
+    def _rejected_record(self, permit: Permit, stage: Stage) -> RequestRecord:
+        record = RequestRecord(f"rejected-{permit.stage}-{permit.seq}", permit.stage, -1, -1, permit.due_s or 0.0, 0,
+                               duration_s=0.0, due_s=permit.due_s)  # fmt: skip
+        record.fail(wire.REJECTED_CLIENT_LIMIT, f"due with --max-concurrency {stage.parallel} requests in flight; "
+                    "not sent")  # fmt: skip
+        return record
 
     def _end_stage(self, index: int, stage: Stage) -> None:
-        if self._time_up is not None:
-            self._time_up.kill(block=False)  # its count ran out first
-            self._time_up = None
+        for timer in (self._time_up, self._expiry):
+            if timer is not None:
+                timer.kill(block=False)  # its count ran out first
+        self._time_up = self._expiry = None
         self.ledger.close()
         self.metrics.set_stage(index + 1, stage.parallel, stage.label, running=False)
         if self.annotator is not None:
@@ -123,6 +159,8 @@ class Master:
         print(f"\nomniload stage {index + 1}/{len(self.sweep.stages)}\n{format_stage_table([summary])}", flush=True)
         if summary.get("client", {}).get("limited"):
             print(limited_line(index + 1, stage.parallel, summary["client"]), flush=True)
+        if summary.get("generator_late"):
+            print(late_line(index + 1, summary), flush=True)
 
     def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
         health = self.client_watch.stage(index)
@@ -152,8 +190,7 @@ class Master:
             return
         sent, rps, p50_s = self.accumulators[-1].progress(time.time())
         ttft = f"{p50_s * 1000:.0f} ms" if p50_s is not None else "-"
-        in_flight = len(self.ledger.outstanding) if self.sweep.stages else (self.environment.runner.user_count  # type: ignore[union-attr]
-                                                                           if self.environment.runner else 0)  # fmt: skip
+        in_flight = self._in_flight()
         if self.sweep.stages and self.sweep.running:
             stage = self.sweep.stages[self.sweep.index]
             left = eta_text(stage.number - sent, rps) if stage.number is not None else f"{stage.label} stage"
@@ -175,8 +212,14 @@ class Master:
         runner = self.environment.runner
         assert runner is not None
         workers = getattr(runner, "worker_count", 1)  # a MasterRunner counts its workers
-        in_flight = len(self.ledger.outstanding) if self.sweep.stages else runner.user_count
-        self.metrics.set_load(runner.user_count, workers, in_flight)
+        self.metrics.set_load(runner.user_count, workers, self._in_flight())
+
+    def _in_flight(self) -> int:
+        """Requests sent and not yet ended (a plain run: its users); a permit held until its due time is not one."""
+        if not self.sweep.stages:
+            return self.environment.runner.user_count if self.environment.runner else 0
+        now_s = time.time()
+        return sum(1 for permit in self.ledger.outstanding if permit.due_s is None or permit.due_s <= now_s)
 
     # --- messages from load generators ------------------------------------------------
 

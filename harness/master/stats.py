@@ -57,6 +57,15 @@ class StageSummary(TypedDict):
     goodput_rps: float | None  # requests per second that met every --goodput SLO (None: no SLOs)
     good_requests: int | None
     client: NotRequired[StageClientHealth]  # how the load generators fared (HEALTH messages), when they said
+    # rate stages only (--rate): the schedule kept, or not
+    rate_rps: NotRequired[float]  # the asked rate
+    open_loop: NotRequired[bool]
+    lateness_s: NotRequired[Distribution]  # send time minus due time, over the requests sent
+    generator_late: NotRequired[bool]  # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
+
+
+# A rate stage whose p99 lateness passes this was late by the load generator's doing.
+LATE_P99_LIMIT_S = 0.005
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -99,10 +108,14 @@ class StageAccumulator:
     """
 
     def __init__(self, parallel: int | None = None, number: int | None = None,
-                 slos_s: dict[str, float] | None = None) -> None:  # fmt: skip
+                 slos_s: dict[str, float] | None = None, rate_rps: float | None = None,
+                 open_loop: bool = False) -> None:  # fmt: skip
         """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput)."""
         self.parallel = parallel
         self.number = number
+        self.rate_rps = rate_rps
+        self.open_loop = open_loop
+        self.lateness_s: array[float] = array("d")
         self.slos_s = slos_s or {}
         self.good = 0  # successes that met every SLO
         self.sent = 0
@@ -119,6 +132,9 @@ class StageAccumulator:
         t_send = record.t_send
         self.first_send_s = min(self.first_send_s, t_send)
         self.last_end_s = max(self.last_end_s, t_send + (record.duration_s or 0.0))
+        lateness_s = record.lateness_s
+        if lateness_s is not None and record.user >= 0:  # sent (a rejected request never was)
+            self.lateness_s.append(lateness_s)
         if record.error is not None:
             self.errors[record.error["reason"]] += 1
             return
@@ -152,7 +168,7 @@ class StageAccumulator:
         def rate(amount: float) -> float:
             return amount / wall_s if wall_s > 0 else 0.0
 
-        return StageSummary(
+        summary = StageSummary(
             parallel=self.parallel,
             number=self.number,
             sent=self.sent,
@@ -174,3 +190,8 @@ class StageAccumulator:
             goodput_rps=rate(self.good) if self.slos_s else None,
             good_requests=self.good if self.slos_s else None,
         )
+        if self.rate_rps is not None:
+            lateness = distribution(self.lateness_s)
+            summary.update(rate_rps=self.rate_rps, open_loop=self.open_loop, lateness_s=lateness,
+                           generator_late=(lateness["p99"] or 0.0) > LATE_P99_LIMIT_S)  # fmt: skip
+        return summary

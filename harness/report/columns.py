@@ -56,6 +56,7 @@ _CSV_WEB = frozenset({CSV, WEB})
 
 STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("parallel", "parallel", None, "Conc."),
+    StageColumn("rate_rps", "rate_rps", None, "Rate", shown_as="{:g}", optional=True),
     StageColumn("number", "number", None, "Number", views=_CSV_WEB),
     StageColumn("sent", "sent", None, "Sent"),
     StageColumn("succeeded", "succeeded", None, "Succeeded", views=frozenset({CSV})),
@@ -76,6 +77,7 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     _ms("p99_itl_s", "itl_s", "p99", "P99 ITL(ms)", _CSV_WEB, 2),
     StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
     StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
+    StageColumn("p99_lateness_s", "lateness_s", "p99", "P99 Late(ms)", 1000, "{:.1f}", optional=True),
     StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
     StageColumn("success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE})),
 )

@@ -31,7 +31,7 @@ from harness.master.stats import StageSummary
 from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, columns_for
-from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
+from harness.report.recommendations import SATURATION_RPS_GAIN, load_of, recommendations
 from harness.report.server_metrics import SERVER_METRICS_FILE, server_sections
 from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
 
@@ -118,7 +118,15 @@ def knee(stages: Sequence[StageSummary]) -> StageSummary | None:
     return measured[-1] if measured else None
 
 
-def _concurrency(stage: StageSummary, index: int) -> float:
+def by_rate(stages: Sequence[StageSummary]) -> bool:
+    """A rate sweep (every stage has a --rate): charts go against the rate, not the concurrency."""
+    return bool(stages) and all(stage.get("rate_rps") is not None for stage in stages)
+
+
+def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
+    """The stage's x: its rate on a rate sweep's charts, else its concurrency (a plain run: its index)."""
+    if rate_axis:
+        return float(stage["rate_rps"])
     return float(stage["parallel"] if stage["parallel"] is not None else index + 1)
 
 
@@ -156,7 +164,9 @@ def concurrency_charts(run: Run) -> str:
     stages = run.stages
     if not stages:
         return ""
-    xs = [_concurrency(stage, index) for index, stage in enumerate(stages)]
+    rate_axis = by_rate(stages)
+    axis = "request rate (req/s)" if rate_axis else "concurrency"
+    xs = [_load(stage, index, rate_axis) for index, stage in enumerate(stages)]
 
     def series(metric: str, scale: float, name: str) -> list[tuple[str, list[charts.Point]]]:
         return [(f"{name} {p}", [(x, stage[metric][p] * scale) for x, stage in zip(xs, stages)  # type: ignore[literal-required]
@@ -164,15 +174,20 @@ def concurrency_charts(run: Run) -> str:
                 for p in ("p50", "p90", "p99")]  # fmt: skip
 
     figures = [
-        charts.line_chart("Requests per second", "concurrency", "req/s", [("RPS", [(x, s["rps"]) for x, s in zip(xs, stages)])]),
-        charts.line_chart("Throughput", "concurrency", "tokens/s",
+        charts.line_chart("Requests per second", axis, "req/s", [("RPS", [(x, s["rps"]) for x, s in zip(xs, stages)])]),
+        charts.line_chart("Throughput", axis, "tokens/s",
                           [("output tok/s", [(x, s["output_tokens_per_s"]) for x, s in zip(xs, stages)]),
                            ("total tok/s", [(x, s["total_tokens_per_s"]) for x, s in zip(xs, stages)])]),
-        charts.line_chart("TTFT", "concurrency", "ms", series("ttft_s", 1000, "TTFT")),
-        charts.line_chart("TPOT", "concurrency", "ms", series("tpot_s", 1000, "TPOT")),
-        charts.line_chart("ITL", "concurrency", "ms", series("itl_s", 1000, "ITL")),
-        charts.line_chart("End-to-end latency", "concurrency", "s", series("latency_s", 1, "E2E")),
+        charts.line_chart("TTFT", axis, "ms", series("ttft_s", 1000, "TTFT")),
+        charts.line_chart("TPOT", axis, "ms", series("tpot_s", 1000, "TPOT")),
+        charts.line_chart("ITL", axis, "ms", series("itl_s", 1000, "ITL")),
+        charts.line_chart("End-to-end latency", axis, "s", series("latency_s", 1, "E2E")),
     ]  # fmt: skip
+    if rate_axis:  # did the load generator keep the schedule?
+        figures.append(charts.line_chart("Lateness against the schedule", axis, "ms", [
+            (f"lateness {p}", [(x, stage["lateness_s"][p] * 1000) for x, stage in zip(xs, stages)  # type: ignore[literal-required]
+                               if stage.get("lateness_s") and stage["lateness_s"][p] is not None])
+            for p in ("p50", "p99")]))  # fmt: skip
     curve = [(stage["ttft_s"]["p99"] * 1000, stage["output_tokens_per_s"]) for stage in stages
              if stage["ttft_s"]["p99"] is not None]  # fmt: skip
     best = knee(stages)
@@ -181,8 +196,9 @@ def concurrency_charts(run: Run) -> str:
         mark = (best["ttft_s"]["p99"] * 1000, best["output_tokens_per_s"])
     figures.append(charts.line_chart("Throughput against p99 TTFT", "p99 TTFT (ms)", "output tok/s",
                                      [("stages", curve)], mark,
-                                     f"knee: concurrency {best['parallel']}" if best else ""))  # fmt: skip
-    return '<section id="charts"><h2>Against concurrency</h2><div class="grid">' + "".join(figures) + "</div></section>"
+                                     f"knee: {load_of(best)}" if best else ""))  # fmt: skip
+    return (f'<section id="charts"><h2>Against {"request rate" if rate_axis else "concurrency"}</h2>'
+            '<div class="grid">' + "".join(figures) + "</div></section>")
 
 
 def _evenly(items: list[Any], most: int) -> list[Any]:
@@ -218,7 +234,7 @@ def stage_details(run: Run) -> str:
         records = sorted(by_stage[index], key=lambda record: record.t_send)
         ok = [record for record in records if record.status == "ok"]
         stage = run.stages[index] if index < len(run.stages) else None
-        label = f"stage {index + 1}" + (f": concurrency {stage['parallel']}, {stage['sent']} requests" if stage else "")
+        label = f"stage {index + 1}" + (f": {load_of(stage)}, {stage['sent']} requests" if stage else "")
         origin_s = records[0].t_send
         bars = [(r.t_send - origin_s, (r.t_send + r.ttft_s - origin_s) if r.ttft_s is not None else None,
                  r.t_send + (r.duration_s or 0.0) - origin_s, r.worker, r.status == "ok")
@@ -228,6 +244,9 @@ def stage_details(run: Run) -> str:
         parts.append(f"<h3>{escape(label)}</h3><div class=\"grid\">")
         parts.append(charts.histogram("TTFT", "ms", [r.ttft_s * 1000 for r in ok if r.ttft_s is not None]))
         parts.append(charts.histogram("TPOT", "ms", [r.tpot_s * 1000 for r in ok if r.tpot_s is not None]))
+        lateness_ms = [r.lateness_s * 1000 for r in records if r.lateness_s is not None and r.user >= 0]
+        if lateness_ms:  # a rate stage: how late each send was against its schedule
+            parts.append(charts.histogram("Lateness (send - due)", "ms", lateness_ms))
         parts.append(charts.timeline(f"Requests{shown}", bars, in_flight_curve(records, origin_s), [0.0, stage_end]))
         parts.append("</div>")
     return "".join(parts) + "</section>"
@@ -457,6 +476,7 @@ def render_comparison(runs: Sequence[Run]) -> str:
     """Two or more runs: their stage tables, per-stage deltas against the first, the charts overlaid."""
     sections = []
     base = runs[0]
+    rate_axis = all(by_rate(run.stages) for run in runs)
     for run in runs:
         sections.append(f"<section><h2>{escape(run.name)}</h2>{stage_table(run.stages)}</section>")
     deltas = []
@@ -470,17 +490,18 @@ def render_comparison(runs: Sequence[Run]) -> str:
                     return "-"
                 change = f" ({100 * (b - a) / a:+.1f} %)" if a else ""
                 return f"{(b - a) * scale:+.3g}{change}"
-            rows.append(f"<tr><td>{_concurrency(first, index):g}</td><td>{delta('rps', None)}</td>"
+            rows.append(f"<tr><td>{_load(first, index, rate_axis):g}</td><td>{delta('rps', None)}</td>"
                         f"<td>{delta('output_tokens_per_s', None)}</td><td>{delta('ttft_s', 'p99', 1000)}</td>"
                         f"<td>{delta('tpot_s', 'p99', 1000)}</td><td>{delta('latency_s', 'mean')}</td></tr>")  # fmt: skip
-        deltas.append(f"<h3>{escape(run.name)} − {escape(base.name)}</h3><table><thead><tr><th>Conc.</th><th>RPS</th>"
+        deltas.append(f"<h3>{escape(run.name)} − {escape(base.name)}</h3><table><thead><tr>"
+                      f"<th>{'Rate' if rate_axis else 'Conc.'}</th><th>RPS</th>"
                       "<th>Gen. tok/s</th><th>P99 TTFT (ms)</th><th>P99 TPOT (ms)</th><th>Avg Lat. (s)</th></tr>"
                       f"</thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
     sections.append(f"<section id=\"deltas\"><h2>Per-stage differences</h2>{''.join(deltas)}</section>")
 
     def overlay(title: str, unit: str, pick: Any) -> str:
-        return charts.line_chart(title, "concurrency", unit, [
-            (run.name, [(_concurrency(stage, index), pick(stage)) for index, stage in enumerate(run.stages)
+        return charts.line_chart(title, "request rate (req/s)" if rate_axis else "concurrency", unit, [
+            (run.name, [(_load(stage, index, rate_axis), pick(stage)) for index, stage in enumerate(run.stages)
                         if pick(stage) is not None]) for run in runs])  # fmt: skip
 
     sections.append('<section id="charts"><h2>Overlaid</h2><div class="grid">' + "".join([

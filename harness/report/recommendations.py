@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from harness.master.client_watch import limited_line
-from harness.master.stats import StageSummary
+from harness.master.stats import LATE_P99_LIMIT_S, StageSummary
 
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 MIN_SUCCESS_RATE = 0.95
+
+
+def load_of(stage: StageSummary) -> str:
+    """A stage's load in words: its rate, or its concurrency."""
+    rate_rps = stage.get("rate_rps")
+    if rate_rps is None:
+        return f"concurrency {stage['parallel']}"
+    return f"{'open-loop ' if stage.get('open_loop') else ''}rate {rate_rps:g} req/s"
+
+
+def late_line(number: int, stage: StageSummary) -> str:
+    """A rate stage the load generator sent late: coordinated omission shown, not hidden."""
+    lateness = stage.get("lateness_s") or {}
+    return (f"Stage {number} ({load_of(stage)}): the load generator, not the server, was late: p99 lateness "
+            f"{(lateness.get('p99') or 0) * 1000:.1f} ms past the schedule (limit {LATE_P99_LIMIT_S * 1000:.0f} ms"
+            f"{', every user busy' if not stage.get('open_loop') else ''}); its latencies understate what "
+            "on-time arrivals would have met. Add users, processes or workers, or lower the rate.")  # fmt: skip
 
 
 def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) -> list[str]:
@@ -16,12 +33,11 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
     if not measured:
         return ["No stage had a successful request."]
     best_rps = max(measured, key=lambda stage: stage["rps"])
-    best = f"Best configuration: highest RPS {best_rps['rps']:.2f} at concurrency {best_rps['parallel']}"
+    best = f"Best configuration: highest RPS {best_rps['rps']:.2f} at {load_of(best_rps)}"
     timed = [stage for stage in measured if stage["latency_s"]["mean"] is not None]
     if timed:
         best_latency = min(timed, key=lambda stage: stage["latency_s"]["mean"] or 0.0)
-        best += (f"; lowest average latency {best_latency['latency_s']['mean']:.3f} s at concurrency "
-                 f"{best_latency['parallel']}")  # fmt: skip
+        best += f"; lowest average latency {best_latency['latency_s']['mean']:.3f} s at {load_of(best_latency)}"
     lines.append(best + ".")
     saturated = None
     for lower, higher in zip(measured, measured[1:]):
@@ -30,20 +46,22 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
             break
     if saturated:
         lower, higher = saturated
-        lines.append(f"Saturation: RPS grew {100 * (higher['rps'] / lower['rps'] - 1):+.0f}% from concurrency "
-                     f"{lower['parallel']} to {higher['parallel']}; more concurrency mostly adds latency.")  # fmt: skip
+        lines.append(f"Saturation: RPS grew {100 * (higher['rps'] / lower['rps'] - 1):+.0f}% from {load_of(lower)} "
+                     f"to {load_of(higher)}; more load mostly adds latency.")  # fmt: skip
     elif len(measured) > 1:
-        lines.append(f"No saturation reached: RPS still grew up to concurrency {measured[-1]['parallel']}; "
-                     "try higher --parallel values.")  # fmt: skip
+        lines.append(f"No saturation reached: RPS still grew up to {load_of(measured[-1])}; try higher "
+                     f"{'--rate' if measured[-1].get('rate_rps') else '--parallel'} values.")  # fmt: skip
     for stage in stages:
         if stage["sent"] and stage["success_rate"] < MIN_SUCCESS_RATE:
-            lines.append(f"Success rate {100 * stage['success_rate']:.1f}% at concurrency {stage['parallel']} "
+            lines.append(f"Success rate {100 * stage['success_rate']:.1f}% at {load_of(stage)} "
                          f"is below {100 * MIN_SUCCESS_RATE:.0f}%: {stage['errors']}.")  # fmt: skip
     first, last = measured[0]["latency_s"]["mean"], measured[-1]["latency_s"]["mean"]
     if len(measured) > 1 and first and last:
-        lines.append(f"Average latency went from {first:.3f} s at concurrency {measured[0]['parallel']} to "
-                     f"{last:.3f} s at {measured[-1]['parallel']} ({last / first:.1f}x).")  # fmt: skip
+        lines.append(f"Average latency went from {first:.3f} s at {load_of(measured[0])} to "
+                     f"{last:.3f} s at {load_of(measured[-1])} ({last / first:.1f}x).")  # fmt: skip
     for number, stage in enumerate(stages, start=1):
+        if stage.get("generator_late"):
+            lines.append(late_line(number, stage))
         health = stage.get("client")
         if health and health["limited"]:
             lines.append(limited_line(number, stage["parallel"], health))

@@ -36,6 +36,7 @@ class GroundTruthRecord(TypedDict, total=False):
     image_tokens: int
     audio_tokens: int
     images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
+    body_digest: str  # blake2b of the request body, 8 bytes hex: equal digests = one payload sent twice
     completion_tokens: int
     events: int
     finish_reason: str | None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import hashlib
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +21,7 @@ from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 PARSER_PROCESSES = 2
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+BODY_DIGEST_BYTES = 8
 
 _renderer: ChatRenderer | None = None
 
@@ -33,11 +35,16 @@ def start_parser_pool(tokenizer_path: str | None, processes: int = PARSER_PROCES
     return pool
 
 
-def parse_and_count(body: bytes, models: tuple[str, ...]) -> tuple[ChatRequest, int]:
-    """The parsed request and its text tokens (chat template included); raises SimRequestError."""
+def parse_and_count(body: bytes, models: tuple[str, ...]) -> tuple[ChatRequest, int, str]:
+    """The parsed request, its text tokens (chat template included) and its body's digest; raises SimRequestError."""
     assert _renderer is not None, "runs in a parser process"
     chat = parse_chat_request(body, models)
-    return chat, count_tokens_batch(_renderer.tokenizer, [render_text(_renderer, chat)])[0]
+    return chat, count_tokens_batch(_renderer.tokenizer, [render_text(_renderer, chat)])[0], body_digest(body)
+
+
+def body_digest(body: bytes) -> str:
+    """A short fingerprint of a request body: equal digests, the same payload sent again."""
+    return hashlib.blake2b(body, digest_size=BODY_DIGEST_BYTES).hexdigest()
 
 
 def render_text(renderer: ChatRenderer, chat: ChatRequest) -> str:

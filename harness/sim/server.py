@@ -29,7 +29,7 @@ from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.text import OutputVocabulary
 from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
-from harness.sim.parsing import parse_and_count, render_text
+from harness.sim.parsing import body_digest, parse_and_count, render_text
 from harness.sim.plan import event_ends
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
@@ -185,7 +185,7 @@ class SimServer:
             return _error_response(400, f"{FAULT_HEADER}: {exc}")
         record["fault"] = fault.spec if fault else None
         try:
-            chat, text_tokens = await self._parse(await request.read())
+            chat, text_tokens, record["body_digest"] = await self._parse(await request.read())
             prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
@@ -227,7 +227,7 @@ class SimServer:
         finally:
             self.engine.finish(seq)
 
-    async def _parse(self, body: bytes) -> tuple[ChatRequest, int]:
+    async def _parse(self, body: bytes) -> tuple[ChatRequest, int, str]:
         """The request and its text tokens. Large (media) bodies are parsed in a parser
         process; small ones here, with only the tokenizing in a thread, since a process
         round trip costs more than parsing a few KB."""
@@ -237,7 +237,7 @@ class SimServer:
         chat = parse_chat_request(body, (self.config.model,))
         text = render_text(self.renderer, chat)
         counts = await loop.run_in_executor(self._token_threads, count_tokens_batch, self.tokenizer, [text])
-        return chat, counts[0]
+        return chat, counts[0], body_digest(body)
 
     def _max_tokens(self, chat: ChatRequest, prompt_tokens: int) -> int:
         limit = self.config.max_model_len
