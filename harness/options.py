@@ -23,6 +23,8 @@ from typing import Any
 
 from harness.argparsing import BadOption, at_least
 from harness.endpoint import DEFAULT_API_PATH, OPENAI_VERSION_SEGMENT, Endpoint, checked_base_url, server_root
+from harness.slaspec import (DEFAULT_LOWER_BOUND, DEFAULT_NUM_RUNS, DEFAULT_NUMBER_MULTIPLIER, DEFAULT_UPPER_BOUND,
+                             SLA_VARIABLES, SlaSpec, parse_sla_params)  # fmt: skip
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
 
 DEFAULT_PROMPT_TOKENS = 1024
@@ -140,6 +142,20 @@ def add_arguments(parser: Any) -> None:
     add("--burstiness", type=float, default=1.0,
         help="With --arrival gamma: the gamma shape, vLLM's meaning (1 = Poisson, below 1 burstier, above 1 "
              "steadier)")  # fmt: skip
+    add("--sla-auto-tune", action="store_true", default=False,
+        help="Search the most load that meets --sla-params (evalscope's): double, then bisect; writes "
+             "sla_summary.json")  # fmt: skip
+    add("--sla-variable", default="parallel", choices=SLA_VARIABLES,
+        help="SLA search: tune the users per stage (parallel) or the request rate (rate; users = --parallel, "
+             "or --max-concurrency with --open-loop)")  # fmt: skip
+    add("--sla-params", default="", help='SLA search: e.g. \'[{"p99_latency": "<=2"}]\' (AND in a group, '
+        "OR between groups; seconds, rps/tps per second)")  # fmt: skip
+    add("--sla-lower-bound", type=float, default=DEFAULT_LOWER_BOUND, help="SLA search: smallest value tried")
+    add("--sla-upper-bound", type=float, default=DEFAULT_UPPER_BOUND, help="SLA search: largest value tried")
+    add("--sla-num-runs", type=int, default=DEFAULT_NUM_RUNS,
+        help="SLA search: stages per value, their metrics averaged")  # fmt: skip
+    add("--sla-number-multiplier", type=float, default=DEFAULT_NUMBER_MULTIPLIER,
+        help="SLA search: requests per stage = value x this")  # fmt: skip
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
     add("--warmup-num", type=int, default=0,
         help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
@@ -308,17 +324,21 @@ class SweepSpec:
     warmup_num: int = 0  # per stage, sent first and left out of its statistics
     arrival: str = "poisson"  # with a rate: poisson | gamma | constant
     burstiness: float = 1.0  # the gamma shape
+    sla: SlaSpec | None = None  # --sla-auto-tune: `stages` holds only the first; the search picks the rest
 
     @property
     def requests_budget(self) -> int | None:
         """Requests the whole sweep sends (warm-ups included); None for a plain run."""
-        if not self.stages or any(stage.number is None for stage in self.stages):
+        if not self.stages or self.sla is not None or any(stage.number is None for stage in self.stages):
             return None  # a plain run, or a stage that lasts a time: payloads are built as it goes
         return sum((stage.number or 0) + self.warmup_num for stage in self.stages)
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> SweepSpec:
-        if parsed.open_loop:
+        sla = sla_spec(parsed) if parsed.sla_auto_tune else None
+        if sla is not None:
+            stages: tuple[Stage, ...] = (sla_stage(sla, sla.start),)  # the search (master) picks the rest
+        elif parsed.open_loop:
             stages = open_loop_stages(parsed.rate, parsed.number, parsed.duration, parsed.parallel,
                                       parsed.max_concurrency)  # fmt: skip
         else:
@@ -330,7 +350,7 @@ class SweepSpec:
             raise BadOption("--burstiness", f"{parsed.burstiness} must be more than 0")
         if parsed.burstiness != 1.0 and parsed.arrival != "gamma":
             raise BadOption("--burstiness", f"only shapes --arrival gamma, not {parsed.arrival}")
-        return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num, parsed.arrival, parsed.burstiness)
+        return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num, parsed.arrival, parsed.burstiness, sla)
 
 
 @dataclass(frozen=True)
@@ -490,6 +510,44 @@ def open_loop_stages(rate: list[float], number: list[int], duration: list[float]
             at_least("--number", requests, 1)
     return tuple(Stage(max_concurrency, requests, seconds, rps, open_loop=True)
                  for requests, seconds, rps in zip(numbers, durations, rates))  # fmt: skip
+
+
+def sla_spec(parsed: argparse.Namespace) -> SlaSpec:
+    """--sla-*: the search's variable, groups, bounds and stage shape (evalscope's flags)."""
+    groups = parse_sla_params(parsed.sla_params) if parsed.sla_params else None
+    if groups is None:
+        raise BadOption("--sla-params", "required with --sla-auto-tune, e.g. '[{\"p99_latency\": \"<=2\"}]'")
+    lower, upper = parsed.sla_lower_bound, parsed.sla_upper_bound
+    if not 0 < lower <= upper < math.inf:
+        raise BadOption("--sla-upper-bound", f"{upper:g} must be at least --sla-lower-bound ({lower:g}), both above 0")
+    at_least("--sla-num-runs", parsed.sla_num_runs, 1)
+    if not 0 < parsed.sla_number_multiplier < math.inf:
+        raise BadOption("--sla-number-multiplier", f"{parsed.sla_number_multiplier:g} must be more than 0")
+    if parsed.duration:
+        raise BadOption("--duration", "not with --sla-auto-tune (each value runs value x --sla-number-multiplier "
+                        "requests)")  # fmt: skip
+    variable = parsed.sla_variable
+    starts = parsed.parallel if variable == "parallel" else parsed.rate
+    start = float(starts[0]) if starts else lower
+    if not lower <= start <= upper:
+        raise BadOption("--parallel" if variable == "parallel" else "--rate",
+                        f"the search starts at {start:g}, outside [{lower:g}, {upper:g}] (--sla-lower/upper-bound)")
+    users = parsed.max_concurrency if parsed.open_loop else (parsed.parallel[0] if parsed.parallel else 0)
+    if variable == "rate" and users < 1:
+        raise BadOption("--parallel", "required with --sla-variable rate: the users that send at each rate "
+                        "(or --open-loop)")  # fmt: skip
+    if variable == "parallel" and parsed.open_loop:
+        raise BadOption("--open-loop", "tunes a rate: use --sla-variable rate")
+    return SlaSpec(variable, groups, start, lower, upper, parsed.sla_num_runs, parsed.sla_number_multiplier,
+                   users, parsed.open_loop)  # fmt: skip
+
+
+def sla_stage(spec: SlaSpec, value: float) -> Stage:
+    """The stage that measures one value of an SLA search: value x --sla-number-multiplier requests."""
+    number = max(1, round(value * spec.number_multiplier))
+    if spec.variable == "parallel":
+        return Stage(int(value), number)
+    return Stage(spec.users, number, rate_rps=value, open_loop=spec.open_loop)
 
 
 def per_stage(flag: str, values: list[float], stages: int, paired_with: str) -> list[float | None]:

@@ -22,6 +22,7 @@ from harness.master.arrivals import ArrivalSchedule
 from harness.master.budget import BudgetLedger
 from harness.master.client_watch import ClientWatch, limited_line
 from harness.master.metrics import LiveMetrics
+from harness.master.sla import SlaSearch, sla_summary, sla_table
 from harness.master.stats import StageAccumulator, StageSummary
 from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
@@ -29,7 +30,8 @@ from harness.records import RequestRecord
 from harness.report.progress import ProgressLine, eta_text
 from harness.report.recommendations import late_line, recommendations
 from harness.report.stages_csv import write_stages_csv
-from harness.report.summary import REQUESTS_FILE, RunSummary, add_load_generators, write_summary
+from harness.report.summary import (REQUESTS_FILE, SLA_SUMMARY_FILE, RunSummary, add_load_generators, write_json,
+                                    write_summary)  # fmt: skip
 from harness.report.table import format_stage_table
 from harness.wire import Permit
 
@@ -59,8 +61,10 @@ class Master:
         os.makedirs(options.report_dir, exist_ok=True)
         self.writer = JsonlWriter(os.path.join(options.report_dir, REQUESTS_FILE), fresh=True)
         self.ledger = BudgetLedger(self._send_grant)
+        self.sla = SlaSearch(options.sweep.sla) if options.sweep.sla is not None else None
+        next_stage = (lambda: self.sla.next_stage(self.summaries)) if self.sla is not None else None  # type: ignore[union-attr]
         self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
-                                self._end_stage, lambda: self.ledger.complete)  # fmt: skip
+                                self._end_stage, lambda: self.ledger.complete, next_stage)  # fmt: skip
         self._time_up: gevent.Greenlet | None = None  # ends a stage's budget when its --duration is up
         self._expiry: gevent.Greenlet | None = None  # an open-loop stage's overdue requests
         self.accumulators: list[StageAccumulator] = []
@@ -126,8 +130,12 @@ class Master:
         if stage.rate_rps is not None:
             pace = (f", {'open loop' if stage.open_loop else 'paced'} at {stage.rate_rps:g} req/s "
                     f"({sweep.arrival}{f' burstiness {sweep.burstiness:g}' if sweep.arrival == 'gamma' else ''})")
-        logger.info("omniload: stage %d/%d: %d users, %s requests%s", index + 1, len(self.sweep.stages),
-                    stage.parallel, stage.label, pace)  # fmt: skip
+        logger.info("omniload: stage %s: %d users, %s requests%s", self._stage_name(index), stage.parallel,
+                    stage.label, pace)  # fmt: skip
+
+    def _stage_name(self, index: int) -> str:
+        """"3/5" in a sweep; "3 (SLA search)" when the search decides how many there will be."""
+        return f"{index + 1} (SLA search)" if self.sla is not None else f"{index + 1}/{len(self.sweep.stages)}"
 
     def _expire_overdue(self, index: int, stage: Stage) -> None:
         """Open loop: at each due time no free user took, the request counts as rejected_client_limit."""
@@ -156,7 +164,7 @@ class Master:
             self.annotator.mark("end", index + 1, stage.parallel, stage.label)
         summary = self._with_client_health(index, self.accumulators[-1].summary())
         self.summaries.append(summary)
-        print(f"\nomniload stage {index + 1}/{len(self.sweep.stages)}\n{format_stage_table([summary])}", flush=True)
+        print(f"\nomniload stage {self._stage_name(index)}\n{format_stage_table([summary])}", flush=True)
         if summary.get("client", {}).get("limited"):
             print(limited_line(index + 1, stage.parallel, summary["client"]), flush=True)
         if summary.get("generator_late"):
@@ -194,7 +202,7 @@ class Master:
         if self.sweep.stages and self.sweep.running:
             stage = self.sweep.stages[self.sweep.index]
             left = eta_text(stage.number - sent, rps) if stage.number is not None else f"{stage.label} stage"
-            line.show(f"stage {self.sweep.index + 1}/{len(self.sweep.stages)}: {sent}/{stage.label} done, "
+            line.show(f"stage {self._stage_name(self.sweep.index)}: {sent}/{stage.label} done, "
                       f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {left}")  # fmt: skip
         elif not self.sweep.stages:
             line.show(f"{sent} done, {in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}")
@@ -301,9 +309,14 @@ class Master:
             summary["stopped_by"] = self.stop_reason
         if self.lost_workers:
             summary["lost_workers"] = dict(self.lost_workers)
+        if self.sla is not None and self.options.sweep.sla is not None:
+            summary["sla"] = self.sla.results
+            write_json(os.path.join(self.options.report_dir, SLA_SUMMARY_FILE), sla_summary(self.options.sweep.sla, self.sla))
         path = write_summary(self.options.report_dir, summary)
         csv_path = write_stages_csv(self.options.report_dir, self.summaries)
         print("\nomniload summary\n" + format_stage_table(self.summaries))
+        if self.sla is not None:
+            print(f"\nomniload SLA search ({SLA_SUMMARY_FILE})\n{sla_table(self.sla.results)}")
         for line in recommendations(self.summaries, self.lost_workers):
             print(line)
         if not summary["output_length_enforced"]:

@@ -30,8 +30,11 @@ class SweepState:
     """Holds which stage runs and in which phase; `tick` says how many users Locust should run."""
 
     def __init__(self, stages: tuple[Stage, ...], sleep_interval_s: float, on_start: StageCallback,
-                 on_end: StageCallback, stage_complete: Callable[[], bool]) -> None:  # fmt: skip
-        self.stages = stages
+                 on_end: StageCallback, stage_complete: Callable[[], bool],
+                 next_stage: Callable[[], Stage | None] | None = None) -> None:  # fmt: skip
+        """next_stage: asked after the last known stage ends (an SLA search adds stages as it goes)."""
+        self.stages = list(stages)
+        self._next_stage = next_stage
         self.sleep_interval_s = sleep_interval_s
         self._on_start = on_start
         self._on_end = on_end
@@ -61,6 +64,10 @@ class SweepState:
         if self._stage_complete():
             self._on_end(self.index, stage)
             self.index += 1
+            if self.index >= len(self.stages) and self._next_stage is not None:
+                following = self._next_stage()
+                if following is not None:
+                    self.stages.append(following)
             if self.index >= len(self.stages):
                 self.phase = Phase.DONE
                 return None

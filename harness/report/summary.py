@@ -11,6 +11,7 @@ from harness.wire import ClientUsage, DoneMessage, PayloadFacts, ReadyMessage
 
 SUMMARY_FILE = "summary.json"
 REQUESTS_FILE = "requests.jsonl"
+SLA_SUMMARY_FILE = "sla_summary.json"
 
 
 class WorkerSummary(TypedDict, total=False):
@@ -40,14 +41,19 @@ class RunSummary(TypedDict, total=False):
     output_length_enforced: bool  # the server was told to produce exactly the asked output length
     stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
     omnibench: dict[str, Any]
+    sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more
 
 
 def write_summary(report_dir: str, summary: RunSummary) -> str:
     """Write summary.json atomically (a reader never sees half a file); returns its path."""
-    path = os.path.join(report_dir, SUMMARY_FILE)
+    return write_json(os.path.join(report_dir, SUMMARY_FILE), summary)
+
+
+def write_json(path: str, content: Any) -> str:
+    """Write a JSON file atomically (a reader never sees half a file); returns its path."""
     temporary = path + ".tmp"
     with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(summary, file, indent=2)
+        json.dump(content, file, indent=2)
         file.write("\n")
     os.replace(temporary, path)
     return path
