@@ -8,10 +8,11 @@ DEMO_DIR ?= results/demo
 
 .PHONY: demo test bench deps clean
 
-# Debian packages the project needs: a real Prometheus server (tests, demo) and Chromium
-# (the report's browser tests and the demo's screenshots; Playwright drives Debian's build).
+# Debian packages the project needs: a real Prometheus server (tests, demo), Chromium
+# (the report's browser tests and the demo's screenshots; Playwright drives Debian's build)
+# and espeak-ng (--audio-content speech).
 deps:
-	@command -v prometheus >/dev/null 2>&1 && test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus chromium >/dev/null; }
+	@command -v prometheus >/dev/null 2>&1 && test -x /usr/bin/chromium && command -v espeak-ng >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus chromium espeak-ng >/dev/null; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

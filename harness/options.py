@@ -21,8 +21,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import soundfile
+
 from harness.argparsing import BadOption, at_least
 from harness.endpoint import DEFAULT_API_PATH, OPENAI_VERSION_SEGMENT, Endpoint, checked_base_url, server_root
+from harness.load.audio import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
 from harness.slaspec import (DEFAULT_LOWER_BOUND, DEFAULT_NUM_RUNS, DEFAULT_NUMBER_MULTIPLIER, DEFAULT_UPPER_BOUND,
                              SLA_VARIABLES, SlaSpec, parse_sla_params)  # fmt: skip
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
@@ -44,12 +47,15 @@ MAX_IMAGE_SIDE_PX = 16384
 MAX_IMAGE_NUM = 64  # images per request
 MAX_IMAGE_PIXELS = 8192 * 8192  # per image: beyond it one image takes minutes to draw and encode
 MAX_PROMPT_TOKENS = 1_048_576  # beyond any served context window
+MAX_AUDIO_NUM = 16  # clips per request
+MAX_AUDIO_SECONDS = 600.0  # per clip
+DEFAULT_AUDIO_SECONDS = 5.0
 # Share of this machine's memory the payloads of one load generator may take before load
 # (all bodies, base64 images included); a noise image costs its raw pixel bytes, 4/3 over.
 MAX_POOL_MEMORY_SHARE = 0.5
 # Request fields the measurement depends on, which --extra-args may not override, and the
 # flag that sets each one (other fields, temperature included, are merged in as given).
-RESERVED_BODY_FIELDS = {"model": "--model", "messages": "--min/--max-prompt-length and --image-*",
+RESERVED_BODY_FIELDS = {"model": "--model", "messages": "--min/--max-prompt-length, --image-* and --audio-*",
                         "stream": "--stream/--no-stream", "stream_options": "--stream", "max_tokens": "--max-tokens",
                         "min_tokens": "--min-tokens", "ignore_eos": "--ignore-eos"}  # fmt: skip
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -100,6 +106,12 @@ def add_arguments(parser: Any) -> None:
     add("--image-content", default="shapes", choices=IMAGE_CONTENTS,
         help="shapes: evalscope's random_vl images (flat colour, 1-5 shapes, a few KB), so results compare with "
              "evalscope's; noise: incompressible pixels, the worst case to upload and decode")  # fmt: skip
+    add("--audio-num", type=int, default=0, help="Audio clips per request, sent as input_audio (0: none)")
+    add("--audio-seconds", type=float, nargs="+", default=[DEFAULT_AUDIO_SECONDS], metavar="SECONDS",
+        help="Each clip's length: one value, or A B for lengths drawn uniformly in [A, B]")  # fmt: skip
+    add("--audio-format", default="wav", choices=AUDIO_FORMATS, help="Audio file format (16 kHz mono)")
+    add("--audio-content", default="tone", choices=AUDIO_CONTENTS,
+        help="tone (a sine), noise, or speech (espeak-ng, when installed)")  # fmt: skip
     add("--unique-images", action=argparse.BooleanOptionalAction, default=True,
         help="A fresh image per request, so the server's multimodal cache cannot serve it")  # fmt: skip
     add("--tokenizer-path", default="", help="Tokenizer directory or hub id (default: bundled Qwen3)")
@@ -227,6 +239,10 @@ class PayloadSpec:
     pool_size: int  # payloads built for a plain (budgetless) run, and per refill
     reuse_payloads: bool = False  # a plain run cycles through its pool instead of building fresh payloads
     server_profile: str = "auto"  # auto (resolved before load), vllm or openai
+    audio_num: int = 0  # clips per request
+    audio_seconds: tuple[float, float] = (DEFAULT_AUDIO_SECONDS, DEFAULT_AUDIO_SECONDS)  # each clip's length: [min, max]
+    audio_format: str = "wav"
+    audio_content: str = "tone"
 
     @property
     def vllm_extensions(self) -> bool:
@@ -274,6 +290,7 @@ class PayloadSpec:
             raise BadOption("--temperature", f"{parsed.temperature} must be a finite number, 0 or more")
         at_least("--pool-size", parsed.pool_size, 1)
         at_least("--seed", parsed.seed, 0)
+        audio_seconds = _audio_seconds(parsed)
         return PayloadSpec(
             min_prompt_tokens=parsed.min_prompt_length,
             max_prompt_tokens=parsed.max_prompt_length,
@@ -296,7 +313,29 @@ class PayloadSpec:
             pool_size=parsed.pool_size,
             reuse_payloads=parsed.reuse_payloads,
             server_profile=parsed.server_profile,
+            audio_num=parsed.audio_num,
+            audio_seconds=audio_seconds,
+            audio_format=parsed.audio_format,
+            audio_content=parsed.audio_content,
         )
+
+
+def _audio_seconds(parsed: argparse.Namespace) -> tuple[float, float]:
+    """--audio-num and --audio-seconds checked: (shortest, longest) clip in seconds."""
+    at_least("--audio-num", parsed.audio_num, 0)
+    if parsed.audio_num > MAX_AUDIO_NUM:
+        raise BadOption("--audio-num", f"{parsed.audio_num} is more than {MAX_AUDIO_NUM} clips per request")
+    if len(parsed.audio_seconds) not in (1, 2):
+        raise BadOption("--audio-seconds", "one length, or two (A B: drawn in [A, B])")
+    shortest, longest = parsed.audio_seconds[0], parsed.audio_seconds[-1]
+    if not 0 < shortest <= longest <= MAX_AUDIO_SECONDS:
+        raise BadOption("--audio-seconds", f"{shortest:g} {longest:g}: lengths above 0, at most {MAX_AUDIO_SECONDS:g} "
+                        "s, shortest first")  # fmt: skip
+    if parsed.audio_num and parsed.audio_content == "speech" and not speech_available():
+        raise BadOption("--audio-content", "speech needs espeak-ng (apt-get install -y espeak-ng), or use tone/noise")
+    if parsed.audio_num and parsed.audio_format.upper() not in soundfile.available_formats():
+        raise BadOption("--audio-format", f"{parsed.audio_format} cannot be written by this libsndfile")
+    return shortest, longest
 
 
 @dataclass(frozen=True)
@@ -456,10 +495,11 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
     if payload.image_content != "noise" or not payload.unique_images:
         image_bytes /= 100 if payload.image_content != "noise" else max(1, count)  # shapes compress; shared: once
     text_bytes = (payload.max_prompt_tokens + payload.prefix_tokens) * 8  # a token is a few bytes of text
-    total_bytes = count * (image_bytes + text_bytes)
+    audio_bytes = payload.audio_num * payload.audio_seconds[1] * SAMPLE_RATE_HZ * 2 * 4 / 3  # 16-bit PCM, base64
+    total_bytes = count * (image_bytes + text_bytes + audio_bytes)
     limit_bytes = MAX_POOL_MEMORY_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if total_bytes > limit_bytes:
-        flag = "--image-width" if image_bytes > text_bytes else "--max-prompt-length"
+        flag = max((image_bytes, "--image-width"), (text_bytes, "--max-prompt-length"), (audio_bytes, "--audio-seconds"))[1]
         raise BadOption(flag, f"{count} payloads of this size need about {total_bytes / 1024**3:.0f} GiB before load "
                         f"(limit {limit_bytes / 1024**3:.0f} GiB, half this machine's memory); use smaller or fewer images, shorter prompts, "
                         "or a smaller --pool-size / --number")  # fmt: skip

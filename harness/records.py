@@ -43,13 +43,14 @@ class RequestRecord:
     itl_s: list[float] = field(default_factory=list)
     tokens_per_event: list[int] = field(default_factory=list)
     prompt_tokens: int | None = None
-    multimodal_tokens: int | None = None
+    multimodal_tokens: int | None = None  # the server's prompt tokens minus the text's: images and audio
     completion_tokens: int | None = None
     tokens_source: Literal["usage", "local"] | None = None
     finish_reason: str | None = None
     done_marker: bool | None = None  # a stream ended with data: [DONE] (optional: real servers omit it)
     warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
     due_s: float | None = None  # a rate stage's scheduled send time (unix s)
+    expected_media_tokens: int | None = None  # images and audio by Qwen3-Omni's rules (harness/media_tokens.py)
 
     @property
     def lateness_s(self) -> float | None:

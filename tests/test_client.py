@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import subprocess
@@ -16,7 +17,9 @@ from loadopts import options_from
 from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
 from harness.devtools.simprocess import SimProcess, start_sim
 
+from harness.load.audio import decoded_seconds
 from harness.load.client import ChatClient
+from harness.media_tokens import audio_tokens
 from harness.load.payloads import build_payloads
 from harness.records import RequestRecord
 from harness.tokenizer import count_tokens_batch, load_tokenizer
@@ -230,3 +233,35 @@ def test_a_stream_over_https_is_read_and_timed(tmp_path: Path, monkeypatch: pyte
     assert record.status == "ok", record.error
     assert record.completion_tokens == 3 and record.ttft_s is not None and len(record.itl_s) == 1
     assert 0.03 <= record.itl_s[0] <= 0.5  # the second token's read came ~50 ms after the first
+
+
+@pytest.mark.parametrize("audio_format", ["wav", "flac", "mp3"])
+def test_audio_clips_carry_their_length_and_the_server_counts_the_expected_tokens(audio_format: str,
+                                                                                  tmp_path: Path) -> None:  # fmt: skip
+    sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
+    argv = [*SMALL, "--max-tokens", "3", "--audio-num", "2", "--audio-seconds", "1.5", "6.5", "--audio-format",
+            audio_format, "--image-num", "1", "--image-width", "64", "--image-height", "64"]  # fmt: skip
+    try:
+        options = options_from(["--model", MODEL, *argv], host=sim.base_url)
+        payloads = build_payloads(options.payload, MODEL, load_tokenizer(), 3, seed=0, prefix_seed=0)
+        records = []
+        for index, payload in enumerate(payloads):
+            client = ChatClient(options.connection, options.payload, count_tokens)
+            record = RequestRecord(f"audio-{index}", 0, 0, 0, 0.0, payload.expected_text_tokens)
+            client.send(payload, record)
+            client.close()
+            records.append((record, payload))
+        truth = {request["request_id"]: request for request in sim.ground_truth_records()}
+    finally:
+        sim.stop()
+    for record, payload in records:
+        assert record.status == "ok", record.error
+        body = json.loads(payload.body)
+        clips = [part for part in body["messages"][0]["content"] if part["type"] == "input_audio"]
+        assert len(clips) == 2 and {clip["input_audio"]["format"] for clip in clips} == {audio_format}
+        lengths_s = [decoded_seconds(base64.b64decode(clip["input_audio"]["data"])) for clip in clips]
+        assert all(1.5 <= seconds <= 6.6 for seconds in lengths_s), lengths_s  # MP3 frames pad a little
+        server = truth[record.request_id]
+        assert server["audio_tokens"] == sum(audio_tokens(seconds) for seconds in lengths_s)
+        assert record.multimodal_tokens == payload.expected_media_tokens == server["audio_tokens"] + server["image_tokens"]
+    assert len({record.multimodal_tokens for record, _ in records}) > 1  # lengths drawn in [1.5, 6.5] s

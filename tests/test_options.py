@@ -88,6 +88,19 @@ def test_omnibench_api_url_with_or_without_v1(url: str, chat_url: str) -> None:
     (["--omnibench", "--omnibench-concurrency", "0"], "--omnibench-concurrency"),
     (["--omnibench", "--omnibench-temperature", "inf"], "--omnibench-temperature"),
     (["--grafana-url", "grafana:3000"], "--grafana-url"),
+    (["--audio-num", "-1"], "--audio-num"),
+    (["--audio-num", "17"], "--audio-num"),
+    (["--audio-num", "1", "--audio-seconds", "0"], "--audio-seconds"),
+    (["--audio-num", "1", "--audio-seconds", "5", "2"], "--audio-seconds"),
+    (["--audio-num", "1", "--audio-seconds", "1", "2", "3"], "--audio-seconds"),
+    (["--rate", "0", "--parallel", "2", "--number", "4"], "--rate"),
+    (["--rate", "1", "2", "3", "--parallel", "2", "4", "--number", "4", "8"], "--rate"),
+    (["--open-loop", "--number", "4"], "--rate"),
+    (["--open-loop", "--rate", "5", "--number", "4", "--parallel", "2"], "--parallel"),
+    (["--open-loop", "--rate", "5", "6", "--number", "4"], "--number"),
+    (["--open-loop", "--rate", "5", "--number", "4", "--max-concurrency", "0"], "--max-concurrency"),
+    (["--rate", "5", "--parallel", "2", "--number", "4", "--burstiness", "0.5"], "--burstiness"),
+    (["--rate", "5", "--parallel", "2", "--number", "4", "--arrival", "gamma", "--burstiness", "0"], "--burstiness"),
 ])  # fmt: skip
 def test_more_bad_input_names_the_flag(argv: list[str], flag: str) -> None:
     with pytest.raises(BadOption) as caught:

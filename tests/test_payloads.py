@@ -11,6 +11,7 @@ import pytest
 from loadopts import options_from
 from PIL import Image
 
+from harness.load.audio import SAMPLE_RATE_HZ, decoded_seconds, encode_audio, make_audio
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import PayloadPool, build_payloads
 from harness.tokenizer import load_tokenizer
@@ -82,3 +83,12 @@ def test_stored_noise_pngs_decode_to_the_same_pixels(mode: str) -> None:
     decoded.load()
     assert decoded.mode == mode and decoded.size == (37, 23)
     assert np.array_equal(np.asarray(decoded), np.asarray(image))
+
+
+@pytest.mark.parametrize("content", ["tone", "noise", "speech"])
+def test_audio_content_is_the_asked_length_and_not_silence(content: str) -> None:
+    samples = make_audio(2.5, content, np.random.default_rng(1))
+    assert len(samples) == 2.5 * SAMPLE_RATE_HZ and samples.dtype == np.float32
+    assert 0.05 < float(np.abs(samples).max()) <= 1.0
+    wav = encode_audio(samples, "wav")
+    assert decoded_seconds(wav) == 2.5

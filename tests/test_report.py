@@ -174,3 +174,39 @@ def test_requests_in_flight_over_time() -> None:
     records = [RequestRecord("a", 0, 0, 0, 10.0, 1, duration_s=2.0), RequestRecord("b", 0, 0, 0, 11.0, 1, duration_s=2.0)]
     assert in_flight_curve(records, 10.0, points=6) == [(0.0, 1.0), (0.5, 1.0), (1.0, 2.0), (1.5, 2.0), (2.0, 1.0),
                                                         (2.5, 1.0), (3.0, 0.0)]  # fmt: skip
+
+
+def test_a_rate_sweep_is_charted_against_the_rate_with_its_lateness(tmp_path: Path) -> None:
+    sim = start_sim(["--fixed", "10", "2", "--model", MODEL])
+    report = tmp_path / "rates"
+    try:
+        result = run_locust(["--headless", "--model", MODEL, "--host", sim.base_url, "--report-dir", str(report),
+                             "--open-loop", "--rate", "10", "20", "--number", "10", "20", "--sleep-interval", "0",
+                             "--max-tokens", "8", "--image-width", "64", "--image-height", "64",
+                             "--min-prompt-length", "64", "--max-prompt-length", "64", "--metrics-port", "0"])  # fmt: skip
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    with browser_page() as (page, log):
+        page.goto(file_url(report / "report.html"))
+        page.wait_for_load_state("load")
+        assert page.locator("#charts h2").inner_text() == "Against request rate"
+        lateness = page.locator("figure.chart", has_text="Lateness against the schedule")
+        assert lateness.count() == 1 and lateness.locator(".mark").count() >= 2
+        headers = page.locator("table.stages thead th").all_inner_texts()
+        assert "Rate" in headers and "P99 Late(ms)" in headers
+        assert page.locator("figure.chart", has_text="Lateness (send - due)").count() == 2  # one per stage
+    assert log.console_errors == [] and log.blocked_requests == []
+
+
+def test_the_sla_search_shows_each_groups_answer(tmp_path: Path) -> None:
+    stage = {"parallel": 4, "number": 8, "sent": 8, "succeeded": 8, "failed": 0, "wall_time_s": 1.0, "rps": 8.0,
+             "output_tokens_per_s": 80.0, "total_tokens_per_s": 90.0, "success_rate": 1.0, "errors": {},
+             "streams_without_done": 0}  # fmt: skip
+    for metric in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens"):
+        stage[metric] = {key: 0.1 for key in ("mean", "min", "p50", "p90", "p95", "p99", "max")}
+    sla = [{"criteria": "p99_ttft <= 0.1", "variable": "parallel", "max_satisfied": 4, "note": "satisfied",
+            "tried": [1, 2, 4, 8, 6, 5]}]  # fmt: skip
+    html = render_report(Run(tmp_path, {"model": MODEL, "stages": [stage], "sla": sla, "config": {}}, []))
+    assert '<section id="sla">' in html and "<td>p99_ttft &lt;= 0.1</td><td>parallel</td><td>4</td>" in html
+    assert "1 2 4 8 6 5" in html

@@ -14,7 +14,7 @@ from conftest import MODEL
 from media import audio_base64, image_data_url
 from harness.devtools.simprocess import SimProcess, start_sim
 
-from harness.sim.accounting import audio_tokens, image_tokens
+from harness.media_tokens import audio_tokens, image_tokens
 
 HELLO = [{"role": "user", "content": "Hello world"}]
 HELLO_TEXT_TOKENS = 10  # "<|im_start|>user\nHello world<|im_end|>\n<|im_start|>assistant\n"

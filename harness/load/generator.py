@@ -168,7 +168,8 @@ class LoadGenerator:
         request_id = f"{self.run_tag}-{self.worker_index}-{next(self._request_numbers)}"
         return RequestRecord(request_id=request_id, stage=permit.stage if permit else 0, worker=self.worker_index,
                              user=user, t_send=0.0, expected_text_tokens=payload.expected_text_tokens,
-                             warmup=permit.warmup if permit else False, due_s=permit.due_s if permit else None)  # fmt: skip
+                             warmup=permit.warmup if permit else False, due_s=permit.due_s if permit else None,
+                             expected_media_tokens=payload.expected_media_tokens)  # fmt: skip
 
     def finish(self, record: RequestRecord, permit: Permit | None) -> None:
         """Report the request to Locust once, keep it locally (workers) and send it to the master."""

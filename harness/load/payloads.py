@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gevent.threadpool import ThreadPoolExecutor
 
+from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.images import data_url_prefix, encode_image, make_image
 from harness.load.prompts import PromptBuilder
+from harness.media_tokens import audio_tokens, image_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 # calling greenlet waits.
 IMAGE_THREADS = max(2, os.cpu_count() or 1)
 URL_PLACEHOLDER = "\x00omniload-image-%d\x00"  # cannot occur in a prompt (JSON escapes NUL as \u0000)
+AUDIO_PLACEHOLDER = "\x00omniload-audio-%d\x00"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Payload:
     text: str  # the user turn's text (for checking a sample against the server's /tokenize)
     expected_text_tokens: int  # that text through the chat template
     image_bytes: int  # encoded image file sizes, summed
+    expected_media_tokens: int = 0  # its images' and clips' prompt tokens by Qwen3-Omni's rules (harness/media_tokens.py)
 
 
 class PayloadPool:
@@ -62,14 +66,18 @@ class PayloadPool:
         return self.payloads[index % len(self.payloads)]
 
 
-def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes]) -> bytes:
-    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs."""
+def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes],
+                 audio_files: list[bytes] | None = None) -> bytes:  # fmt: skip
+    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs, clips as input_audio."""
+    audio_files = audio_files or []
     content: str | list[dict[str, Any]] = prompt_text
-    if image_files:
-        # Placeholders, spliced with the data URLs after serializing: base64 is JSON-safe as
-        # it is, and scanning (and copying) a megabyte of it for escapes costs more than the rest.
+    if image_files or audio_files:
+        # Placeholders, spliced with the base64 after serializing: base64 is JSON-safe as it
+        # is, and scanning (and copying) a megabyte of it for escapes costs more than the rest.
         content = [{"type": "text", "text": prompt_text}]
         content += [{"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))]
+        content += [{"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": spec.audio_format}}
+                    for index in range(len(audio_files))]  # fmt: skip
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": content}],
@@ -85,12 +93,14 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: l
         body["stream_options"] = {"include_usage": True}
     body.update(spec.extra_body)
     serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if not image_files:
+    if not image_files and not audio_files:
         return serialized
-    prefix = b'"' + data_url_prefix(spec.image_encoding).encode("ascii")
+    image_prefix = b'"' + data_url_prefix(spec.image_encoding).encode("ascii")
+    splices = [(URL_PLACEHOLDER % index, image_prefix, file) for index, file in enumerate(image_files)]
+    splices += [(AUDIO_PLACEHOLDER % index, b'"', file) for index, file in enumerate(audio_files)]
     parts: list[bytes] = []
-    for index, file_bytes in enumerate(image_files):
-        head, serialized = serialized.split(json.dumps(URL_PLACEHOLDER % index).encode(), 1)  # NUL escaped
+    for placeholder, prefix, file_bytes in splices:  # in the order they appear in the body
+        head, serialized = serialized.split(json.dumps(placeholder).encode(), 1)  # NUL escaped
         parts += [head, prefix, base64.b64encode(file_bytes), b'"']
     return b"".join([*parts, serialized])
 
@@ -126,12 +136,32 @@ def _build(spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, co
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
     images = _image_files(spec, count, seed, image_threads)
+    clips = _audio_files(spec, count, seed)
+    image_cost = spec.image_num * image_tokens(spec.image_width_px, spec.image_height_px) if spec.image_num else 0
     payloads = []
     for index, prompt in enumerate(prompts):
         files = images[index] if spec.unique_images else images[0]
-        payloads.append(Payload(request_body(spec, model, prompt.text, files), prompt.text, prompt.text_tokens,
-                                sum(len(file_bytes) for file_bytes in files)))  # fmt: skip
+        audio = [file for file, _ in clips[index]]
+        payloads.append(Payload(request_body(spec, model, prompt.text, files, audio), prompt.text, prompt.text_tokens,
+                                sum(len(file_bytes) for file_bytes in files),
+                                image_cost + sum(audio_tokens(seconds) for _, seconds in clips[index])))  # fmt: skip
     return payloads
+
+
+def _audio_files(spec: PayloadSpec, count: int, seed: int) -> list[list[tuple[bytes, float]]]:
+    """Per payload, its encoded clips and each one's length as a decoder reads it (s)."""
+    if spec.audio_num == 0:
+        return [[] for _ in range(count)]
+    rng = np.random.default_rng([seed, 3])
+    clips = []
+    for _ in range(count):
+        files = []
+        for _ in range(spec.audio_num):
+            samples = make_audio(float(rng.uniform(*spec.audio_seconds)), spec.audio_content, rng)
+            file_bytes = encode_audio(samples, spec.audio_format)
+            files.append((file_bytes, decoded_seconds(file_bytes)))
+        clips.append(files)
+    return clips
 
 
 def _image_files(spec: PayloadSpec, count: int, seed: int, threads: bool) -> list[list[bytes]]:

@@ -160,6 +160,21 @@ def stages_section(run: Run) -> str:
     return f'<section id="stages"><h2>Stages</h2>{stage_table(run.stages)}<ul class="notes">{notes}</ul></section>'
 
 
+def sla_section(run: Run) -> str:
+    """--sla-auto-tune: each group's answer and the values the search measured, in order."""
+    results = run.summary.get("sla")
+    if not results:
+        return ""
+    rows = "".join(f"<tr><td>{escape(result['criteria'])}</td><td>{escape(result['variable'])}</td>"
+                   f"<td>{'-' if result['max_satisfied'] is None else format(result['max_satisfied'], 'g')}</td>"
+                   f"<td>{escape(result['note'])}</td><td>{escape(' '.join(format(v, 'g') for v in result['tried']))}</td></tr>"
+                   for result in results)  # fmt: skip
+    return ('<section id="sla"><h2>SLA search</h2><p>The most load that met each group of conditions (every request '
+            "successful; doubled, then bisected; the stages above are the values measured).</p>"
+            "<table><thead><tr><th>Criteria</th><th>Variable</th><th>Max satisfied</th><th>Note</th><th>Tried</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table></section>")  # fmt: skip
+
+
 def concurrency_charts(run: Run) -> str:
     stages = run.stages
     if not stages:
@@ -262,6 +277,9 @@ def exactness_section(run: Run) -> str:
     asked_text = sorted({record.expected_text_tokens for record in ok})
     server_prompt = sorted({record.prompt_tokens for record in ok if record.prompt_tokens is not None})
     multimodal = sorted({record.multimodal_tokens for record in ok if record.multimodal_tokens is not None})
+    expected_media = sorted({record.expected_media_tokens for record in ok if record.expected_media_tokens is not None})
+    media_off = [record for record in ok if None not in (record.multimodal_tokens, record.expected_media_tokens)
+                 and record.multimodal_tokens != record.expected_media_tokens]  # fmt: skip
     received = sorted({record.completion_tokens for record in ok if record.completion_tokens is not None})
     min_tokens, max_tokens = config.get("min_tokens"), config.get("max_tokens")
     enforced = run.summary.get("output_length_enforced", True)
@@ -275,6 +293,8 @@ def exactness_section(run: Run) -> str:
         ("prompt text tokens asked", _spread(asked_text), ""),
         ("prompt tokens the server counted (usage)", _spread(server_prompt), ""),
         ("multimodal tokens (server − text)", _spread(multimodal), ""),
+        ("multimodal tokens expected (Qwen3-Omni's image and audio rules)", _spread(expected_media),
+         "flag" if media_off else ""),
         ("/tokenize check", check_text, check_flag),
         ("output tokens asked", f"{min_tokens}–{max_tokens}" if min_tokens != max_tokens else str(max_tokens), ""),
         ("output tokens received", _spread(received) + ("" if enforced else " (not enforced by this server)"), ""),
@@ -457,7 +477,7 @@ def page(title: str, sections: Sequence[str]) -> str:
 def render_report(run: Run, embed_media: bool = True, media_link: MediaLink | None = None) -> str:
     """The whole report of one run as one HTML document."""
     return page(f"omniload · {run.summary.get('model', '')} · {run.summary.get('started_at', '')}", [
-        settings_section(run), stages_section(run), concurrency_charts(run), stage_details(run),
+        settings_section(run), stages_section(run), sla_section(run), concurrency_charts(run), stage_details(run),
         exactness_section(run), errors_section(run), server_sections(run.server_lines, run.stages, run.records),
         omnibench_section(run, embed_media, media_link)])  # fmt: skip
 

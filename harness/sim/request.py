@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.sim.accounting import audio_tokens, image_tokens
+from harness.media_tokens import audio_tokens, image_tokens
 from harness.sim.errors import SimRequestError
 
 IMAGE_FORMATS = ("PNG", "JPEG")

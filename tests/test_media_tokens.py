@@ -1,6 +1,6 @@
 import pytest
 
-from harness.sim.accounting import audio_tokens, image_tokens, resized_image_size
+from harness.media_tokens import audio_tokens, image_tokens, resized_image_size
 
 
 def test_image_tokens_follow_qwen_resize_rule() -> None:
