@@ -514,17 +514,10 @@ def stages_from(parallel: list[int], number: list[int], duration: list[float] | 
     if not parallel:
         raise BadOption("--parallel", "required with --number, --duration or --rate (users per stage; "
                         "--open-loop sends at --rate without users)")  # fmt: skip
-    if number and len(parallel) != len(number):
-        raise BadOption("--number", f"{len(number)} values for {len(parallel)} --parallel values (pairs them up)")
-    if not number and not duration:
-        raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
-    durations = per_stage("--duration", duration, len(parallel), "--parallel")
+    numbers, durations = paired_with("--parallel", len(parallel), number, duration)
     rates = per_stage("--rate", rate, len(parallel), "--parallel")
-    numbers: list[int | None] = list(number) or [None] * len(parallel)
-    for users, requests in zip(parallel, numbers):
+    for users in parallel:
         at_least("--parallel", users, 1)
-        if requests is not None:
-            at_least("--number", requests, 1)
     return tuple(Stage(users, requests, seconds, rps)
                  for users, requests, seconds, rps in zip(parallel, numbers, durations, rates))  # fmt: skip
 
@@ -537,17 +530,9 @@ def open_loop_stages(rate: list[float], number: list[int], duration: list[float]
     if parallel:
         raise BadOption("--parallel", "not with --open-loop: the rate sets the load, --max-concurrency caps "
                         "requests in flight")  # fmt: skip
-    if number and len(rate) != len(number):
-        raise BadOption("--number", f"{len(number)} values for {len(rate)} --rate values (pairs them up)")
-    if not number and not duration:
-        raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
+    numbers, durations = paired_with("--rate", len(rate), number, duration)
     at_least("--max-concurrency", max_concurrency, 1)
-    durations = per_stage("--duration", duration, len(rate), "--rate")
     rates = per_stage("--rate", rate, len(rate), "--rate")
-    numbers: list[int | None] = list(number) or [None] * len(rate)
-    for requests in numbers:
-        if requests is not None:
-            at_least("--number", requests, 1)
     return tuple(Stage(max_concurrency, requests, seconds, rps, open_loop=True)
                  for requests, seconds, rps in zip(numbers, durations, rates))  # fmt: skip
 
@@ -588,6 +573,19 @@ def sla_stage(spec: SlaSpec, value: float) -> Stage:
     if spec.variable == "parallel":
         return Stage(int(value), number)
     return Stage(spec.users, number, rate_rps=value, open_loop=spec.open_loop)
+
+
+def paired_with(lead: str, stages: int, number: list[int],
+                duration: list[float]) -> tuple[list[int | None], list[float | None]]:  # fmt: skip
+    """--number zipped with the stages' leading flag (--parallel, or --rate in an open loop); --duration per stage."""
+    if number and len(number) != stages:
+        raise BadOption("--number", f"{len(number)} values for {stages} {lead} values (pairs them up)")
+    if not number and not duration:
+        raise BadOption("--number", "required (requests per stage), or --duration (seconds per stage)")
+    for requests in number:
+        at_least("--number", requests, 1)
+    numbers: list[int | None] = list(number) or [None] * stages
+    return numbers, per_stage("--duration", duration, stages, lead)
 
 
 def per_stage(flag: str, values: list[float], stages: int, paired_with: str) -> list[float | None]:

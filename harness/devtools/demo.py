@@ -10,12 +10,17 @@
    per stage as the server saw them, TTFT as the client measured it vs. as the server
    did it, and the prompt, image and output tokens the server counted;
 4. asks the Prometheus server that scraped the run (the master's live metrics and the
-   simulator's vLLM metrics, every second) what the Grafana dashboard would show.
+   simulator's vLLM metrics, every second) what the Grafana dashboard would show;
+5. the other load models: an open-loop Poisson rate sweep with audio in every request
+   (arrivals against their schedule, as the server stamped them; audio tokens expected vs.
+   counted), then an SLA search for the most users whose p99 TTFT stays under a bound;
+6. opens the report in headless Chromium and leaves screenshots.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import shlex
 import subprocess
@@ -26,7 +31,7 @@ from pathlib import Path
 from harness.sim.config import DEFAULT_MODEL
 from harness.devtools.browser import PageLog, browser_page
 from harness.devtools.promserver import Prometheus, free_port, start_prometheus
-from harness.devtools.simprocess import start_sim
+from harness.devtools.simprocess import SimProcess, start_sim
 from harness.devtools.verify import request_errors, stages_seen
 from harness.jsonl import read_jsonl
 from harness.omnibench.dataset import bundled_sample_path
@@ -44,6 +49,11 @@ DEMO_ANSWER_ACCURACY = "0.75"
 METRICS_LINGER_S = "3"
 LOCUST_DEADLINE_S = 300.0
 SCREENSHOTS = ("report.png", "app.png")
+# step 5: the other load models, each into its own directory under the report's
+RATES_ARGS = ("--open-loop", "--rate", "2", "4", "--number", "6", "12", "--audio-num", "1", "--audio-seconds", "2", "4",
+              "--max-tokens", "32", "--sleep-interval", "1")  # fmt: skip
+SLA_ARGS = ("--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=1.5"}]', "--sla-num-runs", "1", "--sla-upper-bound",
+            "8", "--sla-number-multiplier", "1", "--max-tokens", "32", "--sleep-interval", "0.5")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(report_dir / "omnibench", ignore_errors=True)  # else the pass resumes and asks nothing
     ground_truth = str(report_dir / "sim_ground_truth.jsonl")
 
-    print("[demo] 1/5 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
+    print("[demo] 1/6 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
     sim = start_sim(["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy",
                      DEMO_ANSWER_ACCURACY], ground_truth=ground_truth, port=args.port)  # fmt: skip
     print(f"[demo]     {sim.base_url} (pid {sim.process.pid}), ground truth -> {ground_truth}")
@@ -73,21 +83,53 @@ def main(argv: list[str] | None = None) -> int:
                    "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
                    "--omnibench", "--omnibench-concurrency", "4", "--metrics-port", str(metrics_port),
                    "--metrics-linger", METRICS_LINGER_S]  # fmt: skip
-        print("[demo] 2/5 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
+        print("[demo] 2/6 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
         locust_exit = subprocess.run(command, timeout=LOCUST_DEADLINE_S).returncode
         scraped_at = time.time() - float(METRICS_LINGER_S) / 2
         print(f"[demo]     locust exit code {locust_exit}")
-        print("[demo] 3/5 the same requests as the server saw them (joined on X-Request-Id):")
+        print("[demo] 3/6 the same requests as the server saw them (joined on X-Request-Id):")
         check_against_ground_truth(report_dir, ground_truth)
-        print("[demo] 4/5 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
+        print("[demo] 4/6 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
         show_prometheus(prometheus, scraped_at)
+        print("[demo] 5/6 the other load models (each in its own report directory):")
+        show_load_models(sim, report_dir)
     finally:
         prometheus.stop()
         sim.stop()
-    print("[demo] 5/5 the report, opened in headless Chromium with every network request blocked:")
+    print("[demo] 6/6 the report, opened in headless Chromium with every network request blocked:")
     show_report(report_dir)
     print("[demo] not shown here: Grafana (no server on this machine; see README)")
     return locust_exit
+
+
+def show_load_models(sim: SimProcess, report_dir: Path) -> None:
+    """An open-loop rate sweep with audio, then an SLA search, against the same simulator."""
+    for name, extra in (("rates", RATES_ARGS), ("sla", SLA_ARGS)):
+        directory = report_dir / name
+        shutil.rmtree(directory, ignore_errors=True)
+        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--only-summary", "--host",
+                   sim.base_url, "--model", DEFAULT_MODEL, "--report-dir", str(directory), "--metrics-port", "0", *extra]
+        print("[demo]     " + shlex.join(["locust", *command[3:]]))
+        exit_code = subprocess.run(command, timeout=LOCUST_DEADLINE_S, capture_output=True, text=True).returncode
+        summary = json.loads((directory / SUMMARY_FILE).read_text())
+        if name == "rates":
+            truth = {request["request_id"]: request for request in sim.ground_truth_records()}
+            records = [r for r in read_records(str(directory / REQUESTS_FILE)) if r.request_id in truth]
+            late_ms = sorted((truth[r.request_id]["received_at"] - r.due_s) * 1000 for r in records if r.due_s)
+            for stage in summary["stages"]:
+                print(f"[demo]     open loop at {stage['rate_rps']:g} req/s: {stage['sent']} sent, p99 lateness "
+                      f"{stage['lateness_s']['p99'] * 1000:.1f} ms, errors {stage['errors'] or 'none'}")  # fmt: skip
+            print(f"[demo]     server's kernel arrival stamp - due time: median {late_ms[len(late_ms) // 2]:.2f} ms, "
+                  f"max {late_ms[-1]:.2f} ms over {len(late_ms)} requests")  # fmt: skip
+            media = {(r.expected_media_tokens, truth[r.request_id]["image_tokens"] + truth[r.request_id]["audio_tokens"])
+                     for r in records}  # fmt: skip
+            print(f"[demo]     image+audio tokens expected vs counted by the server: "
+                  f"{'all equal' if all(a == b for a, b in media) else sorted(media)} ({len(records)} requests)")
+        else:
+            for result in summary.get("sla", []):
+                print(f"[demo]     SLA search, {result['criteria']}: most {result['variable']} satisfied "
+                      f"{result['max_satisfied']} (tried {' '.join(format(v, 'g') for v in result['tried'])})")
+        print(f"[demo]     exit code {exit_code}; report {directory / REPORT_FILE}")
 
 
 def show_report(report_dir: Path) -> None:

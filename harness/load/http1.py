@@ -22,7 +22,6 @@ from __future__ import annotations
 import _socket
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,11 +31,9 @@ import gevent
 from gevent import Timeout
 from gevent.socket import wait_write
 
-# Linux: SO_TIMESTAMPNS (== SCM_TIMESTAMPNS); Python's socket module lacks the constant.
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-TIMESPEC = struct.Struct("@qq")
+from harness import kernelstamp
+
 READ_SIZE_BYTES = 65536
-ANCILLARY_SIZE_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
 MAX_HEADER_BYTES = 65536
 READ_EVENT = 1  # libev's EV_READ
 
@@ -263,15 +260,10 @@ class HttpConnection:
                     timeout.cancel()  # reused for the next wait
                 while True:  # until the socket is drained
                     try:
-                        data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
+                        data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES)
                     except BlockingIOError:
                         break
-                    arrived_s = 0.0
-                    for level, kind, value in ancillary:
-                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
-                            seconds, nanoseconds = TIMESPEC.unpack_from(value)
-                            arrived_s = seconds + nanoseconds * 1e-9
-                    yield data, arrived_s or time.time()
+                    yield data, kernelstamp.stamp_s(ancillary) or time.time()
                     if not data:
                         return
                     if len(data) < READ_SIZE_BYTES:  # most likely all there was: wait before reading again
@@ -305,7 +297,7 @@ class HttpConnection:
         if self.tls:
             self._tls_socket = ssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
             return
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        kernelstamp.enable(sock)
         raw = _socket.socket(fileno=sock.detach())  # gevent's socket connected it cooperatively
         raw.setblocking(False)
         self._socket = raw

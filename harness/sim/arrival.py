@@ -14,20 +14,17 @@ import asyncio
 import collections
 import os
 import socket
-import struct
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from harness import kernelstamp
 from harness.sim.groundtruth import perf_from_wall
 
 ARRIVAL_KEY = "arrived_perf"
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python's socket module lacks it
-TIMESPEC = struct.Struct("@qq")
 READ_SIZE_BYTES = 262144
-ANCILLARY_SIZE_BYTES = socket.CMSG_SPACE(TIMESPEC.size)
 
 
 class StampingRequestHandler(RequestHandler):
@@ -55,7 +52,7 @@ class StampingRequestHandler(RequestHandler):
         try:
             duplicate = socket.socket(fileno=os.dup(raw.fileno()))
             duplicate.setblocking(False)
-            duplicate.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            kernelstamp.enable(duplicate)
         except (OSError, AttributeError):
             return  # the transport reads; data_received stamps
         self._stamp_socket = duplicate
@@ -101,7 +98,7 @@ class StampingRequestHandler(RequestHandler):
     def _on_readable(self) -> None:
         assert self._stamp_socket is not None
         try:
-            data, ancillary, _flags, _address = self._stamp_socket.recvmsg(READ_SIZE_BYTES, ANCILLARY_SIZE_BYTES)
+            data, ancillary, _flags, _address = self._stamp_socket.recvmsg(READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -111,11 +108,7 @@ class StampingRequestHandler(RequestHandler):
             if self.transport is not None:
                 self.transport.close()
             return
-        arrived_s = 0.0
-        for level, kind, value in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= TIMESPEC.size:
-                seconds, nanoseconds = TIMESPEC.unpack_from(value)
-                arrived_s = seconds + nanoseconds * 1e-9
+        arrived_s = kernelstamp.stamp_s(ancillary)
         self._deliver(data, perf_from_wall(arrived_s) if arrived_s else time.perf_counter())
 
     def data_received(self, data: bytes) -> None:
