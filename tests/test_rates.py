@@ -108,5 +108,8 @@ def test_a_closed_loop_paced_by_rate_keeps_its_users_and_its_schedule(sim: SimPr
     assert len(records) == 30 and {r.status for r in records} == {"ok"}
     received_s, due_s = arrivals(sim, records)
     assert np.diff(due_s) == pytest.approx(0.1, abs=1e-6)
-    assert np.percentile(received_s - due_s, 99) <= SCHEDULE_ERROR_P99_LIMIT_S
+    error_s = np.sort(received_s - due_s)
+    print(f"closed loop, arrival - due: p50 {np.percentile(error_s, 50) * 1000:.2f} ms, p99 "
+          f"{np.percentile(error_s, 99) * 1000:.2f} ms")  # fmt: skip
+    assert np.percentile(error_s, 99) <= SCHEDULE_ERROR_P99_LIMIT_S
     assert "paced at 10 req/s" in result.stderr

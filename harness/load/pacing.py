@@ -11,8 +11,12 @@ from __future__ import annotations
 import time
 
 import gevent
+from gevent import monkey
 
 FINE_WAIT_S = 0.002  # the last part of a wait, slept in a native thread
+# The real nanosleep: monkey-patched time.sleep would sleep on the native thread's own
+# gevent loop, with the same millisecond granularity this module is here to avoid.
+_native_sleep = monkey.get_original("time", "sleep")
 
 
 def sleep_until(due_s: float) -> None:
@@ -22,4 +26,4 @@ def sleep_until(due_s: float) -> None:
         gevent.sleep(coarse_s)
     fine_s = due_s - time.time()
     if fine_s > 0:
-        gevent.get_hub().threadpool.apply(time.sleep, (fine_s,))
+        gevent.get_hub().threadpool.apply(_native_sleep, (fine_s,))
