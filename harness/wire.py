@@ -156,5 +156,5 @@ class HealthMessage(TypedDict):
     worker: int
     wall_s: float  # the window's length
     cpu_s: float  # CPU the process used in it (all threads)
-    lag_p99_s: float  # event-loop lag: how late a 10 ms sleep woke, p99 over the window
-    lag_max_s: float
+    lag_p99_s: float  # event-loop lag: how late a 10 ms sleep woke, p99 over the last 10 s of such sleeps
+    lag_max_s: float  # the latest second's worst

@@ -251,9 +251,9 @@ def test_audio_clips_carry_their_length_and_the_server_counts_the_expected_token
             client.send(payload, record)
             client.close()
             records.append((record, payload))
-        truth = {request["request_id"]: request for request in sim.ground_truth_records()}
     finally:
-        sim.stop()
+        sim.stop()  # its last ground-truth line is written just after the response's last byte
+    truth = {request["request_id"]: request for request in sim.ground_truth_records()}
     for record, payload in records:
         assert record.status == "ok", record.error
         body = json.loads(payload.body)

@@ -199,3 +199,25 @@ def test_the_loop_watch_measures_a_blocked_loop() -> None:
         gevent.sleep(0.05)
     watch.stop()
     assert said and said[0]["worker"] == 7 and said[0]["lag_max_s"] >= 0.04
+
+
+def test_one_stall_shows_in_the_seconds_max_not_in_the_rolling_p99(monkeypatch: pytest.MonkeyPatch) -> None:
+    """p99 over a window of many ticks: one stall is 1 of ~200 samples, not the whole "p99" of a short second."""
+    import time
+
+    from harness.load import health
+
+    monkeypatch.setattr(health, "LAG_TICK_S", 0.002)
+    monkeypatch.setattr(health, "LAG_WINDOW_S", 0.4)  # ~200 ticks
+    monkeypatch.setattr(health, "REPORT_EVERY_S", 0.2)
+    said: list[wire.HealthMessage] = []
+    watch = health.LoopWatch(0, said.append)
+    watch.start()
+    gevent.sleep(0.5)  # the window fills
+    time.sleep(0.03)  # one 30 ms stall
+    deadline = time.monotonic() + 5
+    while len(said) < 5 and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    watch.stop()
+    stalled = [report for report in said if report["lag_max_s"] >= 0.025]
+    assert len(stalled) == 1 and stalled[0]["lag_p99_s"] < 0.025

@@ -16,7 +16,7 @@ class StageClientHealth(TypedDict):
     """A stage's load generators in summary.json: the worst of them, and each."""
 
     cpu_share_max: float  # of one core, over the stage
-    loop_lag_p99_ms_max: float  # the worst second's p99
+    loop_lag_p99_ms_max: float  # the highest rolling p99 (over 10 s of ticks) any second reported
     limited: bool  # some generator passed CLIENT_CPU_LIMIT or CLIENT_LAG_LIMIT_S
     workers: dict[str, dict[str, float]]
 
