@@ -52,7 +52,7 @@ SCREENSHOTS = ("report.png", "app.png")
 # step 5: the other load models, each into its own directory under the report's
 RATES_ARGS = ("--open-loop", "--rate", "2", "4", "--number", "6", "12", "--audio-num", "1", "--audio-seconds", "2", "4",
               "--max-tokens", "32", "--sleep-interval", "1")  # fmt: skip
-SLA_ARGS = ("--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=1.5"}]', "--sla-num-runs", "1", "--sla-upper-bound",
+SLA_ARGS = ("--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=1"}]', "--sla-num-runs", "1", "--sla-upper-bound",
             "8", "--sla-number-multiplier", "1", "--max-tokens", "32", "--sleep-interval", "0.5")  # fmt: skip
 
 
@@ -127,8 +127,9 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
                   f"{'all equal' if all(a == b for a, b in media) else sorted(media)} ({len(records)} requests)")
         else:
             for result in summary.get("sla", []):
-                print(f"[demo]     SLA search, {result['criteria']}: most {result['variable']} satisfied "
-                      f"{result['max_satisfied']} (tried {' '.join(format(v, 'g') for v in result['tried'])})")
+                best = "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g")
+                print(f"[demo]     SLA search, {result['criteria']}: most {result['variable']} satisfied {best} "
+                      f"({result['note']}; tried {' '.join(format(v, 'g') for v in result['tried'])})")
         print(f"[demo]     exit code {exit_code}; report {directory / REPORT_FILE}")
 
 

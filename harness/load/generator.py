@@ -72,6 +72,7 @@ class LoadGenerator:
         self._ask_numbers = itertools.count()
         self._asks: dict[int, AsyncResult] = {}
         self._unreachable_since_s: float | None = None  # first connect_error of the running outage
+        self._stage_seen = -1  # the stage of the last permit
         self.unreachable_s = 0.0  # seconds the server could not be reached, outages summed
         self._load_started_cpu_s = 0.0
         self._load_started_wall_s = 0.0
@@ -145,11 +146,15 @@ class LoadGenerator:
         want: wire.WantMessage = {"ask": ask_id}
         self._send(wire.WANT, want)
         try:
-            return Permit.from_wire(result.get())
+            permit = Permit.from_wire(result.get())
         except BaseException:  # the user was stopped while waiting (GreenletExit)
             if self._asks.pop(ask_id, None) is not None:
                 self._send(wire.CANCEL, want)
             raise
+        if permit.stage != self._stage_seen:  # the stage's users are all up: what came before was spawning
+            self._stage_seen = permit.stage
+            self.watch.new_stage()
+        return permit
 
     def _on_grant(self, environment: Environment, msg: Message) -> None:
         grant: wire.GrantMessage = msg.data

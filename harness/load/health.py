@@ -24,6 +24,7 @@ from harness import wire
 LAG_TICK_S = 0.01
 REPORT_EVERY_S = 1.0
 LAG_WINDOW_S = 10.0  # the lag's p99 covers this many seconds of ticks (~1,000)
+MIN_P99_TICKS = 200  # fewer since the stage began (2 s): no p99 yet (0), the second's max still says a stall
 
 
 def nearest_rank_p99(values: list[float]) -> float:
@@ -38,12 +39,17 @@ class LoopWatch:
         self.worker = worker
         self._send = send
         self._greenlet: gevent.Greenlet | None = None
+        self._recent_s: deque[float] = deque(maxlen=round(LAG_WINDOW_S / LAG_TICK_S))
+
+    def new_stage(self) -> None:
+        """Forget the lags before a stage: spawning its users (256 at once in an open loop) is not its load."""
+        self._recent_s.clear()
 
     def start(self) -> None:
         self._greenlet = gevent.spawn(self.run)
 
     def run(self) -> None:
-        recent_s: deque[float] = deque(maxlen=round(LAG_WINDOW_S / LAG_TICK_S))
+        recent_s = self._recent_s = deque(maxlen=round(LAG_WINDOW_S / LAG_TICK_S))
         second_max_s = 0.0
         window_start_s, window_cpu_s = time.monotonic(), time.process_time()
         while True:
@@ -56,7 +62,7 @@ class LoopWatch:
             if now_s - window_start_s >= REPORT_EVERY_S:
                 cpu_s = time.process_time()
                 health: wire.HealthMessage = {"worker": self.worker, "wall_s": now_s - window_start_s,
-                                              "cpu_s": cpu_s - window_cpu_s, "lag_p99_s": nearest_rank_p99(list(recent_s)),
+                                              "cpu_s": cpu_s - window_cpu_s, "lag_p99_s": nearest_rank_p99(list(recent_s)) if len(recent_s) >= MIN_P99_TICKS else 0.0,
                                               "lag_max_s": second_max_s}  # fmt: skip
                 self._send(health)
                 second_max_s = 0.0

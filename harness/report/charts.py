@@ -106,7 +106,10 @@ def line_chart(title: str, x_label: str, y_label: str, series: Sequence[tuple[st
     if highlight is not None:
         x, y = frame.x(highlight[0]), frame.y(highlight[1])
         parts.append(f'<circle class="knee" cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="#111" stroke-width="2"/>')
-        parts.append(f'<text x="{x + 12:.1f}" y="{y - 10:.1f}" class="note">{escape(highlight_label)}</text>')
+        # right of the point in the plot's left half, left of it in the right half: never cut off at the edge
+        right_half = x > (MARGIN_LEFT + WIDTH - MARGIN_RIGHT) / 2
+        anchor = f'x="{x - 12:.1f}" text-anchor="end"' if right_half else f'x="{x + 12:.1f}"'
+        parts.append(f'<text {anchor} y="{y - 10:.1f}" class="note">{escape(highlight_label)}</text>')
     return _svg(parts, [name for name, _ in series])
 
 
