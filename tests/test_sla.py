@@ -117,13 +117,14 @@ def test_bad_sla_flags_are_refused_with_their_name(argv: list[str], flag: str) -
 
 
 def test_a_real_search_finds_the_simulators_running_slots(tmp_path: Path) -> None:
-    """4 running slots: a 5th request in flight waits a whole request for one, and its TTFT shows it."""
+    """4 running slots: a 5th request in flight waits a whole request (32 tokens x 10 ms) for one, and its TTFT
+    shows it; at 4 or fewer TTFT is a prefill (tens of ms), so the bound 0.2 s has margin either side."""
     sim = start_sim(["--model", MODEL, "--max-num-seqs", "4", "--decode-ms", "10", "--decode-ms-per-seq", "0"])
     report = tmp_path / "r"
     try:
         result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=0.1"}]', "--sla-num-runs", "1",
-                             "--sla-upper-bound", "16", "--sleep-interval", "0.2", "--max-tokens", "16",
+                             "--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=0.2"}]', "--sla-num-runs", "1",
+                             "--sla-upper-bound", "16", "--sleep-interval", "0.2", "--max-tokens", "32",
                              "--min-prompt-length", "128", "--max-prompt-length", "128", "--image-width", "64",
                              "--image-height", "64", "--metrics-port", "0"])  # fmt: skip
     finally:
