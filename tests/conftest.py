@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness.devtools.simprocess import SimProcess, start_sim  # noqa: E402
+from harness.load.builder import BuilderProcess  # noqa: E402
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 REPO = Path(__file__).resolve().parent.parent
@@ -26,3 +27,11 @@ def fixed_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     sim = start_sim(["--fixed", "30", "5", "--model", MODEL], ground_truth=str(ground_truth))
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def builder() -> Iterator[BuilderProcess]:
+    """A payload builder child process, ended after the test."""
+    process = BuilderProcess()
+    yield process
+    process.close()

@@ -109,7 +109,7 @@ class ChatClient:
     def _exchange(self, head: bytes, payload: Payload, parser: ResponseParser, record: RequestRecord) -> None:
         deadline_s = time.monotonic() + self.total_timeout_s
         record.t_send = time.time()  # until the connection says when it wrote
-        t_send = record.t_send = self.connection.send(head, payload.body)
+        t_send = record.t_send = self.connection.send(head, payload.body, record.due_s)
         response = parser.response
         reader = SseReader()
         stream = ChatStream(self.max_tokens)

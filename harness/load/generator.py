@@ -22,6 +22,7 @@ import gevent
 from gevent.event import AsyncResult
 
 from harness import wire
+from harness.load.builder import BuilderProcess
 from harness.load.factory import PayloadFactory
 from harness.load.health import LoopWatch
 from harness.load.payloads import Payload, PayloadPool, build_payloads
@@ -77,6 +78,7 @@ class LoadGenerator:
         self._load_started_cpu_s = 0.0
         self._load_started_wall_s = 0.0
         self.writer: JsonlWriter | None = None
+        self.builder: BuilderProcess | None = None  # builds refills for a run of unknown length
         if worker_index is not None:
             os.makedirs(options.report_dir, exist_ok=True)
             path = os.path.join(options.report_dir, WORKER_RECORDS_FILE.format(index=worker_index))
@@ -95,14 +97,19 @@ class LoadGenerator:
         seed = payload_spec.seed + self.worker_index * WORKER_SEED_STRIDE
         # A sweep's budget is known: one fresh payload per request it may send.
         budget = self.options.sweep.requests_budget
-        payloads = build_payloads(payload_spec, self.options.endpoint.model, self.tokenizer,
-                                  budget or payload_spec.pool_size, seed, payload_spec.seed)  # fmt: skip
-        if budget is not None or payload_spec.reuse_payloads:
+        model = self.options.endpoint.model
+        fixed_pool = budget is not None or payload_spec.reuse_payloads
+        if not fixed_pool:  # refills come from a child process: started now, it loads its tokenizer meanwhile
+            self.builder = BuilderProcess()
+        payloads = build_payloads(payload_spec, model, self.tokenizer, budget or payload_spec.pool_size, seed,
+                                  payload_spec.seed)  # fmt: skip
+        if fixed_pool:
             self.pool = PayloadPool(payloads)  # a sweep built one per request of its budget
         else:
-            self.pool = PayloadFactory(payloads, lambda batch: build_payloads(
-                payload_spec, self.options.endpoint.model, self.tokenizer, payload_spec.pool_size,
-                seed + batch * BATCH_SEED_STRIDE, payload_spec.seed, image_threads=False))  # fmt: skip
+            builder = self.builder
+            assert builder is not None
+            self.pool = PayloadFactory(payloads, lambda batch: builder.build(
+                payload_spec, model, payload_spec.pool_size, seed + batch * BATCH_SEED_STRIDE, payload_spec.seed))  # fmt: skip
         build_s = time.perf_counter() - started_s
         facts: wire.PayloadFacts = {
             "pool_size": len(payloads),
@@ -240,3 +247,5 @@ class LoadGenerator:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.builder is not None:
+            self.builder.close()

@@ -4,8 +4,11 @@ Why not urllib3 or requests: their buffered readers cannot say when bytes arrive
 when Python got to them. With 50 streams, a decode step of a batching server delivers
 50 events at once, and the last greenlet to run would stamp its event ~5 ms late. Here
 every read is a `recvmsg` on a socket with SO_TIMESTAMPNS, so each read carries the
-time the kernel received its last packet, however busy the process is. (TLS sockets
-cannot `recvmsg`; over https the arrival time is taken when the read returns.)
+time the kernel received its last packet, however busy the process is. The last: a
+process that falls one ITL behind takes two events in one read and stamps both with the
+later arrival, so nothing in a load process may hold the GIL for long (payload refills
+run in a child process, harness/load/builder.py). (TLS sockets cannot `recvmsg`; over
+https the arrival time is taken when the read returns.)
 
 Only what a chat completions client needs: one request at a time, keep-alive, bodies
 framed by chunked encoding, Content-Length or connection close.
@@ -25,6 +28,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gevent
@@ -32,6 +36,7 @@ from gevent import Timeout
 from gevent.socket import wait_write
 
 from harness import kernelstamp
+from harness.load.pacing import run_at, sleep_until
 
 READ_SIZE_BYTES = 65536
 MAX_HEADER_BYTES = 65536
@@ -194,23 +199,32 @@ class HttpConnection:
     def is_open(self) -> bool:
         return self._socket is not None or self._tls_socket is not None
 
-    def send(self, head: bytes, body: bytes) -> float:
+    def send(self, head: bytes, body: bytes, due_s: float | None = None) -> float:
         """Write a request (head, then body: no copy of the body); returns t_send.
 
         t_send is unix seconds, taken after connecting and just before the first byte is
-        written.
+        written. With `due_s` (a rate stage's schedule, unix s) the first bytes go out
+        then, written from a native thread (harness/load/pacing.py).
         """
         self.reused = self.is_open
         self.written = False
         if not self.is_open:
             self._connect()
-        t_send = time.time()
-        if self._tls_socket is not None:
+        if self._tls_socket is not None:  # gevent's SSL socket: written from this greenlet only
+            if due_s is not None:
+                sleep_until(due_s)
+            t_send = time.time()
             self._tls_socket.sendall(head)
             self._tls_socket.sendall(body)
         else:
-            self._send_all(head)
-            self._send_all(body)
+            sock = self._socket
+            assert sock is not None
+            first_write = partial(_stamp_and_write, sock, head, body)
+            t_send, written_bytes = first_write() if due_s is None else run_at(due_s, first_write)
+            if written_bytes < len(head):
+                self._send_all(memoryview(head)[written_bytes:])
+                written_bytes = len(head)
+            self._send_all(memoryview(body)[written_bytes - len(head) :])
         self.written = True
         return t_send
 
@@ -219,7 +233,7 @@ class HttpConnection:
         if not self.is_open:
             self._connect()
 
-    def _send_all(self, data: bytes) -> None:
+    def _send_all(self, data: bytes | memoryview) -> None:
         sock = self._socket
         assert sock is not None
         view = memoryview(data)
@@ -302,6 +316,15 @@ class HttpConnection:
         raw.setblocking(False)
         self._socket = raw
         self._watcher = gevent.get_hub().loop.io(raw.fileno(), READ_EVENT)
+
+
+def _stamp_and_write(sock: _socket.socket, head: bytes, body: bytes) -> tuple[float, int]:
+    """(unix time just before the write, bytes the kernel took): one non-blocking sendmsg of head and body."""
+    t_send = time.time()
+    try:
+        return t_send, sock.sendmsg([head, body])
+    except BlockingIOError:
+        return t_send, 0
 
 
 def request_head(method: str, target: str, host_header: str, headers: dict[str, str], body_bytes: int) -> bytes:

@@ -106,15 +106,14 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: l
 
 
 def build_payloads(
-    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int,
-    image_threads: bool = True,
+    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
 ) -> list[Payload]:
     """`count` payloads: exact-length prompts (one shared prefix per `prefix_seed`) and images.
 
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     with collector_paused():
-        return _build(spec, model, tokenizer, count, seed, prefix_seed, image_threads)
+        return _build(spec, model, tokenizer, count, seed, prefix_seed)
 
 
 @contextmanager
@@ -131,11 +130,11 @@ def collector_paused() -> Iterator[None]:
 
 
 def _build(spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int,
-           prefix_seed: int, image_threads: bool) -> list[Payload]:  # fmt: skip
+           prefix_seed: int) -> list[Payload]:  # fmt: skip
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
-    images = _image_files(spec, count, seed, image_threads)
+    images = _image_files(spec, count, seed)
     clips = _audio_files(spec, count, seed)
     image_cost = spec.image_num * image_tokens(spec.image_width_px, spec.image_height_px) if spec.image_num else 0
     payloads = []
@@ -164,7 +163,7 @@ def _audio_files(spec: PayloadSpec, count: int, seed: int) -> list[list[tuple[by
     return clips
 
 
-def _image_files(spec: PayloadSpec, count: int, seed: int, threads: bool) -> list[list[bytes]]:
+def _image_files(spec: PayloadSpec, count: int, seed: int) -> list[list[bytes]]:
     """Per payload, its encoded image files (one set in total when images are shared)."""
     if spec.image_num == 0:
         return [[] for _ in range(count)]
@@ -175,9 +174,6 @@ def _image_files(spec: PayloadSpec, count: int, seed: int, threads: bool) -> lis
                            spec.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
         return encode_image(image, spec.image_encoding, spec.image_content)
 
-    if threads:
-        with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
-            files = list(executor.map(one, range(sets * spec.image_num)))
-    else:  # already in a native thread (the factory's refill): no pool inside a pool
-        files = [one(index) for index in range(sets * spec.image_num)]
+    with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
+        files = list(executor.map(one, range(sets * spec.image_num)))
     return [files[i * spec.image_num : (i + 1) * spec.image_num] for i in range(sets)]

@@ -10,7 +10,7 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 from harness.load.backoff import ConnectBackoff
 from harness.load.client import ChatClient
 from harness.load.generator import LoadGenerator
-from harness.load.pacing import sleep_until
+from harness.load.pacing import coarse_wait
 from harness.records import error_reason
 
 
@@ -42,10 +42,10 @@ class OmniChatUser(User):
         self._state = LOCUST_STATE_RUNNING
         payload = self.generator.take_payload()
         record = self.generator.new_record(self.user_number, payload, permit)
-        if record.due_s is not None:  # a rate stage: connect ahead, then wait for the request's scheduled time
+        if record.due_s is not None:  # a rate stage: connect ahead, then wait; the send waits the last ms
             self._state = LOCUST_STATE_WAITING
             self.client.connect_ahead()
-            sleep_until(record.due_s)
+            coarse_wait(record.due_s)
             self._state = LOCUST_STATE_RUNNING
         try:
             self.client.send(payload, record)
