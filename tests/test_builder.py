@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import gevent
 import pytest
 from loadopts import options_from
 
@@ -31,3 +34,19 @@ def test_close_ends_the_child() -> None:
     process = BuilderProcess()
     process.close()
     assert process.process.poll() is not None
+
+
+def test_close_during_a_build_ends_it_before_the_pipes_close() -> None:
+    """A refill in flight at the end of a run: its thread sees the child end, never a reused descriptor."""
+    process = BuilderProcess()
+    spec = options_from(SMALL).payload
+    build = gevent.get_hub().threadpool.spawn(process.build, spec, "m", 200, 1, 0)  # seconds of work
+    deadline_s = time.monotonic() + 30
+    while not process._building.locked() and time.monotonic() < deadline_s:
+        gevent.sleep(0.001)
+    process.close()
+    with pytest.raises(EOFError):
+        build.get(timeout=10)
+    assert process.process.poll() is not None
+    with pytest.raises(EOFError, match="closed"):
+        process.build(spec, "m", 1, 1, 0)

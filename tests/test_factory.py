@@ -34,6 +34,6 @@ def test_an_empty_buffer_waits_for_the_next_batch_and_counts_the_wait(builder: B
     factory = make_factory(builder)
     takers = [gevent.spawn(factory.take) for _ in range(BATCH * 3)]  # all at once: more than is built
     gevent.joinall(takers, timeout=60)
-    assert all(taker.successful() for taker in takers)
+    assert all(taker.successful() for taker in takers), [taker.exception for taker in takers]
     assert len({taker.value.body for taker in takers}) == BATCH * 3
     assert factory.waits >= 1 and factory.wait_s > 0

@@ -22,6 +22,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
+from gevent import monkey
+
 from harness.load.payloads import Payload, build_payloads
 from harness.tokenizer import load_tokenizer
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 
 BUILDER_NICENESS = 10  # the child yields the CPU to the load generator and the server
 FRAME_HEADER = struct.Struct("<Q")  # a frame: its length in bytes, then a pickle
+# A lock native threads can share (monkey-patching makes threading.Lock a gevent lock).
+_native_lock = monkey.get_original("threading", "Lock")
 
 
 def write_frame(fd: int, value: Any) -> None:
@@ -66,28 +70,32 @@ class BuilderProcess:
                                         stdout=result_write, close_fds=True)  # fmt: skip
         os.close(job_read)
         os.close(result_write)
+        self._building = _native_lock()  # held by the thread in build(); close() waits for it
+        self._closed = False
 
     def build(self, spec: PayloadSpec, model: str, count: int, seed: int, prefix_seed: int) -> list[Payload]:
-        write_frame(self._job_write, (spec, model, count, seed, prefix_seed))
-        payloads = []
-        while (frame := read_frame(self._result_read)) is not None:
-            if isinstance(frame, str):
-                raise RuntimeError(f"payload builder process: {frame}")
-            payloads.append(frame)
-        return payloads
+        with self._building:
+            if self._closed:  # never touch the pipes' numbers after close: the kernel may have reused them
+                raise EOFError("the payload builder process was closed")
+            write_frame(self._job_write, (spec, model, count, seed, prefix_seed))
+            payloads = []
+            while (frame := read_frame(self._result_read)) is not None:
+                if isinstance(frame, str):
+                    raise RuntimeError(f"payload builder process: {frame}")
+                payloads.append(frame)
+            return payloads
 
     def close(self) -> None:
-        """End the child (it exits when its job pipe closes) and reap it."""
-        for fd in (self._job_write, self._result_read):
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # already closed
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """End the child, wait for a build in flight to see it end, then close the pipes."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.process.poll() is None:
+            self.process.terminate()  # a batch in progress is not wanted any more
+        self.process.wait()
+        with self._building:  # a build in flight has read EOF by now
+            os.close(self._job_write)
+            os.close(self._result_read)
 
 
 def serve(jobs_fd: int, results_fd: int) -> None:
