@@ -37,6 +37,12 @@ def rss_bytes(pid: int) -> int:
     return int(line.split()[1]) * 1024
 
 
+def children_rss_bytes(pid: int) -> int:
+    """The RSS of a process's children (the load generator's payload builder), summed."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return sum(rss_bytes(int(child)) for child in children.read().split())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -51,13 +57,16 @@ def main() -> None:
                                               "--metrics-port", str(free_port())]),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     samples: list[tuple[float, int]] = []
+    builder_samples: list[int] = []
     try:
         started_s = time.monotonic()
         while locust.poll() is None and time.monotonic() - started_s < run_s + 120:
             requests = report / "requests.jsonl"
             if requests.exists() and requests.stat().st_size:  # load is running
                 samples.append((time.monotonic() - started_s, rss_bytes(locust.pid)))
-                print(f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1] / 2**20:7.1f} MiB", flush=True)
+                builder_samples.append(children_rss_bytes(locust.pid))
+                print(f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1] / 2**20:7.1f} MiB, payload builder "
+                      f"{builder_samples[-1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
             time.sleep(SAMPLE_EVERY_S)
         locust.wait(300)
     finally:
@@ -76,7 +85,8 @@ def main() -> None:
     print(f"{len(records)} requests ({sum(r['status'] == 'ok' for r in records)} ok) in {args.minutes:g} min at "
           f"{args.users} users; RSS after {WARM_UP_S:.0f} s warm-up {after_warm_up[0] / 2**20:.1f} MiB, at the end "
           f"{after_warm_up[-1] / 2**20:.1f} MiB: growth {100 * growth:+.1f} % (target under "
-          f"{100 * TARGET_GROWTH:.0f} %), peak {max(rss for _, rss in samples) / 2**20:.1f} MiB")  # fmt: skip
+          f"{100 * TARGET_GROWTH:.0f} %), peak {max(rss for _, rss in samples) / 2**20:.1f} MiB; payload builder "
+          f"process peak {max(builder_samples) / 2**20:.1f} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":
