@@ -98,6 +98,7 @@ def test_stage_table_is_served_and_secrets_stay_out_of_the_page(keyed_sim: SimPr
     for row in ("[ttft]", "[tpot]"):  # one per successful request, as Locust counted them
         assert locust_stats[row]["num_requests"] == requests["num_requests"]
         assert locust_stats[row]["num_failures"] == 0 and 0 < locust_stats[row]["avg_response_time"] < 1000
+    assert locust_stats["Aggregated"]["num_requests"] == requests["num_requests"]  # requests sent, not rows
     assert '"api_key"' in page and '"grafana_url"' in page  # the fields are there, masked and empty
     for secret in (API_KEY, GRAFANA_PASSWORD):
         assert secret not in page and secret not in log
