@@ -81,9 +81,20 @@ class FakeCluster:
         handler(environment=None, msg=FakeMessage(message_type, data, node_id))
 
 
+class FakeStats:
+    """Locust's RequestStats stand-in (importing locust here would monkey-patch too late): rows logged, by (name, method)."""
+
+    def __init__(self) -> None:
+        self.logged: dict[tuple[str, str], list[float]] = {}
+
+    def get(self, name: str, method: str) -> Any:
+        values = self.logged.setdefault((name, method), [])
+        return SimpleNamespace(log=lambda response_time, content_length: values.append(response_time))
+
+
 def fake_environment(runner: FakeRunner, num_users: int | None = None) -> Any:
-    """An Environment stand-in: the runner, parsed options, and a request event that records its calls."""
+    """An Environment stand-in: the runner, parsed options, Locust's statistics and a request event that records its calls."""
     fired: list[dict[str, Any]] = []
     request = SimpleNamespace(fire=lambda **kwargs: fired.append(kwargs), fired=fired)
     return SimpleNamespace(runner=runner, parsed_options=SimpleNamespace(num_users=num_users),
-                           events=SimpleNamespace(request=request))  # fmt: skip
+                           events=SimpleNamespace(request=request), stats=FakeStats())  # fmt: skip

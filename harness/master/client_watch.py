@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from harness import wire
+from harness.master.stats import StageSummary, load_of
 
 CLIENT_CPU_LIMIT = 0.80  # share of one core over a stage
 CLIENT_LAG_LIMIT_S = 0.005  # event-loop lag p99 in any second of a stage
@@ -58,8 +59,8 @@ class ClientWatch:
         )  # fmt: skip
 
 
-def limited_line(stage_number: int, parallel: int | None, health: StageClientHealth) -> str:
-    return (f"client-limited at stage {stage_number} (concurrency {parallel}): a load generator used "
+def limited_line(stage_number: int, stage: StageSummary, health: StageClientHealth) -> str:
+    return (f"client-limited at stage {stage_number} ({load_of(stage)}): a load generator used "
             f"{100 * health['cpu_share_max']:.0f} % of a core, event-loop lag p99 {health['loop_lag_p99_ms_max']:.1f} ms "
             f"(limits {100 * CLIENT_CPU_LIMIT:.0f} %, {1000 * CLIENT_LAG_LIMIT_S:.0f} ms): add processes or workers; "
             "this stage's figures may show the client's limits, not the server's")  # fmt: skip

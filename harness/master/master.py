@@ -166,7 +166,7 @@ class Master:
         self.summaries.append(summary)
         print(f"\nomniload stage {self._stage_name(index)}\n{format_stage_table([summary])}", flush=True)
         if summary.get("client", {}).get("limited"):
-            print(limited_line(index + 1, stage.parallel, summary["client"]), flush=True)
+            print(limited_line(index + 1, summary, summary["client"]), flush=True)
         if summary.get("generator_late"):
             print(late_line(index + 1, summary), flush=True)
 

@@ -195,3 +195,11 @@ class StageAccumulator:
             summary.update(rate_rps=self.rate_rps, open_loop=self.open_loop, lateness_s=lateness,
                            generator_late=(lateness["p99"] or 0.0) > LATE_P99_LIMIT_S)  # fmt: skip
         return summary
+
+
+def load_of(stage: StageSummary) -> str:
+    """A stage's load in words: its rate, or its concurrency."""
+    rate_rps = stage.get("rate_rps")
+    if rate_rps is None:
+        return f"concurrency {stage['parallel']}"
+    return f"{'open-loop ' if stage.get('open_loop') else ''}rate {rate_rps:g} req/s"

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from harness.jsonl import read_jsonl
-from harness.master.stats import StageSummary
+from harness.master.stats import StageSummary, load_of
 from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, columns_for
-from harness.report.recommendations import SATURATION_RPS_GAIN, load_of, recommendations
+from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
 from harness.report.server_metrics import SERVER_METRICS_FILE, server_sections
 from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
 

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from harness.master.client_watch import limited_line
-from harness.master.stats import LATE_P99_LIMIT_S, StageSummary
+from harness.master.stats import LATE_P99_LIMIT_S, StageSummary, load_of
 
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 MIN_SUCCESS_RATE = 0.95
-
-
-def load_of(stage: StageSummary) -> str:
-    """A stage's load in words: its rate, or its concurrency."""
-    rate_rps = stage.get("rate_rps")
-    if rate_rps is None:
-        return f"concurrency {stage['parallel']}"
-    return f"{'open-loop ' if stage.get('open_loop') else ''}rate {rate_rps:g} req/s"
 
 
 def late_line(number: int, stage: StageSummary) -> str:
@@ -64,7 +56,7 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
             lines.append(late_line(number, stage))
         health = stage.get("client")
         if health and health["limited"]:
-            lines.append(limited_line(number, stage["parallel"], health))
+            lines.append(limited_line(number, stage, health))
     for worker, in_flight in lost_workers.items():
         lines.append(f"Worker {worker} was lost; {in_flight} requests it had in flight are counted as failed "
                      "(worker_lost), the rest of its budget went to the other workers.")  # fmt: skip
