@@ -99,15 +99,13 @@ class LoadGenerator:
         budget = self.options.sweep.requests_budget
         model = self.options.endpoint.model
         fixed_pool = budget is not None or payload_spec.reuse_payloads
-        if not fixed_pool:  # refills come from a child process: started now, it loads its tokenizer meanwhile
-            self.builder = BuilderProcess()
+        # Refills come from a child process, started first: it loads its tokenizer meanwhile.
+        builder = self.builder = None if fixed_pool else BuilderProcess()
         payloads = build_payloads(payload_spec, model, self.tokenizer, budget or payload_spec.pool_size, seed,
                                   payload_spec.seed)  # fmt: skip
-        if fixed_pool:
+        if builder is None:
             self.pool = PayloadPool(payloads)  # a sweep built one per request of its budget
         else:
-            builder = self.builder
-            assert builder is not None
             self.pool = PayloadFactory(payloads, lambda batch: builder.build(
                 payload_spec, model, payload_spec.pool_size, seed + batch * BATCH_SEED_STRIDE, payload_spec.seed))  # fmt: skip
         build_s = time.perf_counter() - started_s
