@@ -6,6 +6,8 @@ import importlib
 import os
 import sys
 
+from harness.argparsing import BadOption, exit_bad_option
+
 USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
 
   run ...          a load run: Locust with omniload's locustfile (all of Locust's and omniload's flags;
@@ -31,9 +33,22 @@ COMMANDS = {
 
 
 def auto_processes(args: list[str]) -> list[str]:
-    """`--processes auto`: one load-generating process per spare core (the master keeps one)."""
+    """`--processes auto`: one load-generating process per spare core (the master keeps one).
+
+    Any other value is checked here, since Locust forks before omniload's checks run:
+    a count from 1 up, or -1 (one per core, Locust's meaning); else BadOption.
+    """
     spare = str(max(1, (os.cpu_count() or 1) - 1))
-    return [spare if previous == "--processes" and arg == "auto" else arg for previous, arg in zip(["", *args], args)]
+    result = []
+    for previous, arg in zip(["", *args], args):
+        if previous == "--processes" and arg == "auto":
+            arg = spare
+        elif previous == "--processes" or arg.startswith("--processes="):
+            count = arg.removeprefix("--processes=")
+            if not (count.lstrip("-").isdigit() and (int(count) >= 1 or int(count) == -1)):
+                raise BadOption("--processes", f"{count!r}: a count of processes (1 or more), -1 (one per core) or auto")
+        result.append(arg)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         from harness.resources import locustfile_path
 
         # Locust's own entry point, so every Locust flag and behaviour stays as documented.
-        os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", locustfile_path(), *auto_processes(rest)])
+        try:
+            locust_args = auto_processes(rest)
+        except BadOption as error:
+            exit_bad_option(error)
+        os.execv(sys.executable, [sys.executable, "-m", "locust", "-f", locustfile_path(), *locust_args])
     if command == "locustfile":
         from harness.resources import locustfile_path
 

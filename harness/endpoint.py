@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,13 +31,24 @@ class Endpoint:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
-def checked_base_url(url: str | None, flag: str) -> str:
-    """The URL without a trailing slash; BadOption naming `flag` unless it is http(s)://host."""
+def checked_base_url(url: str | None, flag: str, credentials_allowed: bool = False) -> str:
+    """The URL without a trailing slash; BadOption naming `flag` unless it is http(s)://host.
+
+    A server URL carrying user:password is refused (it would be written into every
+    report): the key goes in --api-key. --grafana-url may carry them (it is a secret flag).
+    """
     if not url:
         raise BadOption(flag, "required (the server's base URL, e.g. http://127.0.0.1:8801)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise BadOption(flag, "is not an http(s) URL with a valid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadOption(flag, f"{url!r} is not an http(s) URL")
+        raise BadOption(flag, "is not an http(s) URL" + ("" if parts.username else f": {url!r}"))
+    if (parts.username or parts.password) and not credentials_allowed:
+        raise BadOption(flag, "carries credentials (user:password@), which would be written into the reports; "
+                        "remove them and pass the key with --api-key (sent as a Bearer token)")  # fmt: skip
     return url.rstrip("/")
 
 
@@ -53,3 +65,11 @@ def endpoint_from_url(url: str, model: str, api_key: str, flag: str) -> Endpoint
         origin = f"{parts.scheme}://{parts.netloc}"
         return Endpoint(origin, model, api_key, base_url[len(origin):])
     return Endpoint(server_root(base_url), model, api_key)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
+import tempfile
 import time
 from typing import Any, NoReturn
 
@@ -30,17 +32,19 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
+from harness.endpoint import is_loopback
 from harness.load.generator import LoadGenerator
-from harness.load.preflight import check_lengths_fit, check_reachable, check_request_shape, detect_server_profile
+from harness.load.preflight import (DETECT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S, bounds_for, check_lengths_fit, check_reachable,
+                                    check_request_shape, detect_server_profile)  # fmt: skip
 from harness.load.prompts import PromptLengthError
 from harness.master.master import Master
 from harness.master.server_scrape import ServerScraper
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
-from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, load_options
+from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
 from harness.report.html import write_report
 from harness.report.progress import ProgressLine
-from harness.report.webui import add_stages_tab, hide_secret_options
+from harness.report.webui import add_stages_tab, guard_start_form
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +57,15 @@ REJECTED_FLUSH_S = 0.5
 MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
 PROGRESS_TICK_S = 0.5
+# Where the web UI and the master's worker port listen unless --web-host/--master-bind-host
+# say otherwise (Locust's defaults are every interface; neither has a login).
+LOOPBACK = "127.0.0.1"
 
 
 @events.init_command_line_parser.add_listener
 def _add_flags(parser: Any) -> None:
     add_arguments(parser)
+    parser.set_defaults(web_host=LOOPBACK, master_bind_host=LOOPBACK)
 
 
 @events.init.add_listener
@@ -86,7 +94,19 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
                                       f"{options.metrics.port}: {error.strerror}"))  # fmt: skip
     if web_ui is not None:
         add_stages_tab(web_ui, master)
-        hide_secret_options(web_ui, SECRET_FLAGS)
+        guard_start_form(web_ui, flag_dests(), SECRET_FLAGS)
+        if parsed.web_host in ("", "*") or not is_loopback(parsed.web_host):
+            logger.warning("omniload: the web UI listens on %s without a login: anyone who can reach it can start "
+                           "and stop runs", parsed.web_host or "every interface")  # fmt: skip
+    if isinstance(runner, MasterRunner):
+        _keep_secrets_home(runner)
+        bind = parsed.master_bind_host
+        if bind in ("", "*") or not is_loopback(bind):
+            logger.info("omniload: the master takes workers on %s:%d (secrets are not sent to them: each worker "
+                        "reads --api-key or $OPENAI_API_KEY itself)", bind, parsed.master_bind_port)  # fmt: skip
+        else:
+            logger.info("omniload: the master takes workers on %s:%d only (this machine); workers elsewhere "
+                        "need --master-bind-host 0.0.0.0", bind, parsed.master_bind_port)  # fmt: skip
     _stop_gracefully_on_signals(environment, master)
     if options.payload.server_profile == "vllm":  # its /metrics: the report shows the server's side
         environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
@@ -115,6 +135,24 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         _prepare(generator)
 
 
+def _keep_secrets_home(runner: MasterRunner) -> None:
+    """The options the master sends workers (with every spawn message) without secret flags.
+
+    Anything that joins the master port receives them; a worker reads its key from its
+    own --api-key or $OPENAI_API_KEY (kept, since the master's value no longer overwrites it).
+    """
+    send = runner.server.send_to_client
+
+    def send_without_secrets(message: Any) -> None:
+        data = message.data
+        if isinstance(data, dict) and isinstance(data.get("parsed_options"), dict):
+            kept = {key: value for key, value in data["parsed_options"].items() if key not in SECRET_FLAGS}
+            message.data = {**data, "parsed_options": kept}
+        send(message)
+
+    runner.server.send_to_client = send_without_secrets  # type: ignore[method-assign]
+
+
 def _show_progress(master: Master) -> None:
     """Headless runs: a progress line about once a second on a terminal, every 10 s in a log."""
     line = ProgressLine()
@@ -135,20 +173,46 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
             raise BadOption("-u", f"{parsed.num_users} users: at least 1 (or use --parallel)")
         if parsed.spawn_rate is not None and not parsed.spawn_rate > 0:
             raise BadOption("-r", f"{parsed.spawn_rate} users per second: more than 0")
+    check_report_dir(options.report_dir)
+    if options.metrics.port:
+        check_can_listen(options.metrics.host, options.metrics.port)
     check_reachable(options.endpoint, options.connection.connect_timeout_s)
+    detect_bounds = bounds_for(options.connection, DETECT_TIMEOUT_S)
     if parsed.server_profile == "auto":
-        parsed.server_profile, why = detect_server_profile(options.endpoint)
+        parsed.server_profile, why = detect_server_profile(options.endpoint, detect_bounds)
         logger.info("omniload: server profile %s (%s)", parsed.server_profile, why)
         options = load_options(parsed, options.endpoint.base_url)
-    check_lengths_fit(options.endpoint, options.payload)
+    check_lengths_fit(options.endpoint, options.payload, detect_bounds)
     if options.omnibench is not None:
         try:
             check_media(load_samples(options.omnibench.dataset, options.omnibench.limit),
                         options.omnibench.use_image, options.omnibench.use_audio)  # fmt: skip
         except DatasetError as error:
             raise BadOption("--omnibench-dataset", str(error)) from None
-    check_request_shape(options.endpoint, options.payload)
+    check_request_shape(options.endpoint, options.payload, bounds_for(options.connection, PREFLIGHT_TIMEOUT_S))
     return options
+
+
+def check_report_dir(directory: str) -> None:
+    """--report-dir can be created and written (BadOption before any request, not a traceback after load)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise BadOption("--report-dir", f"cannot write into {directory} ({error.strerror or type(error).__name__})") from None
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """--metrics-host/--metrics-port can be listened on (tried and released before any request)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        flag = "--metrics-host" if isinstance(error, socket.gaierror) or getattr(error, "errno", None) == 99 else "--metrics-port"
+        raise BadOption(flag, f"cannot listen on {host}:{port} ({getattr(error, 'strerror', None) or error})") from None
 
 
 def _prepare(generator: LoadGenerator) -> None:

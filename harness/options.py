@@ -23,6 +23,7 @@ from typing import Any
 
 import soundfile
 
+from harness import safejson
 from harness.argparsing import BadOption, at_least
 from harness.endpoint import DEFAULT_API_PATH, OPENAI_VERSION_SEGMENT, Endpoint, checked_base_url, server_root
 from harness.load.audio import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
@@ -66,6 +67,15 @@ IMAGE_CONTENTS = ("noise", "shapes")
 SERVER_PROFILES = ("auto", "vllm", "openai")
 ARRIVALS = ("poisson", "gamma", "constant")  # --arrival (harness/master/arrivals.py)
 DEFAULT_MAX_CONCURRENCY = 256  # --open-loop: users per stage
+# --rate bounds: below MIN a 2-request stage waits longer than a day's run; above MAX no
+# client keeps the schedule (and the gaps underflow).
+MIN_RATE_RPS = 1e-3
+MAX_RATE_RPS = 1e6
+# --burstiness bounds: a gamma shape below MIN draws gaps that underflow to 0 (every send
+# at once); above MAX the gaps are constant to within 1 %.
+MIN_BURSTINESS = 1e-2
+MAX_BURSTINESS = 1e4
+MAX_USERS = 100_000  # users per stage (--parallel, an SLA search's upper bound, --max-concurrency)
 IMAGE_ENCODINGS = ("png", "jpeg")
 # PIL modes each encoding can write.
 ENCODABLE_MODES = {
@@ -385,10 +395,11 @@ class SweepSpec:
         if not 0 <= parsed.sleep_interval < math.inf:
             raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
         at_least("--warmup-num", parsed.warmup_num, 0)
-        if not 0 < parsed.burstiness < math.inf:
-            raise BadOption("--burstiness", f"{parsed.burstiness} must be more than 0")
+        if not MIN_BURSTINESS <= parsed.burstiness <= MAX_BURSTINESS:
+            raise BadOption("--burstiness", f"{parsed.burstiness:g} is outside [{MIN_BURSTINESS:g}, {MAX_BURSTINESS:g}]")
         if parsed.burstiness != 1.0 and parsed.arrival != "gamma":
             raise BadOption("--burstiness", f"only shapes --arrival gamma, not {parsed.arrival}")
+        refuse_without_effect(parsed)
         return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num, parsed.arrival, parsed.burstiness, sla)
 
 
@@ -409,7 +420,7 @@ class MetricsSpec:
             raise BadOption("--metrics-linger", f"{parsed.metrics_linger} must be 0 or more seconds")
         grafana_url = parsed.grafana_url or None
         if grafana_url is not None:
-            checked_base_url(grafana_url, "--grafana-url")
+            checked_base_url(grafana_url, "--grafana-url", credentials_allowed=True)
         return MetricsSpec(parsed.metrics_host, parsed.metrics_port, parsed.metrics_linger, grafana_url)
 
 
@@ -496,10 +507,12 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
         image_bytes /= 100 if payload.image_content != "noise" else max(1, count)  # shapes compress; shared: once
     text_bytes = (payload.max_prompt_tokens + payload.prefix_tokens) * 8  # a token is a few bytes of text
     audio_bytes = payload.audio_num * payload.audio_seconds[1] * SAMPLE_RATE_HZ * 2 * 4 / 3  # 16-bit PCM, base64
-    total_bytes = count * (image_bytes + text_bytes + audio_bytes)
+    extra_bytes = len(json.dumps(payload.extra_body))  # merged into every body
+    total_bytes = count * (image_bytes + text_bytes + audio_bytes + extra_bytes)
     limit_bytes = MAX_POOL_MEMORY_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if total_bytes > limit_bytes:
-        flag = max((image_bytes, "--image-width"), (text_bytes, "--max-prompt-length"), (audio_bytes, "--audio-seconds"))[1]
+        flag = max((image_bytes, "--image-width"), (text_bytes, "--max-prompt-length"), (audio_bytes, "--audio-seconds"),
+                   (extra_bytes, "--extra-args"))[1]  # fmt: skip
         raise BadOption(flag, f"{count} payloads of this size need about {total_bytes / 1024**3:.0f} GiB before load "
                         f"(limit {limit_bytes / 1024**3:.0f} GiB, half this machine's memory); use smaller or fewer images, shorter prompts, "
                         "or a smaller --pool-size / --number")  # fmt: skip
@@ -515,9 +528,11 @@ def stages_from(parallel: list[int], number: list[int], duration: list[float] | 
         raise BadOption("--parallel", "required with --number, --duration or --rate (users per stage; "
                         "--open-loop sends at --rate without users)")  # fmt: skip
     numbers, durations = paired_with("--parallel", len(parallel), number, duration)
-    rates = per_stage("--rate", rate, len(parallel), "--parallel")
+    rates = per_stage("--rate", rate, len(parallel), "--parallel", (MIN_RATE_RPS, MAX_RATE_RPS))
     for users in parallel:
         at_least("--parallel", users, 1)
+        if users > MAX_USERS:
+            raise BadOption("--parallel", f"{users} is more than {MAX_USERS} users per stage")
     return tuple(Stage(users, requests, seconds, rps)
                  for users, requests, seconds, rps in zip(parallel, numbers, durations, rates))  # fmt: skip
 
@@ -532,7 +547,9 @@ def open_loop_stages(rate: list[float], number: list[int], duration: list[float]
                         "requests in flight")  # fmt: skip
     numbers, durations = paired_with("--rate", len(rate), number, duration)
     at_least("--max-concurrency", max_concurrency, 1)
-    rates = per_stage("--rate", rate, len(rate), "--rate")
+    if max_concurrency > MAX_USERS:
+        raise BadOption("--max-concurrency", f"{max_concurrency} is more than {MAX_USERS} users")
+    rates = per_stage("--rate", rate, len(rate), "--rate", (MIN_RATE_RPS, MAX_RATE_RPS))
     return tuple(Stage(max_concurrency, requests, seconds, rps, open_loop=True)
                  for requests, seconds, rps in zip(numbers, durations, rates))  # fmt: skip
 
@@ -545,13 +562,19 @@ def sla_spec(parsed: argparse.Namespace) -> SlaSpec:
     lower, upper = parsed.sla_lower_bound, parsed.sla_upper_bound
     if not 0 < lower <= upper < math.inf:
         raise BadOption("--sla-upper-bound", f"{upper:g} must be at least --sla-lower-bound ({lower:g}), both above 0")
+    variable = parsed.sla_variable
+    if variable == "parallel" and not 1 <= lower <= upper <= MAX_USERS:
+        raise BadOption("--sla-lower-bound", f"[{lower:g}, {upper:g}] users: the search tunes whole users, "
+                        f"from 1 to {MAX_USERS}")  # fmt: skip
+    if variable == "rate" and not MIN_RATE_RPS <= lower <= upper <= MAX_RATE_RPS:
+        raise BadOption("--sla-lower-bound", f"[{lower:g}, {upper:g}] req/s: rates from {MIN_RATE_RPS:g} to "
+                        f"{MAX_RATE_RPS:g}")  # fmt: skip
     at_least("--sla-num-runs", parsed.sla_num_runs, 1)
     if not 0 < parsed.sla_number_multiplier < math.inf:
         raise BadOption("--sla-number-multiplier", f"{parsed.sla_number_multiplier:g} must be more than 0")
     if parsed.duration:
         raise BadOption("--duration", "not with --sla-auto-tune (each value runs value x --sla-number-multiplier "
                         "requests)")  # fmt: skip
-    variable = parsed.sla_variable
     starts = parsed.parallel if variable == "parallel" else parsed.rate
     start = float(starts[0]) if starts else lower
     if not lower <= start <= upper:
@@ -565,6 +588,25 @@ def sla_spec(parsed: argparse.Namespace) -> SlaSpec:
         raise BadOption("--open-loop", "tunes a rate: use --sla-variable rate")
     return SlaSpec(variable, groups, start, lower, upper, parsed.sla_num_runs, parsed.sla_number_multiplier,
                    users, parsed.open_loop)  # fmt: skip
+
+
+# Flags that only shape another flag's work: (flag, dest, default, what it needs, is it there?).
+_NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
+    *((f"--{dest.replace('_', '-')}", dest, default, "--sla-auto-tune", lambda parsed: parsed.sla_auto_tune)
+      for dest, default in (("sla_params", ""), ("sla_variable", "parallel"), ("sla_lower_bound", DEFAULT_LOWER_BOUND),
+                            ("sla_upper_bound", DEFAULT_UPPER_BOUND), ("sla_num_runs", DEFAULT_NUM_RUNS),
+                            ("sla_number_multiplier", DEFAULT_NUMBER_MULTIPLIER))),
+    ("--arrival", "arrival", "poisson", "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
+    ("--burstiness", "burstiness", 1.0, "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
+    ("--max-concurrency", "max_concurrency", DEFAULT_MAX_CONCURRENCY, "--open-loop", lambda parsed: parsed.open_loop),
+)  # fmt: skip
+
+
+def refuse_without_effect(parsed: argparse.Namespace) -> None:
+    """A flag set to something other than its default, without the flag whose work it shapes: BadOption."""
+    for flag, dest, default, needed, present in _NEEDS:
+        if getattr(parsed, dest) != default and not present(parsed):
+            raise BadOption(flag, f"has no effect without {needed}")
 
 
 def sla_stage(spec: SlaSpec, value: float) -> Stage:
@@ -588,13 +630,17 @@ def paired_with(lead: str, stages: int, number: list[int],
     return numbers, per_stage("--duration", duration, stages, lead)
 
 
-def per_stage(flag: str, values: list[float], stages: int, paired_with: str) -> list[float | None]:
-    """A per-stage flag: none, one value for every stage, or one each; each more than 0 and finite."""
+def per_stage(flag: str, values: list[float], stages: int, paired_with: str,
+              bounds: tuple[float, float] = (0.0, math.inf)) -> list[float | None]:  # fmt: skip
+    """A per-stage flag: none, one value for every stage, or one each; each in (low, high] (above 0, finite)."""
     if len(values) not in (0, 1, stages):
         raise BadOption(flag, f"{len(values)} values for {stages} {paired_with} values (one, or one each)")
+    low, high = bounds
     for value in values:
         if not 0 < value < math.inf:
             raise BadOption(flag, f"{value:g} must be more than 0")
+        if not low <= value <= high:
+            raise BadOption(flag, f"{value:g} is outside [{low:g}, {high:g}]")
     if not values:
         return [None] * stages
     return list(values) * (stages if len(values) == 1 else 1)
@@ -605,6 +651,13 @@ class _PlainParser(argparse.ArgumentParser):
 
     def add_argument(self, *args: Any, env_var: str | None = None, is_secret: bool = False, **kwargs: Any) -> Any:
         return super().add_argument(*args, **kwargs)
+
+
+def flag_dests() -> set[str]:
+    """The attribute names of omniload's own flags (api_key, parallel, ...)."""
+    parser = _PlainParser(prog="omniload")
+    add_arguments(parser)
+    return {action.dest for action in parser._actions if action.dest != "help"}
 
 
 def options_from_argv(argv: list[str], host: str | None) -> LoadOptions:
@@ -622,9 +675,11 @@ def _extra_body(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise BadOption("--extra-args", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:
+        raise BadOption("--extra-args", f"not usable JSON ({exc})") from None
     if not isinstance(value, dict):
         raise BadOption("--extra-args", "must be a JSON object")
     for name in value:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 from harness.jsonl import read_jsonl
+from harness.visible import visible
 
 
 class RequestError(TypedDict):
@@ -60,10 +61,10 @@ class RequestRecord:
         return max(0.0, self.t_send - self.due_s)
 
     def fail(self, reason: str, message: str) -> None:
-        """Mark the request failed; the first failure is the one kept."""
+        """Mark the request failed; the first failure is the one kept (its control characters made visible)."""
         if self.error is None:
             self.status = "error"
-            self.error = {"reason": reason, "message": message}
+            self.error = {"reason": reason, "message": visible(message)}
 
     def to_dict(self) -> dict[str, Any]:
         """The record as one line of requests.jsonl (and the RECORD message)."""

@@ -8,12 +8,12 @@ seconds, rps and tps (output tokens) per second. The search: harness/master/sla.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness import safejson
 from harness.argparsing import BadOption
 
 METRIC_NAMES = ("avg_latency", "p99_latency", "avg_ttft", "p99_ttft", "avg_tpot", "p99_tpot", "rps", "tps")
@@ -45,9 +45,9 @@ class Criterion:
 def parse_sla_params(text: str) -> tuple[tuple[Criterion, ...], ...]:
     """--sla-params: groups of criteria (BadOption naming the flag when it is not evalscope's syntax)."""
     try:
-        groups = json.loads(text)
-    except ValueError:
-        raise BadOption("--sla-params", f"not JSON: {text[:80]!r}") from None
+        groups = safejson.loads(text)
+    except ValueError as exc:
+        raise BadOption("--sla-params", f"not usable JSON ({str(exc)[:80]}): {text[:80]!r}") from None
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and g for g in groups):
         raise BadOption("--sla-params", 'a JSON list of objects, e.g. \'[{"p99_latency": "<=2"}]\'')
     parsed = []

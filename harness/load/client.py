@@ -8,13 +8,12 @@ classified into a reason and kept in the record, never raised.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
-from harness import wire
+from harness import safejson, wire
 from harness.options import ConnectionSpec, PayloadSpec
 from harness.load.payloads import Payload
 from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
@@ -165,7 +164,7 @@ class ChatClient:
 
     def _http_error(self, status: int, body: bytes, record: RequestRecord) -> None:
         try:
-            message = error_message(json.loads(body[:ERROR_BODY_LIMIT_BYTES]))
+            message = error_message(safejson.loads(body[:ERROR_BODY_LIMIT_BYTES]))
         except ValueError:
             message = body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace")
         record.latency_s = record.duration_s

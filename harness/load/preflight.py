@@ -13,21 +13,21 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-import urllib3
-
+from harness import safejson
 from harness.argparsing import BadOption
 from harness.endpoint import Endpoint
+from harness.load.fetch import Bounds, FetchError, Unbounded, fetch
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import request_body
 from harness.load.stream import MAX_MESSAGE_CHARS, error_message
+from harness.visible import visible
 
 if TYPE_CHECKING:
-    from harness.options import PayloadSpec
+    from harness.options import ConnectionSpec, PayloadSpec
 
 logger = logging.getLogger(__name__)
 
 TOKENIZE_PATH = "/tokenize"
-TOKENIZE_TIMEOUT_S = 10.0
 VERSION_PATH = "/version"
 METRICS_PATH = "/metrics"
 DETECT_TIMEOUT_S = 10.0
@@ -36,12 +36,20 @@ PREFLIGHT_TOKENS = 2
 PREFLIGHT_IMAGE_SIDE_PX = 32
 PREFLIGHT_PROMPT = "Say hello."
 PREFLIGHT_ID_PREFIX = "preflight-"
+# Bounds of a check when the caller has no run's timeouts (tests, the generator's /tokenize sample).
+DEFAULT_BOUNDS = Bounds(DETECT_TIMEOUT_S, DETECT_TIMEOUT_S, 2 * DETECT_TIMEOUT_S)
+
+
+def bounds_for(connection: ConnectionSpec, cap_s: float) -> Bounds:
+    """A check before load within the run's own timeouts (connect + read, at most total) and at most cap_s."""
+    return Bounds.of(connection.connect_timeout_s, connection.read_timeout_s, connection.total_timeout_s, cap_s)
 TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx: the server is busy or broken, not refusing the shape  # its X-Request-Id: no record of the run carries it
 # vLLM's request extensions and the flag that stops omniload sending each one.
 VLLM_EXTENSION_FLAGS = {"min_tokens": "--min-tokens 0", "ignore_eos": "--no-ignore-eos"}
 
 
-def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_tokens: int) -> dict[str, Any]:
+def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_tokens: int,
+                             bounds: Bounds = DEFAULT_BOUNDS) -> dict[str, Any]:  # fmt: skip
     """Count one prompt with the server's /tokenize (vLLM has it); a mismatch is logged.
 
     Returns {"expected", "server", "match"}, or {"skipped": why} when the server has no
@@ -51,15 +59,16 @@ def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_toke
                        "add_generation_prompt": True}).encode()  # fmt: skip
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     try:
-        with urllib3.PoolManager(retries=False, timeout=TOKENIZE_TIMEOUT_S) as http:
-            response = http.request("POST", endpoint.base_url + TOKENIZE_PATH, body=body, headers=headers)
-    except urllib3.exceptions.HTTPError as exc:
-        return {"skipped": f"{type(exc).__name__}"}
+        response = fetch("POST", endpoint.base_url + TOKENIZE_PATH, bounds, headers, body)
+    except FetchError as exc:
+        return {"skipped": str(exc)}
     if response.status != 200:
         return {"skipped": f"/tokenize answered HTTP {response.status}"}
     try:
-        count = int(json.loads(response.data)["count"])
+        count = safejson.loads(response.body)["count"]
     except (ValueError, KeyError, TypeError):
+        count = None
+    if not isinstance(count, int) or isinstance(count, bool):
         return {"skipped": "/tokenize answered without a count"}
     match = count == expected_tokens
     if not match:
@@ -79,22 +88,33 @@ def check_reachable(endpoint: Endpoint, connect_timeout_s: float) -> None:
         raise BadOption("--host", f"cannot connect to {parts.hostname}:{port} ({reason})") from None
 
 
-def server_max_model_len(endpoint: Endpoint) -> int | None:
-    """The server's context window as its /tokenize reports it (vLLM does), or None when it says nothing."""
+def server_max_model_len(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) -> int | None:
+    """The server's context window as its /tokenize reports it (vLLM does), or None when it says nothing.
+
+    An endless answer is BadOption("--host").
+    """
     body = json.dumps({"model": endpoint.model, "prompt": "x"}).encode()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     try:
-        with urllib3.PoolManager(retries=False, timeout=TOKENIZE_TIMEOUT_S) as http:
-            response = http.request("POST", endpoint.base_url + TOKENIZE_PATH, body=body, headers=headers)
-        limit = json.loads(response.data)["max_model_len"] if response.status == 200 else None
-    except (urllib3.exceptions.HTTPError, ValueError, KeyError, TypeError):
+        response = _checked_fetch("POST", endpoint.base_url + TOKENIZE_PATH, bounds, headers, body)
+        limit = safejson.loads(response.body)["max_model_len"] if response.status == 200 else None
+    except (FetchError, ValueError, KeyError, TypeError):
         return None
-    return limit if isinstance(limit, int) and limit > 0 else None
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
-def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec) -> None:
+def _checked_fetch(method: str, url: str, bounds: Bounds, headers: dict[str, str],
+                   body: bytes | None = None) -> Any:  # fmt: skip
+    """fetch, where an endless answer refuses the run (BadOption("--host")); other failures raise FetchError."""
+    try:
+        return fetch(method, url, bounds, headers, body)
+    except Unbounded as exc:
+        raise BadOption("--host", f"{method} {urlsplit(url).path}: {exc}; is this an OpenAI-compatible server?") from None
+
+
+def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds = DEFAULT_BOUNDS) -> None:
     """Refuse prompts plus outputs longer than the server's max_model_len (before load)."""
-    limit = server_max_model_len(endpoint)
+    limit = server_max_model_len(endpoint, bounds)
     needed = payload.max_prompt_tokens + payload.prefix_tokens + payload.max_tokens
     if limit is not None and needed > limit:
         raise BadOption("--max-prompt-length", f"{payload.max_prompt_tokens} prompt + {payload.prefix_tokens} "
@@ -102,22 +122,21 @@ def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec) -> None:
                         f"max_model_len {limit} (images add more)")  # fmt: skip
 
 
-def detect_server_profile(endpoint: Endpoint) -> tuple[str, str]:
+def detect_server_profile(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) -> tuple[str, str]:
     """("vllm" or "openai", why): vLLM answers /version, and its /metrics carry vllm: names."""
-    with urllib3.PoolManager(retries=False, timeout=DETECT_TIMEOUT_S) as http:
-        for path, looks_like_vllm in ((VERSION_PATH, _has_version), (METRICS_PATH, _has_vllm_metrics)):
-            try:
-                response = http.request("GET", endpoint.base_url + path, headers=endpoint.auth_headers())
-            except urllib3.exceptions.HTTPError:
-                continue
-            if response.status == 200 and looks_like_vllm(response.data):
-                return "vllm", f"{path} looks like vLLM's"
+    for path, looks_like_vllm in ((VERSION_PATH, _has_version), (METRICS_PATH, _has_vllm_metrics)):
+        try:
+            response = _checked_fetch("GET", endpoint.base_url + path, bounds, endpoint.auth_headers())
+        except FetchError:
+            continue
+        if response.status == 200 and looks_like_vllm(response.body):
+            return "vllm", f"{path} looks like vLLM's"
     return "openai", f"no vLLM {VERSION_PATH} or {METRICS_PATH}: plain OpenAI fields only"
 
 
 def _has_version(body: bytes) -> bool:
     try:
-        return isinstance(json.loads(body).get("version"), str)
+        return isinstance(safejson.loads(body).get("version"), str)
     except (ValueError, AttributeError):
         return False
 
@@ -126,7 +145,7 @@ def _has_vllm_metrics(body: bytes) -> bool:
     return b"\nvllm:" in body or body.startswith(b"vllm:")
 
 
-def check_request_shape(endpoint: Endpoint, payload: PayloadSpec) -> None:
+def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds = DEFAULT_BOUNDS) -> None:
     """One small request with exactly the run's body shape (extensions, images, extras) before load.
 
     A refusal stops the run here with one line naming the fields the server refused and
@@ -140,10 +159,9 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec) -> None:
     headers = {"Content-Type": "application/json", "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
                **endpoint.auth_headers()}  # fmt: skip
     try:
-        with urllib3.PoolManager(retries=False, timeout=PREFLIGHT_TIMEOUT_S) as http:
-            response = http.request("POST", endpoint.chat_url, body=body, headers=headers)
-    except urllib3.exceptions.HTTPError as exc:
-        raise BadOption("--host", f"the first request to {endpoint.chat_url} failed ({type(exc).__name__})") from None
+        response = _checked_fetch("POST", endpoint.chat_url, bounds, headers, body)
+    except FetchError as exc:
+        raise BadOption("--host", f"the first request to {endpoint.chat_url} failed ({exc})") from None
     if response.status == 200:
         return
     if response.status in TRANSIENT_STATUSES or response.status >= 500:
@@ -151,9 +169,9 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec) -> None:
                        response.status)  # fmt: skip
         return
     try:
-        message = error_message(json.loads(response.data))
+        message = error_message(safejson.loads(response.body))
     except ValueError:
-        message = response.data[:MAX_MESSAGE_CHARS].decode("utf-8", "replace")
+        message = visible(response.body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace"))
     raise _refusal(response.status, message, json.loads(body).keys(), payload)
 
 

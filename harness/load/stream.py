@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from harness import wire
+from harness import safejson, wire
 from harness.load.sse import SseEvent
+from harness.visible import visible
 
 DONE_DATA = b"[DONE]"
 REASONING_FIELDS = ("reasoning_content", "reasoning")
@@ -60,8 +61,7 @@ class ChatStream:
         try:
             usage = chunk.get("usage")
             if usage:
-                self.prompt_tokens = _token_count(usage, "prompt_tokens")
-                self.completion_tokens = _token_count(usage, "completion_tokens")
+                self.prompt_tokens, self.completion_tokens = usage_counts(usage)
             choices = chunk.get("choices") or []
             if not isinstance(choices, list):
                 raise TypeError(f"choices is a {type(choices).__name__}, not a list")
@@ -108,6 +108,18 @@ class ChatStream:
         return None
 
 
+def usage_counts(usage: Any) -> tuple[int | None, int | None]:
+    """(prompt_tokens, completion_tokens) of a usage object: counts, or None where absent.
+
+    ValueError when usage is not an object or a count is not a non-negative integer.
+    """
+    if usage is None:
+        return None, None
+    if not isinstance(usage, dict):
+        raise ValueError(f"usage is a {type(usage).__name__}, not an object")
+    return _token_count(usage, "prompt_tokens"), _token_count(usage, "completion_tokens")
+
+
 def _token_count(usage: Any, field: str) -> int | None:
     """A usage count: an int or absent; anything else is the wrong shape (ValueError)."""
     value = usage.get(field)
@@ -117,7 +129,12 @@ def _token_count(usage: Any, field: str) -> int | None:
 
 
 def error_message(body: Any) -> str:
-    """The message of an OpenAI/vLLM error body ({"error": {...}} or {"object": "error", ...})."""
+    """The message of an OpenAI/vLLM error body ({"error": {...}} or {"object": "error", ...}),
+    its control characters made visible."""
+    return visible(_error_text(body))
+
+
+def _error_text(body: Any) -> str:
     if isinstance(body, dict):
         if isinstance(body.get("detail"), str):  # FastAPI's own errors (422, 404), as transformers serve sends
             return body["detail"][:MAX_MESSAGE_CHARS]
@@ -126,7 +143,10 @@ def error_message(body: Any) -> str:
             return str(error["message"])[:MAX_MESSAGE_CHARS]
         if isinstance(error, str):
             return error[:MAX_MESSAGE_CHARS]
-    return json.dumps(body)[:MAX_MESSAGE_CHARS]
+    try:
+        return json.dumps(body)[:MAX_MESSAGE_CHARS]
+    except (ValueError, RecursionError):  # a cycle cannot come from JSON, but depth can
+        return f"an error body of type {type(body).__name__}"
 
 
 def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | None]:
@@ -134,7 +154,7 @@ def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | No
 
     Raises ValueError when the body is not a chat completion.
     """
-    completion = json.loads(body)
+    completion = safejson.loads(body)
     if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
         raise ValueError(f"not a chat completion: {body[:100]!r}")
     text, finish_reason = "", None
@@ -144,7 +164,6 @@ def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | No
             for field in (*REASONING_FIELDS, "content"):
                 text += message.get(field) or ""
             finish_reason = choice.get("finish_reason") or finish_reason
-        usage = completion.get("usage") or {}
-        return text, finish_reason, _token_count(usage, "prompt_tokens"), _token_count(usage, "completion_tokens")
+        return text, finish_reason, *usage_counts(completion.get("usage") or None)
     except (AttributeError, TypeError) as exc:
         raise ValueError(f"unexpected completion shape ({exc}): {body[:100]!r}") from None

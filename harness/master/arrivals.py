@@ -45,6 +45,9 @@ class ArrivalSchedule:
         self.start_s: float | None = None
         if count is not None and count > 1 and arrival != "constant":
             gaps_s = self._gaps_s(count - 1)
+            if not gaps_s.sum() > 0:  # every draw underflowed (a tiny shape): all at once is the limit
+                gaps_s = np.zeros(count - 1)
+                gaps_s[-1] = 1.0
             gaps_s *= (count - 1) / rate_rps / gaps_s.sum()
             self._offsets_s.extend(np.cumsum(gaps_s).tolist())
 

@@ -45,8 +45,11 @@ def bundled_sample_path() -> str:
     return str(resources.files("harness.data").joinpath(BUNDLED_SAMPLE))
 
 
-def load_samples(source: str | None, limit: int | None = None) -> list[OmniSample]:
-    """Samples from a parquet file, a folder of them, or a hub id (None: the bundled sample set)."""
+def load_samples(source: str | None, limit: int | None = None, local_only: bool = False) -> list[OmniSample]:
+    """Samples from a parquet file, a folder of them, or a hub id (None: the bundled sample set).
+
+    `local_only`: a hub id is a DatasetError instead of a download (the viewer never reaches out).
+    """
     path = source or bundled_sample_path()
     if os.path.isdir(path):
         files = sorted(glob.glob(os.path.join(path, "**", "*.parquet"), recursive=True))
@@ -55,6 +58,8 @@ def load_samples(source: str | None, limit: int | None = None) -> list[OmniSampl
     elif os.path.isfile(path):
         files = [path]
     elif "/" in path and not path.startswith((".", "/")):
+        if local_only:
+            raise DatasetError(f"{path!r} is a hub id; only local datasets are read here")
         files = _from_hub(path)
     else:
         raise DatasetError(f"{path!r} is neither a parquet file, a folder of them, nor a hub id")

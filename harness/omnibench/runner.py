@@ -18,13 +18,16 @@ from typing import Any
 
 import urllib3
 
+from harness import safejson
 from harness.endpoint import Endpoint
+from harness.load.fetch import Bounds, FetchError, fetch
 from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, load_samples
 from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
-from harness.load.stream import error_message
+from harness.load.stream import error_message, usage_counts
+from harness.visible import visible
 from harness.report.progress import ProgressLine
 
 OMNIBENCH_DIR = "omnibench"
@@ -35,6 +38,7 @@ MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = 1.0  # times the attempt number
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REQUEST_TIMEOUT_S = 600.0
+REQUEST_BOUNDS = Bounds(connect_s=30.0, read_s=REQUEST_TIMEOUT_S, total_s=REQUEST_TIMEOUT_S)
 
 
 def check_media(samples: list[OmniSample], use_image: bool, use_audio: bool) -> None:
@@ -93,7 +97,7 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     refused: list[str] = []
     progress = ProgressLine()
-    with urllib3.PoolManager(maxsize=config.concurrency, retries=False, timeout=REQUEST_TIMEOUT_S) as http, \
+    with urllib3.PoolManager(maxsize=config.concurrency, retries=False) as http, \
             open(samples_path, "a", encoding="utf-8") as out:  # fmt: skip
         if out.tell() and not _ends_with_newline(samples_path):
             out.write("\n")  # a line cut short by a crash stays alone (and is skipped when read)
@@ -153,24 +157,23 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint,
         result["attempts"] = attempt
         started_s = time.perf_counter()
         try:
-            response = http.request("POST", endpoint.chat_url, body=body, headers=headers)
-        except urllib3.exceptions.HTTPError as exc:
-            result["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            response = fetch("POST", endpoint.chat_url, REQUEST_BOUNDS, headers, body.encode(), http)
+        except FetchError as exc:
+            result["error"] = visible(str(exc))
         else:
             result["latency_s"] = time.perf_counter() - started_s
             if response.status == 200:
                 try:
-                    completion = json.loads(response.data)
-                    output = completion["choices"][0]["message"].get("content") or ""
+                    output, usage = read_answer(response.body)
                 except (ValueError, KeyError, IndexError, TypeError) as exc:
-                    result["error"] = f"not a chat completion: {exc}"
+                    result["error"] = visible(f"not a chat completion: {exc}")[:300]
                     return result
                 extracted = extract_letter(output, len(sample.options))
                 result.update(output=output, extracted=extracted, correct=extracted == result["target"],
-                              usage=completion.get("usage"), status="ok", error=None)  # fmt: skip
+                              usage=usage, status="ok", error=None)  # fmt: skip
                 return result
             try:
-                result["error"] = f"HTTP {response.status}: {error_message(json.loads(response.data))}"
+                result["error"] = f"HTTP {response.status}: {error_message(safejson.loads(response.body))}"
             except ValueError:
                 result["error"] = f"HTTP {response.status}"
             if response.status not in RETRY_STATUSES:
@@ -181,6 +184,17 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint,
         if attempt < MAX_ATTEMPTS:
             time.sleep(RETRY_BACKOFF_S * attempt)
     return result
+
+
+def read_answer(body: bytes) -> tuple[str, dict[str, int | None]]:
+    """A completion's answer text and usage counts, checked: content is text (or absent), usage counts are
+    integers (or absent). Anything else raises (ValueError, KeyError, IndexError or TypeError)."""
+    completion = safejson.loads(body)
+    content = completion["choices"][0]["message"].get("content")
+    if content is not None and not isinstance(content, str):
+        raise TypeError(f"content is a {type(content).__name__}, not text")
+    prompt_tokens, completion_tokens = usage_counts(completion.get("usage"))
+    return content or "", {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
 
 
 def format_table(summary: dict[str, Any]) -> str:

@@ -4,6 +4,12 @@ Lists the runs, opens any run's report (rendered on request, with every OmniBenc
 image and audio served in full), and compares two or more runs. Binds 127.0.0.1 unless
 --host names another address; there is no login, so a non-loopback address is refused
 unless it was given explicitly.
+
+What it serves stays inside the results directory (symbolic links out of it are not
+followed), only to requests whose Host is an address or `localhost` (a web page cannot
+rebind a DNS name of its own to this port and read the runs), with a
+Content-Security-Policy on every page; every error is a 4xx with one line, and nothing
+is fetched from the network (an OmniBench set from the hub has no media here).
 """
 
 from __future__ import annotations
@@ -15,21 +21,41 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
+from harness.endpoint import is_loopback
 from harness.options import DEFAULT_REPORT_ROOT
-from harness.report.html import load_run, page, render_comparison, render_report
+from harness.omnibench.dataset import DatasetError
+from harness.report.html import Run, content_security_policy, load_run, page, render_comparison, render_report
 from harness.report.summary import SUMMARY_FILE
 
 PROG = "omniload app"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8650
+MAX_COMPARED_RUNS = 8  # runs in one comparison (each is read whole into memory)
+MEDIA_SOURCES = "'self' data:"  # a report in the app plays its samples from /run/<name>/media/
+
+
+class NotServed(Exception):
+    """A request the viewer refuses: its status and one line saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether path, with every link resolved, is root or lies under it."""
+    resolved = path.resolve()
+    return resolved == root or root in resolved.parents
 
 
 def list_runs(root: Path) -> list[Path]:
-    """Run directories (those holding a summary.json) under root, newest first."""
-    runs = [path.parent for path in root.glob(f"**/{SUMMARY_FILE}") if path.parent.name != "omnibench"]
+    """Run directories (those holding a summary.json) under root and inside it, newest first."""
+    root = root.resolve()
+    runs = [path.parent for path in root.glob(f"**/{SUMMARY_FILE}")
+            if path.parent.name != "omnibench" and inside(root, path)]  # fmt: skip
     return sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
@@ -38,15 +64,15 @@ def runs_page(root: Path) -> str:
     for path in list_runs(root):
         try:
             run = load_run(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError, AttributeError):
             continue
-        name = str(path.relative_to(root))
+        name = str(path.relative_to(root.resolve()))
         omnibench = run.summary.get("omnibench") or {}
-        accuracy = f"{omnibench['mean_acc']:.4f}" if "mean_acc" in omnibench else "-"
-        stages = ", ".join(str(stage["parallel"]) for stage in run.stages)
+        accuracy = f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-"
+        stages = ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict))
         rows.append(f'<tr><td><input type="checkbox" name="run" value="{escape(name)}"></td>'
-                    f'<td><a href="/run/{quote(name)}">{escape(name)}</a></td><td>{escape(run.summary.get("model", ""))}</td>'
-                    f'<td>{escape(run.summary.get("started_at", ""))}</td><td>{escape(stages)}</td>'
+                    f'<td><a href="/run/{quote(name)}">{escape(name)}</a></td><td>{escape(str(run.summary.get("model", "")))}</td>'
+                    f'<td>{escape(str(run.summary.get("started_at", "")))}</td><td>{escape(stages)}</td>'
                     f"<td>{len(run.records)}</td><td>{accuracy}</td></tr>")  # fmt: skip
     table = ('<form action="/compare"><table class="runs"><thead><tr><th></th><th>run</th><th>model</th><th>started</th>'
              f"<th>concurrency</th><th>requests</th><th>OmniBench</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -55,57 +81,82 @@ def runs_page(root: Path) -> str:
 
 
 class Viewer(BaseHTTPRequestHandler):
-    """Serves the runs under `root` (set on the server)."""
+    """Serves the runs under `root` (set on the server, with `bound_host`)."""
 
     server: Any
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        url = urlsplit(self.path)
-        root: Path = self.server.root
         try:
-            if url.path == "/":
-                return self._send(runs_page(root).encode(), "text/html; charset=utf-8")
-            if url.path == "/compare":
-                names = parse_qs(url.query).get("run", [])
-                if len(names) < 2:
-                    return self._send(b"check two or more runs to compare", "text/plain", 400)
-                return self._send(render_comparison([load_run(self._run_dir(name)) for name in names]).encode(),
-                                  "text/html; charset=utf-8")  # fmt: skip
-            if url.path.startswith("/run/"):
-                return self._run(url.path.removeprefix("/run/"))
-        except (FileNotFoundError, PermissionError, ValueError) as exc:
-            return self._send(f"not found: {exc}".encode(), "text/plain", 404)
-        self._send(b"not found", "text/plain", 404)
+            self._check_host()
+            body, content_type = self._route(urlsplit(self.path))
+            self._send(body, content_type)
+        except NotServed as refusal:
+            self._send(f"{refusal}\n".encode(), "text/plain; charset=utf-8", refusal.status)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError, DatasetError) as exc:
+            self._send(f"cannot show this: {type(exc).__name__}\n".encode(), "text/plain; charset=utf-8", 404)
 
-    def _run(self, rest: str) -> None:
+    def _check_host(self) -> None:
+        """Only a Host that names an address, `localhost` or the address served on (no DNS rebinding)."""
+        host = urlsplit("//" + (self.headers.get("Host") or "")).hostname or ""
+        if host != "localhost" and host != self.server.bound_host and not _is_address(host):
+            raise NotServed(400, "unexpected Host header: open the viewer by its address (e.g. http://127.0.0.1:PORT/)")
+
+    def _route(self, url: Any) -> tuple[bytes, str]:
+        root: Path = self.server.root
+        path = unquote(url.path)
+        if path == "/":
+            return runs_page(root).encode(), "text/html; charset=utf-8"
+        if path == "/compare":
+            names = list(dict.fromkeys(parse_qs(url.query).get("run", [])))  # each run once
+            if len(names) < 2:
+                raise NotServed(400, "check two or more runs to compare")
+            if len(names) > MAX_COMPARED_RUNS:
+                raise NotServed(400, f"{len(names)} runs: compare at most {MAX_COMPARED_RUNS} at once")
+            runs = [self._load(name) for name in names]
+            return render_comparison(runs).encode(), "text/html; charset=utf-8"
+        if path.startswith("/run/"):
+            return self._run(path.removeprefix("/run/"))
+        raise NotServed(404, "not found")
+
+    def _run(self, rest: str) -> tuple[bytes, str]:
         name, _, media = rest.partition("/media/")
-        directory = self._run_dir(name)
-        run = load_run(directory)
+        run = self._load(name)
         if not media:
-            html = render_report(run, media_link=lambda index, kind: f"/run/{quote(name)}/media/{index}/{kind}")
-            return self._send(html.encode(), "text/html; charset=utf-8")
+            html = render_report(run, media_link=lambda index, kind: f"/run/{quote(name)}/media/{index}/{kind}",
+                                 media_sources=MEDIA_SOURCES)  # fmt: skip
+            return html.encode(), "text/html; charset=utf-8"
         index_text, _, kind = media.partition("/")
+        if not index_text.isdigit() or kind not in ("image", "audio"):
+            raise NotServed(404, "media are /media/<sample index>/image or /audio")
         from harness.omnibench.dataset import load_samples
         from harness.omnibench.prompt import audio_format, image_mime_type
 
         config = run.summary.get("omnibench", {}).get("config") or {}
-        sample = next(s for s in load_samples(config.get("dataset")) if s.index == int(index_text))
+        try:
+            samples = load_samples(config.get("dataset"), local_only=True)
+        except DatasetError as exc:
+            raise NotServed(404, f"no media: {exc}") from None
+        sample = next((s for s in samples if s.index == int(index_text)), None)
+        if sample is None:
+            raise NotServed(404, f"no sample {index_text} in this run's dataset")
         if kind == "image":
-            return self._send(sample.image_bytes, image_mime_type(sample.image_bytes))
-        mime = mimetypes.types_map.get("." + audio_format(sample), "application/octet-stream")
-        return self._send(sample.audio_bytes, mime)
+            return sample.image_bytes, image_mime_type(sample.image_bytes)
+        return sample.audio_bytes, mimetypes.types_map.get("." + audio_format(sample), "application/octet-stream")
 
-    def _run_dir(self, name: str) -> Path:
+    def _load(self, name: str) -> Run:
         root: Path = self.server.root.resolve()
-        directory = (root / name).resolve()
-        if root not in directory.parents and directory != root or not (directory / SUMMARY_FILE).exists():
-            raise FileNotFoundError(name)
-        return directory
+        directory = root / name
+        if not inside(root, directory) or not (directory / SUMMARY_FILE).is_file() \
+                or not inside(root, directory / SUMMARY_FILE):  # fmt: skip
+            raise NotServed(404, f"no run named {name!r} here")
+        return load_run(directory, within=root)
 
     def _send(self, body: bytes, content_type: str, status: int = 200) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", content_security_policy(MEDIA_SOURCES))
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         self.wfile.write(body)
 
@@ -113,11 +164,12 @@ class Viewer(BaseHTTPRequestHandler):
         pass  # quiet: one line per request would drown the console
 
 
-def is_loopback(host: str) -> bool:
+def _is_address(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return host == "localhost"
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         exit_bad_option(BadOption("--port", f"cannot listen on {host}:{args.port} ({exc.strerror})"), PROG)
     server.root = root
+    server.bound_host = host
     if not is_loopback(host):
         print(f"{PROG}: serving {root} on {host} without a login: anyone who can reach it can read these results")
     print(f"serving on http://{host}:{server.server_address[1]}/ (runs under {root})", flush=True)

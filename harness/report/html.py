@@ -10,6 +10,7 @@ binned, media capped (`omniload app` serves what does not fit).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
@@ -66,14 +67,24 @@ class Run:
         return self.summary.get("stages", [])
 
 
-def load_run(directory: str | Path) -> Run:
-    """Read a report directory (summary.json must exist; the rest is optional)."""
+def load_run(directory: str | Path, within: Path | None = None) -> Run:
+    """Read a report directory (summary.json must exist; the rest is optional).
+
+    `within`: a file whose links lead outside this (resolved) directory is treated as absent.
+    """
     path = Path(directory)
+
+    def present(name: str) -> bool:
+        file = (path / name).resolve()
+        return file.is_file() and (within is None or within in file.parents)
+
     summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
-    records = read_records(str(path / REQUESTS_FILE)) if (path / REQUESTS_FILE).exists() else []
-    samples = read_jsonl(str(path / OMNIBENCH_SAMPLES)) if (path / OMNIBENCH_SAMPLES).exists() else []
+    if not isinstance(summary, dict):
+        raise ValueError(f"{SUMMARY_FILE} is not a JSON object")
+    records = read_records(str(path / REQUESTS_FILE)) if present(REQUESTS_FILE) else []
+    samples = read_jsonl(str(path / OMNIBENCH_SAMPLES)) if present(OMNIBENCH_SAMPLES) else []
     latest = {sample["index"]: sample for sample in samples}  # a resumed pass appends: the last line wins
-    server = read_jsonl(str(path / SERVER_METRICS_FILE)) if (path / SERVER_METRICS_FILE).exists() else []
+    server = read_jsonl(str(path / SERVER_METRICS_FILE)) if present(SERVER_METRICS_FILE) else []
     return Run(path, summary, records, [latest[index] for index in sorted(latest)], server)
 
 
@@ -394,20 +405,23 @@ def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None 
     for result in run.samples:
         status = "noanswer" if result.get("extracted") is None else ("correct" if result.get("correct") else "wrong")
         item = media.get(result["index"], {})
-        image = f'<img alt="sample {result["index"]}" src="{item["image"]}">' if "image" in item else '<span class="nomedia">no image</span>'
-        audio = f'<audio controls preload="none" src="{item["audio"]}"></audio>' if "audio" in item else '<span class="nomedia">audio not embedded</span>'
+        image = (f'<img alt="sample {escape(str(result["index"]))}" src="{escape(item["image"])}">' if "image" in item
+                 else '<span class="nomedia">no image</span>')  # fmt: skip
+        audio = (f'<audio controls preload="none" src="{escape(item["audio"])}"></audio>' if "audio" in item
+                 else '<span class="nomedia">audio not embedded</span>')  # fmt: skip
         options = "".join(f"<li>{escape(chr(65 + i))}) {escape(str(option))}</li>" for i, option in enumerate(result["options"]))
-        usage = result.get("usage") or {}
-        latency = f"{result['latency_s']:.3f} s" if result.get("latency_s") is not None else "-"
+        usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+        latency = f"{result['latency_s']:.3f} s" if isinstance(result.get("latency_s"), (int, float)) else "-"
+        tokens = f'{usage.get("prompt_tokens", "-")} in / {usage.get("completion_tokens", "-")} out'
         browser_rows.append(
-            f'<div class="sample" data-status="{status}" data-task="{escape(result["task_type"])}" '
-            f'data-text="{escape((result["question"] + " " + (result.get("output") or "")).lower())}">'
-            f'<div class="media">{image}{audio}</div><div class="qa"><p class="meta">#{result["index"]} · '
-            f'{escape(result["task_type"])} · {escape(result["audio_type"])} · <b class="{status}">{status}</b> · '
-            f'latency {latency} · tokens {usage.get("prompt_tokens", "-")} in / {usage.get("completion_tokens", "-")} out</p>'
-            f'<p class="question">{escape(result["question"])}</p><ol class="options">{options}</ol>'
-            f'<p>target <b>{escape(result["target"])}</b>, extracted <b>{escape(str(result.get("extracted")))}</b></p>'
-            f'<pre class="output">{escape(result.get("output") or result.get("error") or "")}</pre></div></div>')  # fmt: skip
+            f'<div class="sample" data-status="{status}" data-task="{escape(str(result["task_type"]))}" '
+            f'data-text="{escape((str(result["question"]) + " " + str(result.get("output") or "")).lower())}">'
+            f'<div class="media">{image}{audio}</div><div class="qa"><p class="meta">#{escape(str(result["index"]))} · '
+            f'{escape(str(result["task_type"]))} · {escape(str(result["audio_type"]))} · <b class="{status}">{status}</b> · '
+            f'latency {latency} · tokens {escape(tokens)}</p>'
+            f'<p class="question">{escape(str(result["question"]))}</p><ol class="options">{options}</ol>'
+            f'<p>target <b>{escape(str(result["target"]))}</b>, extracted <b>{escape(str(result.get("extracted")))}</b></p>'
+            f'<pre class="output">{escape(str(result.get("output") or result.get("error") or ""))}</pre></div></div>')  # fmt: skip
     task_options = "".join(f'<option value="{escape(task)}">{escape(task)}</option>' for task in task_types)
     return (f'<section id="omnibench"><h2>OmniBench</h2><table class="kv"><thead><tr><th></th><th>num</th>'
             f"<th>mean_acc</th><th>95 % CI (Wilson)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -468,18 +482,32 @@ SCRIPT = """
 """
 
 
-def page(title: str, sections: Sequence[str]) -> str:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{''.join(sections)}"
-            f"<script>{SCRIPT}</script></body></html>")  # fmt: skip
+def content_security_policy(media_sources: str = "data:") -> str:
+    """The page's policy: its one script (by hash), its styles, media from `media_sources`; nothing else.
+
+    No inline event handler, injected script or outside request runs, whatever a server
+    put in the data (the data is escaped as well: this is the second wall).
+    """
+    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    return (f"default-src 'none'; script-src 'sha256-{script_hash}'; style-src 'unsafe-inline'; "
+            f"img-src {media_sources}; media-src {media_sources}; form-action 'self'; base-uri 'none'")
 
 
-def render_report(run: Run, embed_media: bool = True, media_link: MediaLink | None = None) -> str:
-    """The whole report of one run as one HTML document."""
+def page(title: str, sections: Sequence[str], media_sources: str = "data:") -> str:
+    """The HTML document: a Content-Security-Policy first (a report opened from a file has no headers)."""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(media_sources)}">'
+            f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
+            f"{''.join(sections)}<script>{SCRIPT}</script></body></html>")  # fmt: skip
+
+
+def render_report(run: Run, embed_media: bool = True, media_link: MediaLink | None = None,
+                  media_sources: str = "data:") -> str:  # fmt: skip
+    """The whole report of one run as one HTML document (`media_sources`: where its media may load from)."""
     return page(f"omniload · {run.summary.get('model', '')} · {run.summary.get('started_at', '')}", [
         settings_section(run), stages_section(run), sla_section(run), concurrency_charts(run), stage_details(run),
         exactness_section(run), errors_section(run), server_sections(run.server_lines, run.stages, run.records),
-        omnibench_section(run, embed_media, media_link)])  # fmt: skip
+        omnibench_section(run, embed_media, media_link)], media_sources)  # fmt: skip
 
 
 def write_report(directory: str | Path, embed_media: bool = True) -> Path:

@@ -6,6 +6,7 @@ read time) and draws them on the same time axis as the client's request timeline
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -24,15 +25,25 @@ KEPT_PREFIXES = tuple(GAUGES) + (KV_CACHE,) + tuple(f"{name}_bucket" for name in
 
 
 def parse_scrape(lines: list[str]) -> dict[str, Any]:
-    """Gauge values (summed over label sets) and cumulative bucket counts {le: count} per histogram."""
+    """Gauge values (summed over label sets) and cumulative bucket counts {le: count} per histogram.
+
+    The server's text is data: a line the parser refuses is skipped (the rest of the
+    scrape stays), and a value that is not finite (a +Inf gauge) is left out.
+    """
     values: dict[str, Any] = defaultdict(float)
     buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    for family in text_string_to_metric_families("\n".join(lines) + "\n"):
-        for sample in family.samples:
-            if sample.name.endswith("_bucket"):
-                buckets[sample.name.removesuffix("_bucket")][float(sample.labels["le"])] += sample.value
-            else:
-                values[sample.name] += sample.value
+    for line in lines:
+        try:
+            samples = [sample for family in text_string_to_metric_families(str(line) + "\n") for sample in family.samples]
+            for sample in samples:
+                if not math.isfinite(sample.value):
+                    continue
+                if sample.name.endswith("_bucket"):
+                    buckets[sample.name.removesuffix("_bucket")][float(sample.labels["le"])] += sample.value
+                else:
+                    values[sample.name] += sample.value
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
     values["buckets"] = buckets
     return values
 

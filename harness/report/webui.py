@@ -54,18 +54,49 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
         return response
 
 
-def hide_secret_options(web_ui: WebUI, secret_flags: tuple[str, ...]) -> None:
-    """Keep secret flags' values out of the page, and keep them when the form leaves them blank.
+def form_changes(form: Any, current: dict[str, Any], flags: set[str]) -> list[str]:
+    """The omniload flags whose value in the start form differs from the one the run was checked with.
 
-    Locust writes every custom option's current value into the page (`extra_options`,
-    `default_value`), where `is_secret` only masks the input box: the API key would be in
-    the HTML. Here the values are blanked in the page, and a blank secret field sent back
-    by the start form is dropped, so the value from the command line or environment stays.
+    A form value is text (a list: several values, or one with commas; a bool: "true" or
+    "false"), compared with the current value written the same way.
     """
-    from flask import request
+    changed = []
+    for key in flags & set(form.keys()):
+        values = form.getlist(key)
+        if len(values) == 1 and "," in values[0]:
+            values = values[0].split(",")
+        value = current.get(key)
+        if isinstance(value, bool):
+            same = values == ["true" if value else "false"]
+        elif isinstance(value, list):
+            same = [text.strip() for text in values] == [str(item) for item in value]
+        elif isinstance(value, float):
+            try:
+                same = len(values) == 1 and float(values[0]) == value
+            except ValueError:
+                same = False
+        else:
+            same = values == ["" if value is None else str(value)]
+        if not same:
+            changed.append(key)
+    return sorted(changed)
+
+
+def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tuple[str, ...]) -> None:
+    """What the start form sets is what the run uses, and no secret leaves with it.
+
+    The run's flags were validated and checked against the server before the UI came up,
+    and a single process built its payloads from them: a form that changes one of them
+    (or the host, which would carry the command line's key to another server) is refused
+    with one line. Secret flags' values are blanked in the page (Locust writes every custom
+    option's value into it, where `is_secret` only masks the input box), and a blank
+    secret field sent back is dropped, so the value from the command line stays.
+    """
+    from flask import jsonify, request
     from werkzeug.datastructures import ImmutableMultiDict
 
     update_template_args = web_ui.update_template_args
+    environment = web_ui.environment
 
     def update_without_secrets() -> None:
         update_template_args()
@@ -76,8 +107,20 @@ def hide_secret_options(web_ui: WebUI, secret_flags: tuple[str, ...]) -> None:
     web_ui.update_template_args = update_without_secrets  # type: ignore[method-assign]
 
     @web_ui.app.before_request
-    def _keep_secrets_given_elsewhere() -> None:
-        if request.method == "POST" and request.path == "/swarm":
-            kept = [(key, value) for key, value in request.form.items(multi=True)
-                    if not (key in secret_flags and value == "")]  # fmt: skip
-            request.form = ImmutableMultiDict(kept)  # type: ignore[misc]
+    def _check_the_form() -> Any:
+        if request.method != "POST" or request.path != "/swarm":
+            return None
+        kept = [(key, value) for key, value in request.form.items(multi=True)
+                if not (key in secret_flags and value == "")]  # fmt: skip
+        request.form = ImmutableMultiDict(kept)  # type: ignore[misc]
+        refused = []
+        if "host" in request.form and request.form["host"].rstrip("/") != (environment.host or "").rstrip("/"):
+            refused.append("host")
+        current = vars(environment.parsed_options) if environment.parsed_options else {}
+        refused += form_changes(request.form, current, omniload_flags)
+        if not refused:
+            return None
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        return jsonify({"success": False, "host": environment.host,
+                        "message": f"omniload: {flags} cannot change from the web UI (the run was checked "
+                                   "with the command line's values); restart with the new flags"})  # fmt: skip
