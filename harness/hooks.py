@@ -41,16 +41,13 @@ from harness.master.master import Master
 from harness.master.server_scrape import ServerScraper
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
-from harness.options import SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
+from harness.options import DEFAULT_STOP_TIMEOUT_S, SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
 from harness.report.html import write_report
 from harness.report.progress import ProgressLine
 from harness.report.webui import add_stages_tab, guard_start_form
 
 logger = logging.getLogger(__name__)
 
-# Seconds a stopping test waits for open streams to end (Locust's own default, 0, cuts
-# them off mid-stream). `--stop-timeout` overrides it.
-DEFAULT_STOP_TIMEOUT_S = 120.0
 # Seconds a worker that refuses the input waits for its REJECTED message to leave.
 REJECTED_FLUSH_S = 0.5
 # A worker that hears nothing from its master for this long stops (Locust waits 60 s).

@@ -39,6 +39,10 @@ DEFAULT_READ_TIMEOUT_S = 600.0
 # Most seconds for one whole request (evalscope's --total-timeout): long enough for a
 # very long output under heavy load, short enough that nothing hangs a sweep forever.
 DEFAULT_TOTAL_TIMEOUT_S = 3600.0
+# Seconds a stopping test waits for open streams to end (Locust's own default, 0, cuts
+# them off mid-stream); `--stop-timeout` overrides it. Compose and Kubernetes grace periods
+# must outlast it (tests/test_deploy.py).
+DEFAULT_STOP_TIMEOUT_S = 120.0
 DEFAULT_POOL_SIZE = 256
 DEFAULT_REPORT_ROOT = "results"
 DEFAULT_SLEEP_INTERVAL_S = 5.0

@@ -16,6 +16,13 @@ import re
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def visible(text: str) -> str:
-    """`text` with every control character replaced by its Python escape."""
-    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+def visible(text: str, keep_lines: bool = False) -> str:
+    """`text` with every control character replaced by its Python escape (`keep_lines`: but newlines and tabs)."""
+
+    def shown(match: re.Match[str]) -> str:
+        character = match.group()
+        if keep_lines and character in "\n\t":
+            return character
+        return character.encode("unicode_escape").decode("ascii")
+
+    return _CONTROL.sub(shown, text)

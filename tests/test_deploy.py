@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import kubernetes_validate
@@ -11,6 +12,7 @@ import yaml
 from conftest import MODEL, REPO
 
 from harness.devtools.locustproc import run_locust
+from harness.options import DEFAULT_STOP_TIMEOUT_S
 from harness.devtools.simprocess import start_sim
 
 MANIFESTS = REPO / "deploy" / "kubernetes"
@@ -35,7 +37,63 @@ def test_the_key_comes_from_a_secret_and_prometheus_finds_the_master() -> None:
         assert container["envFrom"] == [{"secretRef": {"name": "omniload-api-key"}}]
     assert "OPENAI_API_KEY" not in json.dumps(by_name[("ConfigMap", "omniload-config")])
     ports = {port["port"] for port in by_name[("Service", "omniload-master")]["spec"]["ports"]}
-    assert {5557, 9646} <= ports
+    assert ports == {5557, 9646}  # no web UI port: the master is headless
+
+
+def pod_specs() -> dict[str, dict]:
+    return {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in documents() if d["kind"] == "Deployment"}
+
+
+@pytest.mark.parametrize("name", ["omniload-master", "omniload-worker"])
+def test_pods_run_restricted_with_limits(name: str) -> None:
+    """Kubernetes' "restricted" Pod Security Standard, plus a read-only root and CPU and memory limits."""
+    pod = pod_specs()[name]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"]["drop"] == ["ALL"] and "add" not in context["capabilities"]
+        assert {"cpu", "memory"} <= set(container["resources"]["limits"]) <= {"cpu", "memory"}
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+
+
+def test_only_workers_reach_the_master_port() -> None:
+    policies = {d["metadata"]["name"]: d["spec"] for d in documents() if d["kind"] == "NetworkPolicy"}
+    master = policies["omniload-master"]
+    assert master["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "master"
+    rpc_rules = [rule for rule in master["ingress"] if any(port["port"] == 5557 for port in rule["ports"])]
+    assert len(rpc_rules) == 1 and rpc_rules[0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "omniload", "app.kubernetes.io/component": "worker"}}}]
+    assert all("from" in rule or all(port["port"] == 9646 for port in rule["ports"]) for rule in master["ingress"])
+    assert policies["omniload-worker"]["policyTypes"] == ["Ingress"] and "ingress" not in policies["omniload-worker"]
+    assert "networkpolicy.yaml" in (MANIFESTS / "kustomization.yaml").read_text()
+
+
+def stop_timeout_s() -> float:
+    config = next(d for d in documents() if d["kind"] == "ConfigMap")["data"]["locust.conf"]
+    return float(re.search(r"^stop-timeout = (\S+)$", config, re.M).group(1))
+
+
+def test_grace_periods_outlast_the_stop_timeout() -> None:
+    """SIGTERM lets open requests finish for --stop-timeout, then writes the report: the platform must wait longer."""
+    assert stop_timeout_s() == DEFAULT_STOP_TIMEOUT_S
+    for name, pod in pod_specs().items():
+        assert pod["terminationGracePeriodSeconds"] > stop_timeout_s() + 10, name
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    for name in ("locust-master", "locust-worker"):
+        assert float(compose[name]["stop_grace_period"].removesuffix("s")) > DEFAULT_STOP_TIMEOUT_S + 10, name
+
+
+def test_the_image_is_not_root_and_compose_publishes_on_loopback() -> None:
+    users = re.findall(r"^USER (\S+)", (REPO / "Dockerfile").read_text(), re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    published = [port for service in compose.values() for port in service.get("ports", [])]
+    assert published and all(port.startswith("${PUBLISH_ADDRESS:-127.0.0.1}:") for port in published)
+    assert not any(port.endswith(":8089") for port in published)  # the master is headless
+    assert "OPENAI_API_KEY" in compose["locust-worker"]["environment"]  # each worker has its own key
 
 
 def test_the_configmaps_locust_conf_runs(tmp_path: Path) -> None:

@@ -35,6 +35,14 @@ def test_bad_input_names_the_flag(argv: list[str], host: str | None, flag: str) 
     assert str(caught.value).startswith(flag + ": ")
 
 
+@pytest.mark.parametrize("host", ["http://user:pw@127.0.0.1:8801", "http://:pw@127.0.0.1:8801",
+                                  "http://127.0.0.1:port"])  # fmt: skip
+def test_a_host_with_credentials_or_a_bad_port_is_refused_without_echoing_it(host: str) -> None:
+    with pytest.raises(BadOption) as caught:
+        options_from(["--model", "m"], host)
+    assert caught.value.flag == "--host" and "pw" not in str(caught.value)
+
+
 def test_defaults_ask_for_exact_lengths() -> None:
     options = options_from(["--model", "m"]).payload
     assert (options.min_prompt_tokens, options.max_prompt_tokens) == (1024, 1024)
@@ -101,6 +109,22 @@ def test_omnibench_api_url_with_or_without_v1(url: str, chat_url: str) -> None:
     (["--open-loop", "--rate", "5", "--number", "4", "--max-concurrency", "0"], "--max-concurrency"),
     (["--rate", "5", "--parallel", "2", "--number", "4", "--burstiness", "0.5"], "--burstiness"),
     (["--rate", "5", "--parallel", "2", "--number", "4", "--arrival", "gamma", "--burstiness", "0"], "--burstiness"),
+    # the security probe's inputs that hung or broke a run
+    (["--sla-auto-tune", "--sla-params", '[{"p99_latency": "<=2"}]', "--sla-lower-bound", "0.5"], "--sla-lower-bound"),
+    (["--parallel", "1", "--number", "2", "--rate", "1e-300"], "--rate"),
+    (["--parallel", "1", "--number", "2", "--rate", "1e308"], "--rate"),
+    (["--open-loop", "--number", "2", "--rate", "1e308"], "--rate"),
+    (["--parallel", "1", "--number", "2", "--rate", "1", "--arrival", "gamma", "--burstiness", "1e-300"],
+     "--burstiness"),
+    (["--extra-args", "[" * 5000 + "]" * 5000], "--extra-args"),
+    (["--extra-args", '{"top_p": NaN}'], "--extra-args"),
+    (["--sla-auto-tune", "--sla-params", "[" * 5000 + "]" * 5000], "--sla-params"),
+    (["--sla-params", '[{"p99_latency": "<=2"}]'], "--sla-params"),
+    (["--sla-lower-bound", "2"], "--sla-lower-bound"),
+    (["--parallel", "1", "--number", "2", "--arrival", "gamma", "--burstiness", "2"], "--arrival"),
+    (["--max-concurrency", "8"], "--max-concurrency"),
+    (["--parallel", "1000000", "--number", "2"], "--parallel"),
+    (["--extra-args", '{"pad": "' + "x" * 200_000 + '"}', "--parallel", "1", "--number", "100000"], "--extra-args"),
 ])  # fmt: skip
 def test_more_bad_input_names_the_flag(argv: list[str], flag: str) -> None:
     with pytest.raises(BadOption) as caught:

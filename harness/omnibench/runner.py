@@ -210,6 +210,6 @@ def format_table(summary: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     if summary["failed"]:
-        lines.append(f"{summary['failed']} samples failed after {MAX_ATTEMPTS} attempts (not counted as wrong); "
-                     "see samples.jsonl")  # fmt: skip
+        lines.append(f"{summary['failed']} samples failed (not counted as wrong; busy or broken answers were asked "
+                     f"up to {MAX_ATTEMPTS} times); see samples.jsonl")  # fmt: skip
     return "\n".join(lines)

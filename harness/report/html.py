@@ -35,6 +35,7 @@ from harness.report.columns import CONSOLE, columns_for
 from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
 from harness.report.server_metrics import SERVER_METRICS_FILE, server_sections
 from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
+from harness.visible import visible
 
 REPORT_FILE = "report.html"
 OMNIBENCH_SAMPLES = os.path.join("omnibench", "samples.jsonl")
@@ -421,7 +422,8 @@ def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None 
             f'latency {latency} · tokens {escape(tokens)}</p>'
             f'<p class="question">{escape(str(result["question"]))}</p><ol class="options">{options}</ol>'
             f'<p>target <b>{escape(str(result["target"]))}</b>, extracted <b>{escape(str(result.get("extracted")))}</b></p>'
-            f'<pre class="output">{escape(str(result.get("output") or result.get("error") or ""))}</pre></div></div>')  # fmt: skip
+            f'<pre class="output">{escape(visible(str(result.get("output") or result.get("error") or ""), keep_lines=True))}'
+            "</pre></div></div>")  # fmt: skip
     task_options = "".join(f'<option value="{escape(task)}">{escape(task)}</option>' for task in task_types)
     return (f'<section id="omnibench"><h2>OmniBench</h2><table class="kv"><thead><tr><th></th><th>num</th>'
             f"<th>mean_acc</th><th>95 % CI (Wilson)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"

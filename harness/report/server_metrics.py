@@ -39,7 +39,8 @@ def parse_scrape(lines: list[str]) -> dict[str, Any]:
                 if not math.isfinite(sample.value):
                     continue
                 if sample.name.endswith("_bucket"):
-                    buckets[sample.name.removesuffix("_bucket")][float(sample.labels["le"])] += sample.value
+                    upper = float(sample.labels["le"])
+                    buckets[sample.name.removesuffix("_bucket")][upper] += sample.value
                 else:
                     values[sample.name] += sample.value
         except (ValueError, KeyError, TypeError, IndexError):
