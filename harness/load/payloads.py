@@ -26,7 +26,7 @@ from harness.load.prompts import PromptBuilder
 from harness.media_tokens import audio_tokens, image_tokens
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from harness.tokenizer import Tokenizer
 
     from harness.options import PayloadSpec
 
@@ -106,7 +106,7 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: l
 
 
 def build_payloads(
-    spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int, prefix_seed: int
+    spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int, prefix_seed: int
 ) -> list[Payload]:
     """`count` payloads: exact-length prompts (one shared prefix per `prefix_seed`) and images.
 
@@ -129,7 +129,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build(spec: PayloadSpec, model: str, tokenizer: PreTrainedTokenizerBase, count: int, seed: int,
+def _build(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int,
            prefix_seed: int) -> list[Payload]:  # fmt: skip
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()

@@ -19,7 +19,7 @@ import numpy as np
 from harness.tokenizer import ChatRenderer, count_tokens_batch, render_chat
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from harness.tokenizer import Tokenizer
 
 CORPUS_RESOURCE = "corpus.txt"
 # Characters of candidate text per wanted token: the corpus averages 5.1, so this leaves room.
@@ -52,7 +52,7 @@ def corpus_sentences() -> tuple[str, ...]:
     return tuple(sentences)
 
 
-def template_tokens(tokenizer: PreTrainedTokenizerBase) -> int:
+def template_tokens(tokenizer: Tokenizer) -> int:
     """Tokens the chat template adds around an empty user turn."""
     return count_tokens_batch(tokenizer, [render_chat(tokenizer, [{"role": "user", "content": ""}])])[0]
 
@@ -60,7 +60,7 @@ def template_tokens(tokenizer: PreTrainedTokenizerBase) -> int:
 class PromptBuilder:
     """Builds prompts of exact rendered token counts; one shared prefix per builder."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, prefix_tokens: int, seed: int) -> None:
+    def __init__(self, tokenizer: Tokenizer, prefix_tokens: int, seed: int) -> None:
         self.tokenizer = tokenizer
         self.overhead_tokens = template_tokens(tokenizer)
         self.renderer = ChatRenderer(tokenizer)

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
+    from harness.tokenizer import Tokenizer
 
 # Byte-level BPE spells a leading space as "Ġ".
 WORD_TOKEN = re.compile(r"Ġ[a-z]{2,10}")
@@ -20,7 +20,7 @@ WORD_TOKEN = re.compile(r"Ġ[a-z]{2,10}")
 class OutputVocabulary:
     """The pool of word tokens output is drawn from."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(self, tokenizer: Tokenizer) -> None:
         vocab = tokenizer.get_vocab()
         word_ids = sorted(token_id for token, token_id in vocab.items() if WORD_TOKEN.fullmatch(token))
         id_to_token = {token_id: token for token, token_id in vocab.items()}
