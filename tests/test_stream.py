@@ -92,11 +92,21 @@ def test_chunks_of_the_wrong_shape_are_malformed_not_a_crash(data: bytes) -> Non
     assert stream.end_failure()[0] == "malformed_event"  # type: ignore[index]
 
 
-def test_more_output_events_than_max_tokens_end_the_stream() -> None:
-    stream = ChatStream(max_output_events=2)
-    for index, data in enumerate((chunk({"content": "A"}), chunk({"content": "B"}), chunk({"content": "C"}))):
-        assert not stream.must_end
-        stream.on_event(SseEvent(float(index), data))
+def test_only_a_clearly_endless_stream_is_cut_off() -> None:
+    """max_tokens 2: a split token's extra event is normal; past 2 x 2 + 64 events the stream is endless."""
+    stream = ChatStream(max_tokens=2)
+    for index in range(2 * 2 + 64):
+        stream.on_event(SseEvent(float(index), chunk({"content": "A"})))
+    assert not stream.must_end and stream.failure is None
+    stream.on_event(SseEvent(99.0, chunk({"content": "A"})))
+    assert stream.must_end and stream.end_failure()[0] == "overlong_output"  # type: ignore[index]
+
+
+def test_endless_text_in_few_events_is_cut_off() -> None:
+    stream = ChatStream(max_tokens=1)
+    stream.on_event(SseEvent(0.0, chunk({"content": "x" * (256 + 65536)})))
+    assert not stream.must_end
+    stream.on_event(SseEvent(1.0, chunk({"content": "x"})))
     assert stream.must_end and stream.end_failure()[0] == "overlong_output"  # type: ignore[index]
 
 

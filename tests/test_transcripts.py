@@ -26,6 +26,19 @@ def test_streams_without_done_are_ok_with_usage_read(name: str) -> None:
     assert len(record.itl_s) == 4 and sum(record.tokens_per_event) == 6  # 5 output events carry 6 tokens
 
 
+def test_a_token_split_over_two_events_is_normal() -> None:
+    """7 output events for completion_tokens 6 (transformers serve's streamer): ok, judged by tokens, not cut off."""
+    assert len(pieces("stream_split_token.http")) == 11
+    with transcript_server({CHAT: "stream_split_token.http"}) as url:
+        record = exchange(url, [*OPENAI, "--max-tokens", "6"])
+    assert record.status == "ok", record.error
+    assert record.completion_tokens == 6 and record.tokens_source == "usage" and len(record.itl_s) == 6
+    assert len(record.tokens_per_event) == 7  # counted per event, locally (a split token counts in both)
+    with transcript_server({CHAT: "stream_split_token.http"}) as url:
+        record = exchange(url, [*OPENAI, "--max-tokens", "5"])
+    assert record.error is not None and record.error["reason"] == "overlong_output"  # 6 tokens for 5: too long
+
+
 def test_request_id_echo_and_a_whole_completion() -> None:
     with transcript_server({CHAT: "client_request_id_echoed.http"}) as url:
         record = exchange(url, [*OPENAI, "--max-tokens", "2"])

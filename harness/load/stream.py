@@ -20,17 +20,28 @@ DONE_DATA = b"[DONE]"
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 # Longest server message kept in a record.
 MAX_MESSAGE_CHARS = 500
+# The stream guard ends only streams that are clearly endless: more output events than
+# this many per asked token, plus a slack (a server's text streamer may split one token's
+# text over two events: transformers serve sent 129 events for 128 tokens), or more output
+# text than MAX_CHARS_PER_TOKEN per asked token (Qwen3's longest token is 256 characters).
+# Whether an output was too long is decided by tokens once the stream has ended.
+ENDLESS_EVENTS_PER_TOKEN = 2
+ENDLESS_EVENTS_SLACK = 64
+MAX_CHARS_PER_TOKEN = 256
+ENDLESS_CHARS_SLACK = 65536
 
 
 class ChatStream:
     """Accumulates one streamed chat completion (OpenAI/vLLM chunk format).
 
-    `max_output_events`: more events carrying output than this (each carries at least
-    one token, so more tokens than max_tokens allows) ends the stream as overlong_output.
+    `max_tokens`: the request's; a stream that passes the endless guard for it (see
+    ENDLESS_EVENTS_PER_TOKEN) is cut off as overlong_output. Nothing else is judged here.
     """
 
-    def __init__(self, max_output_events: int | None = None) -> None:
-        self.max_output_events = max_output_events
+    def __init__(self, max_tokens: int | None = None) -> None:
+        self.max_output_events = None if max_tokens is None else max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK
+        self.max_output_chars = None if max_tokens is None else max_tokens * MAX_CHARS_PER_TOKEN + ENDLESS_CHARS_SLACK
+        self.output_chars = 0
         self.output_times_s: list[float] = []  # arrival of each event carrying output
         self.output_texts: list[str] = []  # that event's output text (content, reasoning, tool args)
         self.first_content_s: float | None = None  # first non-reasoning output (TTFOT)
@@ -70,8 +81,10 @@ class ChatStream:
         except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
             self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
             return
-        if self.max_output_events is not None and len(self.output_times_s) > self.max_output_events:
-            self._fail(wire.OVERLONG_OUTPUT, f"more than {self.max_output_events} output events (max_tokens)")
+        if self.max_output_events is not None and (len(self.output_times_s) > self.max_output_events
+                                                   or self.output_chars > self.max_output_chars):  # fmt: skip
+            self._fail(wire.OVERLONG_OUTPUT, f"an endless stream, cut off: {len(self.output_times_s)} output events, "
+                       f"{self.output_chars} characters (limits {self.max_output_events}, {self.max_output_chars})")
             self.must_end = True
 
     def _on_choice(self, choice: dict[str, Any], arrived_s: float) -> None:
@@ -84,8 +97,10 @@ class ChatStream:
             reasoning += delta.get(field) or ""
         tool_text = "".join((call.get("function") or {}).get("arguments") or "" for call in delta.get("tool_calls") or ())
         if content or reasoning or tool_text or delta.get("tool_calls"):
+            text = reasoning + content + tool_text
             self.output_times_s.append(arrived_s)
-            self.output_texts.append(reasoning + content + tool_text)
+            self.output_texts.append(text)
+            self.output_chars += len(text)
             if (content or tool_text) and self.first_content_s is None:
                 self.first_content_s = arrived_s
         if choice.get("finish_reason"):
