@@ -30,6 +30,7 @@ from harness.records import RequestRecord
 from harness.report.progress import ProgressLine, eta_text
 from harness.report.recommendations import late_line, recommendations
 from harness.report.stages_csv import write_stages_csv
+from harness.provenance import provenance
 from harness.report.summary import (REQUESTS_FILE, SLA_SUMMARY_FILE, RunSummary, add_load_generators, write_json,
                                     write_summary)  # fmt: skip
 from harness.report.table import format_stage_table
@@ -300,6 +301,7 @@ class Master:
             self.summaries.append(self._with_client_health(len(self.summaries), self.accumulators[-1].summary()))
         summary = RunSummary(model=self.options.endpoint.model, started_at=self.started_at,
                              config=self.options.public_config(), stages=self.summaries)  # fmt: skip
+        summary["provenance"] = provenance()
         add_load_generators(summary, self.ready, self.done)
         summary["completed"] = self.run_completed()
         payload = self.options.payload

@@ -15,13 +15,10 @@ import io
 import json
 import math
 import os
-import socket
-import subprocess
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ import numpy as np
 
 from harness.jsonl import read_jsonl
 from harness.master.stats import StageSummary, load_of
+from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, columns_for
@@ -89,24 +87,6 @@ def load_run(directory: str | Path, within: Path | None = None) -> Run:
     return Run(path, summary, records, [latest[index] for index in sorted(latest)], server)
 
 
-# --- provenance -------------------------------------------------------------------------
-
-
-def provenance() -> dict[str, str]:
-    """omniload's version, its git commit when it runs from a checkout, and this host."""
-    try:
-        version = metadata.version("omniload")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    commit = ""
-    try:
-        commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=5).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return {"omniload": version, "git commit": commit or "not a checkout", "host": socket.gethostname()}
-
-
 # --- numbers ----------------------------------------------------------------------------
 
 
@@ -147,7 +127,8 @@ def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
 
 def settings_section(run: Run) -> str:
     config = run.summary.get("config", {})
-    rows = {**provenance(), "model": run.summary.get("model", ""), "started at": run.summary.get("started_at", ""),
+    made_by = run.summary.get("provenance") if isinstance(run.summary.get("provenance"), dict) else provenance()
+    rows = {**made_by, "model": run.summary.get("model", ""), "started at": run.summary.get("started_at", ""),
             "server profile": run.summary.get("server_profile", ""),
             "output length enforced": run.summary.get("output_length_enforced", ""),
             "completed": run.summary.get("completed", "")}  # fmt: skip

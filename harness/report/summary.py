@@ -28,6 +28,7 @@ class RunSummary(TypedDict, total=False):
 
     model: str
     started_at: str  # ISO 8601 UTC
+    provenance: dict[str, str]  # omniload's version, its own commit, the host (harness/provenance.py)
     config: dict[str, Any]  # the options, secrets left out
     stages: list[StageSummary]
     payloads: PayloadFacts  # over all load generators: how the pools were built, requests that reused one
