@@ -14,7 +14,7 @@ import pytest
 from conftest import MODEL
 from harness.devtools.locustproc import locust_command, run_locust
 from harness.devtools.promserver import free_port
-from harness.devtools.simprocess import start_sim
+from harness.devtools.simprocess import SimProcess, start_sim
 
 SECRET = "sk-omniload-test-SECRET-4242"
 
@@ -187,7 +187,8 @@ def test_a_plain_run_longer_than_its_pool_sends_only_fresh_payloads(tmp_path: Pa
 
 
 def test_goodput_is_the_count_of_records_meeting_every_slo(tmp_path: Path) -> None:
-    sim = start_sim(["--model", MODEL, "--decode-ms", "4"])  # batching: TTFT grows with the queue
+    # half the requests wait 0.5 s before their headers: a TTFT bound of 200 ms splits the run on any machine
+    sim = start_sim(["--model", MODEL, "--fixed", "20", "2", "--faults", "delay:0.5", "--fault-rate", "0.5"])
     report = tmp_path / "r"
     try:
         result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
@@ -204,3 +205,14 @@ def test_goodput_is_the_count_of_records_meeting_every_slo(tmp_path: Path) -> No
     assert 0 < stage["good_requests"] == len(good) < len(records), ttfts_ms  # the SLOs split this run
     assert stage["goodput_rps"] == pytest.approx(len(good) / stage["wall_time_s"])
     assert "Goodput" in result.stdout, result.stdout[-2000:]
+
+
+def test_one_token_outputs_meet_any_tpot_goodput_as_in_vllm(fixed_sim: SimProcess, tmp_path: Path) -> None:
+    """vLLM counts a 1-token output's TPOT as 0 for goodput: every success is good under tpot:1 (1 ms)."""
+    result = run_locust(["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path),
+                         "--parallel", "2", "--number", "6", "--sleep-interval", "0", "--max-tokens", "1",
+                         "--image-num", "0", "--min-prompt-length", "32", "--max-prompt-length", "32",
+                         "--goodput", "tpot:1"])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    stage = json.loads((tmp_path / "summary.json").read_text())["stages"][0]
+    assert stage["good_requests"] == stage["succeeded"] == 6 and stage["tpot_s"]["p50"] is None

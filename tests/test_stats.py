@@ -67,6 +67,38 @@ def test_goodput_counts_successes_within_every_slo() -> None:
     assert StageAccumulator(4, 4).summary()["goodput_rps"] is None
 
 
+def vllm_good_completed(outputs: list[dict[str, float]], slos_ms: dict[str, float]) -> int:
+    """vLLM's goodput count, as vllm/benchmarks/serve.py calculate_metrics computes it over successful outputs."""
+    ttfts, all_tpots, e2els = [], [], []
+    for output in outputs:
+        tpot = 0.0  # "if output_len <= 1, we regard tpot as 0 for goodput"
+        if output["output_len"] > 1:
+            tpot = (output["latency"] - output["ttft"]) / (output["output_len"] - 1)
+        all_tpots.append(tpot)
+        ttfts.append(output["ttft"])
+        e2els.append(output["latency"])
+    valid_metrics, slo_values = [], []
+    for name, values in (("ttft", ttfts), ("tpot", all_tpots), ("e2el", e2els)):
+        if name in slos_ms:
+            valid_metrics.append(values)
+            slo_values.append(slos_ms[name] / 1000)
+    return sum(all(s >= r for s, r in zip(slo_values, metric)) for metric in zip(*valid_metrics))
+
+
+def test_goodput_equals_vllms_with_one_token_outputs() -> None:
+    outputs = [{"ttft": 0.1, "latency": 0.1, "output_len": 1}, {"ttft": 0.1, "latency": 0.5, "output_len": 1},
+               {"ttft": 0.1, "latency": 0.6, "output_len": 6}, {"ttft": 0.1, "latency": 0.2, "output_len": 3},
+               {"ttft": 0.3, "latency": 0.3, "output_len": 1}]  # fmt: skip
+    for slos_ms in ({"tpot": 60}, {"tpot": 60, "ttft": 200}, {"tpot": 60, "e2el": 400}, {"ttft": 200}):
+        stage = StageAccumulator(1, len(outputs), {{"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s"}[name]:
+                                                   ms / 1000 for name, ms in slos_ms.items()})  # fmt: skip
+        for output in outputs:
+            tpot_s = (output["latency"] - output["ttft"]) / (output["output_len"] - 1) if output["output_len"] > 1 else None
+            stage.add(record(100.0, output["latency"], ttft_s=output["ttft"], latency_s=output["latency"],
+                             tpot_s=tpot_s, completion_tokens=int(output["output_len"])))  # fmt: skip
+        assert stage.summary()["good_requests"] == vllm_good_completed(outputs, slos_ms), slos_ms
+
+
 def test_goodput_flag_uses_vllms_syntax() -> None:
     from harness.argparsing import BadOption
     from harness.options import goodput_slos

@@ -93,9 +93,16 @@ def distribution(values: Iterable[float]) -> Distribution:
 
 
 def meets_slos(record: RequestRecord, slos_s: dict[str, float]) -> bool:
-    """A successful request whose every bounded metric is present and within its bound."""
+    """A successful request whose every bounded metric is present and within its bound.
+
+    As vLLM's goodput (vllm/benchmarks/serve.py, calculate_metrics: "if output_len <= 1,
+    we regard tpot as 0 for goodput"): a request with at most one output token has no
+    TPOT, and meets any TPOT bound.
+    """
     for field, most_s in slos_s.items():
         value = getattr(record, field)
+        if value is None and field == "tpot_s" and record.completion_tokens is not None and record.completion_tokens <= 1:
+            value = 0.0
         if value is None or value > most_s:
             return False
     return record.status == "ok"
