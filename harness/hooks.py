@@ -37,6 +37,7 @@ from harness.load.generator import LoadGenerator
 from harness.load.preflight import (DETECT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S, bounds_for, check_lengths_fit, check_reachable,
                                     check_request_shape, detect_server_profile)  # fmt: skip
 from harness.load.prompts import PromptLengthError
+from harness.load.readiness import wait_for_server
 from harness.master.master import Master
 from harness.master.server_scrape import ServerScraper
 from harness.omnibench.dataset import DatasetError, load_samples
@@ -173,6 +174,8 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
     check_report_dir(options.report_dir)
     if options.metrics.port:
         check_can_listen(options.metrics.host, options.metrics.port)
+    if options.connection.wait_for_server_s:
+        wait_for_server(options.endpoint, options.connection.wait_for_server_s)
     check_reachable(options.endpoint, options.connection.connect_timeout_s)
     detect_bounds = bounds_for(options.connection, DETECT_TIMEOUT_S)
     if parsed.server_profile == "auto":

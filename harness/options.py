@@ -135,6 +135,9 @@ def add_arguments(parser: Any) -> None:
     add("--server-profile", default="auto", choices=SERVER_PROFILES,
         help="vllm: send min_tokens/ignore_eos for exact output lengths; openai: plain OpenAI fields only; "
              "auto: vllm when the server is vLLM (its /version or vllm: metrics)")  # fmt: skip
+    add("--wait-for-server", type=float, default=0.0, metavar="SECONDS",
+        help="Before load, wait up to this long for the server and its model to answer (/health, /v1/models), "
+             "e.g. while vLLM loads the model; 0: it must answer at once")  # fmt: skip
     add("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S, help="Seconds to connect")
     add("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_S, help="Seconds between bytes")
     add("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT_S, help="Seconds for one whole request")
@@ -207,6 +210,7 @@ class ConnectionSpec:
     connect_timeout_s: float
     read_timeout_s: float  # most seconds between two received bytes
     total_timeout_s: float  # most seconds for one whole request, from before connecting
+    wait_for_server_s: float = 0.0  # before load: how long to wait for the server and its model (--wait-for-server)
 
     @staticmethod
     def from_flags(parsed: argparse.Namespace, host: str | None) -> ConnectionSpec:
@@ -221,8 +225,11 @@ class ConnectionSpec:
                               ("--total-timeout", parsed.total_timeout)):  # fmt: skip
             if not 0 < seconds < math.inf:
                 raise BadOption(flag, f"{seconds} must be more than 0 seconds")
+        if not 0 <= parsed.wait_for_server < math.inf:
+            raise BadOption("--wait-for-server", f"{parsed.wait_for_server} must be 0 or more seconds")
         return ConnectionSpec(Endpoint(base_url, parsed.model, parsed.api_key or "", parsed.api_path),
-                              parsed.connect_timeout, parsed.read_timeout, parsed.total_timeout)  # fmt: skip
+                              parsed.connect_timeout, parsed.read_timeout, parsed.total_timeout,
+                              parsed.wait_for_server)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -473,6 +480,7 @@ class LoadOptions:
                                   "connect_timeout_s": self.connection.connect_timeout_s,
                                   "read_timeout_s": self.connection.read_timeout_s,
                                   "total_timeout_s": self.connection.total_timeout_s,
+                                  "wait_for_server_s": self.connection.wait_for_server_s,
                                   **asdict(self.payload), "report_dir": self.report_dir,
                                   "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
                                   "stage_rates_rps": [stage.rate_rps for stage in self.sweep.stages],
