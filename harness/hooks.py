@@ -15,6 +15,7 @@ Locust's parser and these hooks:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -34,8 +35,9 @@ from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
 from harness.endpoint import is_loopback
 from harness.load.generator import LoadGenerator
-from harness.load.preflight import (DETECT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S, bounds_for, check_lengths_fit, check_reachable,
-                                    check_request_shape, detect_server_profile)  # fmt: skip
+from harness.load.preflight import (DETECT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S, ExtensionsRefused, bounds_for,
+                                    check_lengths_fit, check_reachable, check_request_shape,
+                                    detect_server_profile)  # fmt: skip
 from harness.load.prompts import PromptLengthError
 from harness.load.readiness import wait_for_server
 from harness.master.master import Master
@@ -106,7 +108,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
             logger.info("omniload: the master takes workers on %s:%d only (this machine); workers elsewhere "
                         "need --master-bind-host 0.0.0.0", bind, parsed.master_bind_port)  # fmt: skip
     _stop_gracefully_on_signals(environment, master)
-    if options.payload.server_profile == "vllm":  # its /metrics: the report shows the server's side
+    if options.scrape_server_metrics:  # vLLM's /metrics: the report shows the server's side
         environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
         environment.omniload_scraper.start()  # type: ignore[attr-defined]
     if parsed.headless:
@@ -178,9 +180,12 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
         wait_for_server(options.endpoint, options.connection.wait_for_server_s)
     check_reachable(options.endpoint, options.connection.connect_timeout_s)
     detect_bounds = bounds_for(options.connection, DETECT_TIMEOUT_S)
-    if parsed.server_profile == "auto":
-        parsed.server_profile, why = detect_server_profile(options.endpoint, detect_bounds)
-        logger.info("omniload: server profile %s (%s)", parsed.server_profile, why)
+    kind, why = detect_server_profile(options.endpoint, detect_bounds)
+    auto = parsed.server_profile == "auto"
+    if auto:  # by behaviour: vLLM's extensions when an exact length is asked, dropped only if refused
+        parsed.server_profile = "vllm" if options.payload.min_tokens or options.payload.ignore_eos else "openai"
+        logger.info("omniload: server profile %s (%s; %s)", parsed.server_profile, why,
+                    "exact output length asked" if parsed.server_profile == "vllm" else "no minimum output asked")
         options = load_options(parsed, options.endpoint.base_url)
     check_lengths_fit(options.endpoint, options.payload, detect_bounds)
     if options.omnibench is not None:
@@ -189,8 +194,18 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
                         options.omnibench.use_image, options.omnibench.use_audio)  # fmt: skip
         except DatasetError as error:
             raise BadOption("--omnibench-dataset", str(error)) from None
-    check_request_shape(options.endpoint, options.payload, bounds_for(options.connection, PREFLIGHT_TIMEOUT_S))
-    return options
+    preflight_bounds = bounds_for(options.connection, PREFLIGHT_TIMEOUT_S)
+    try:
+        check_request_shape(options.endpoint, options.payload, preflight_bounds)
+    except ExtensionsRefused as refusal:
+        if not auto or options.payload.explicit_extensions:
+            raise  # set by flag: never dropped silently
+        logger.warning("omniload: the server refused %s: sending plain OpenAI fields (output lengths are not "
+                       "enforced); --server-profile openai says so up front", ", ".join(refusal.fields))  # fmt: skip
+        parsed.server_profile = "openai"
+        options = load_options(parsed, options.endpoint.base_url)
+        check_request_shape(options.endpoint, options.payload, preflight_bounds)
+    return dataclasses.replace(options, scrape_server_metrics=kind == "vllm")
 
 
 def check_report_dir(directory: str) -> None:

@@ -134,7 +134,8 @@ def add_arguments(parser: Any) -> None:
     add("--stream", action=argparse.BooleanOptionalAction, default=True, help="Stream the response (SSE)")
     add("--server-profile", default="auto", choices=SERVER_PROFILES,
         help="vllm: send min_tokens/ignore_eos for exact output lengths; openai: plain OpenAI fields only; "
-             "auto: vllm when the server is vLLM (its /version or vllm: metrics)")  # fmt: skip
+             "auto: send them when an exact length is asked, and drop them (with a warning) only if the server "
+             "refuses them by name and they were not set by flag")  # fmt: skip
     add("--wait-for-server", type=float, default=0.0, metavar="SECONDS",
         help="Before load, wait up to this long for the server and its model to answer (/health, /v1/models), "
              "e.g. while vLLM loads the model; 0: it must answer at once")  # fmt: skip
@@ -264,11 +265,24 @@ class PayloadSpec:
     audio_seconds: tuple[float, float] = (DEFAULT_AUDIO_SECONDS, DEFAULT_AUDIO_SECONDS)  # each clip's length: [min, max]
     audio_format: str = "wav"
     audio_content: str = "tone"
+    explicit_extensions: tuple[str, ...] = ()  # vLLM extension fields the user asked for by flag (never dropped)
 
     @property
     def vllm_extensions(self) -> bool:
         """Send vLLM's min_tokens and ignore_eos (unresolved "auto" counts as vLLM, the reference)."""
         return self.server_profile != "openai"
+
+    def body_fields(self) -> dict[str, Any]:
+        """Every field of a request body but `model` and `messages`, as sent (summary.json's config shows them)."""
+        fields: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, "stream": self.stream}
+        if self.vllm_extensions and self.min_tokens:
+            fields["min_tokens"] = self.min_tokens
+        if self.vllm_extensions and self.ignore_eos:
+            fields["ignore_eos"] = True
+        if self.stream:
+            fields["stream_options"] = {"include_usage": True}
+        fields.update(self.extra_body)
+        return fields
 
     @property
     def enforced_min_tokens(self) -> int:
@@ -312,6 +326,12 @@ class PayloadSpec:
         at_least("--pool-size", parsed.pool_size, 1)
         at_least("--seed", parsed.seed, 0)
         audio_seconds = _audio_seconds(parsed)
+        explicit = tuple(name for name, value in (("min_tokens", parsed.min_tokens), ("ignore_eos", parsed.ignore_eos))
+                         if value)  # fmt: skip
+        if explicit and parsed.server_profile == "openai":
+            flag = "--" + explicit[0].replace("_", "-")
+            raise BadOption(flag, f"is not sent with --server-profile openai (plain OpenAI fields only); use "
+                            "--server-profile vllm or auto, or drop the flag")  # fmt: skip
         return PayloadSpec(
             min_prompt_tokens=parsed.min_prompt_length,
             max_prompt_tokens=parsed.max_prompt_length,
@@ -338,6 +358,7 @@ class PayloadSpec:
             audio_seconds=audio_seconds,
             audio_format=parsed.audio_format,
             audio_content=parsed.audio_content,
+            explicit_extensions=explicit,
         )
 
 
@@ -468,6 +489,7 @@ class LoadOptions:
     omnibench: OmniBenchConfig | None = None  # the accuracy pass after the load, if asked for
     embed_samples: bool = True  # OmniBench media in report.html
     goodput_slos: dict[str, float] = field(default_factory=dict)  # record field -> most seconds (--goodput)
+    scrape_server_metrics: bool = False  # the server serves vLLM's /metrics (found before load): kept for the report
 
     @property
     def endpoint(self) -> Endpoint:
@@ -481,7 +503,8 @@ class LoadOptions:
                                   "read_timeout_s": self.connection.read_timeout_s,
                                   "total_timeout_s": self.connection.total_timeout_s,
                                   "wait_for_server_s": self.connection.wait_for_server_s,
-                                  **asdict(self.payload), "report_dir": self.report_dir,
+                                  **asdict(self.payload), "request_fields": self.payload.body_fields(),
+                                  "report_dir": self.report_dir,
                                   "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
                                   "stage_rates_rps": [stage.rate_rps for stage in self.sweep.stages],
                                   "open_loop": any(stage.open_loop for stage in self.sweep.stages),
@@ -491,6 +514,9 @@ class LoadOptions:
                                   "metrics_linger_s": self.metrics.linger_s,
                                   "omnibench": asdict(self.omnibench) if self.omnibench is not None else None,
                                   "goodput_slos_s": dict(self.goodput_slos)}  # fmt: skip
+        # what the server was told, not what was asked before the profile was known
+        config.update(min_tokens=self.payload.enforced_min_tokens,
+                      ignore_eos=self.payload.ignore_eos and self.payload.vllm_extensions)  # fmt: skip
         return config
 
 

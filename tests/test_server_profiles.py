@@ -61,3 +61,55 @@ def test_vllm_is_detected_and_told_the_exact_length(fixed_sim: SimProcess, tmp_p
     summary = json.loads((report / "summary.json").read_text())
     assert summary["server_profile"] == "vllm" and summary["output_length_enforced"] is True
     assert {r["completion_tokens"] for r in read_jsonl(str(report / "requests.jsonl"))} == {16}
+
+
+@pytest.fixture(scope="module")
+def gateway_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    """vLLM behind a proxy that forwards only /v1/*: no /version, /metrics, /tokenize or /health to detect it by."""
+    truth = tmp_path_factory.mktemp("gateway") / "truth.jsonl"
+    sim = start_sim(["--fixed", "10", "1", "--model", MODEL, "--compat", "gateway", "--natural-output-tokens", "5"],
+                    ground_truth=str(truth))  # fmt: skip
+    yield sim
+    sim.stop()
+
+
+@pytest.mark.parametrize("explicit", [[], ["--min-tokens", "12"]])
+def test_exact_lengths_reach_vllm_behind_a_gateway(gateway_sim: SimProcess, tmp_path: Path, explicit: list[str]) -> None:
+    """auto sends vLLM's extensions when an exact length is asked; summary.json's config says what the bodies held."""
+    report = tmp_path / "r"
+    result = run_locust(["--headless", "--host", gateway_sim.base_url, "--model", MODEL, "--report-dir", str(report),
+                         *SWEEP, *explicit])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["server_profile"] == "vllm" and summary["output_length_enforced"] is True
+    records = read_jsonl(str(report / "requests.jsonl"))
+    minimum = int(explicit[1]) if explicit else 16
+    assert all(minimum <= r["completion_tokens"] <= 16 for r in records) and len(records) == 6
+    config = summary["config"]
+    truth = {r["request_id"]: r for r in gateway_sim.ground_truth_records()}
+    for record in records:
+        sampling = truth[record["request_id"]]["sampling"]
+        assert sampling == {"max_tokens": config["request_fields"]["max_tokens"], "stream": True,
+                            "min_tokens": config["request_fields"]["min_tokens"],
+                            "ignore_eos": config["request_fields"]["ignore_eos"]}  # fmt: skip
+    assert (config["min_tokens"], config["ignore_eos"]) == (minimum, True)
+
+
+def test_auto_drops_refused_extensions_with_a_warning_and_says_so_in_the_config(plain_sim: SimProcess,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    report = tmp_path / "r"
+    result = run_locust(["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir", str(report),
+                         *SWEEP])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if "refused min_tokens" in line or "refused ignore_eos" in line]
+    assert len(warnings) == 1 and "sending plain OpenAI fields" in warnings[0]
+    config = json.loads((report / "summary.json").read_text())["config"]
+    assert "min_tokens" not in config["request_fields"] and "ignore_eos" not in config["request_fields"]
+    assert (config["min_tokens"], config["ignore_eos"]) == (0, False)
+
+
+def test_explicit_extensions_are_never_dropped(plain_sim: SimProcess, tmp_path: Path) -> None:
+    result = run_locust(["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir",
+                         str(tmp_path / "r"), "--min-tokens", "8", *SWEEP])  # fmt: skip
+    errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "min_tokens" in errors[0]

@@ -78,20 +78,7 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: l
         content += [{"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))]
         content += [{"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": spec.audio_format}}
                     for index in range(len(audio_files))]  # fmt: skip
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": content}],
-        "max_tokens": spec.max_tokens,
-        "temperature": spec.temperature,
-        "stream": spec.stream,
-    }
-    if spec.vllm_extensions and spec.min_tokens:
-        body["min_tokens"] = spec.min_tokens
-    if spec.vllm_extensions and spec.ignore_eos:
-        body["ignore_eos"] = True
-    if spec.stream:
-        body["stream_options"] = {"include_usage": True}
-    body.update(spec.extra_body)
+    body = {"model": model, "messages": [{"role": "user", "content": content}], **spec.body_fields()}
     serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if not image_files and not audio_files:
         return serialized

@@ -123,7 +123,11 @@ def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds =
 
 
 def detect_server_profile(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) -> tuple[str, str]:
-    """("vllm" or "openai", why): vLLM answers /version, and its /metrics carry vllm: names."""
+    """("vllm" or "openai", why): vLLM answers /version, and its /metrics carry vllm: names.
+
+    Says whether the server's own metrics can be scraped; which request fields are sent
+    is decided by the server's answer to them (hooks.check_before_load).
+    """
     for path, looks_like_vllm in ((VERSION_PATH, _has_version), (METRICS_PATH, _has_vllm_metrics)):
         try:
             response = _checked_fetch("GET", endpoint.base_url + path, bounds, endpoint.auth_headers())
@@ -175,14 +179,22 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     raise _refusal(response.status, message, json.loads(body).keys(), payload)
 
 
+class ExtensionsRefused(BadOption):
+    """The server refused vLLM's request extensions by name (`fields`); with --server-profile auto they can be dropped."""
+
+    def __init__(self, message: str, fields: list[str]) -> None:
+        super().__init__("--server-profile", message)
+        self.fields = fields
+
+
 def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadSpec) -> BadOption:
     said = f"the server refused the run's request (HTTP {status}: {message})"
     named = [field for field in fields if field in message]
     extension_fields = [field for field in named if field in VLLM_EXTENSION_FLAGS]
     if extension_fields:
         flags = " ".join(VLLM_EXTENSION_FLAGS[field] for field in extension_fields)
-        return BadOption("--server-profile", f"{said}; it does not take {', '.join(extension_fields)}: "
-                         f"--server-profile openai (or {flags}) drops them")  # fmt: skip
+        return ExtensionsRefused(f"{said}; it does not take {', '.join(extension_fields)}: "
+                                 f"--server-profile openai (or {flags}) drops them", extension_fields)  # fmt: skip
     extra_fields = [field for field in named if field in payload.extra_body]
     if extra_fields:
         return BadOption("--extra-args", f"{said}; it does not take {', '.join(extra_fields)}")

@@ -63,7 +63,7 @@ class SimConfig:
 
 
 PROG = "python -m harness.sim"
-COMPAT_MODES = ("vllm", "openai")
+COMPAT_MODES = ("vllm", "openai", "gateway")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--api-key", default=None, help="as vLLM: /v1 routes answer 401 without Authorization: Bearer KEY")
     add("--compat", choices=COMPAT_MODES, default="vllm",
         help="openai: a plain OpenAI-compatible server as transformers serve is: vLLM fields refused (422), "
-             "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version")  # fmt: skip
+             "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version; gateway: vLLM behind "
+             "a proxy that forwards only /v1/* (vLLM's requests and answers, no other route)")  # fmt: skip
     return parser
 
 

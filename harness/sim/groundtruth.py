@@ -37,6 +37,8 @@ class GroundTruthRecord(TypedDict, total=False):
     audio_tokens: int
     images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
     body_digest: str  # blake2b of the request body, 8 bytes hex: equal digests = one payload sent twice
+    vllm_fields: list[str]  # vLLM's extensions the body carried (min_tokens, ignore_eos)
+    sampling: dict[str, int | bool | None]  # max_tokens, min_tokens, ignore_eos, stream as read from the body
     completion_tokens: int
     events: int
     finish_reason: str | None

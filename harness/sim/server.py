@@ -77,7 +77,8 @@ class SimServer:
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
-        app.router.add_get("/health", self.health)
+        if self.config.compat != "gateway":  # a proxy that forwards only /v1/* hides the rest
+            app.router.add_get("/health", self.health)
         if self.config.compat == "vllm":  # a plain OpenAI-compatible server has none of these
             app.router.add_post("/tokenize", self.tokenize)
             app.router.add_get("/metrics", self.metrics_page)
@@ -194,6 +195,9 @@ class SimServer:
         except SimRequestError as exc:
             record["status"] = exc.status
             return _error_response(exc.status, exc.message, exc.param)
+        record.update(vllm_fields=list(chat.vllm_fields), sampling={
+            "max_tokens": chat.max_tokens, "min_tokens": chat.min_tokens, "ignore_eos": chat.ignore_eos,
+            "stream": chat.stream})  # fmt: skip
         if self.config.compat == "openai" and chat.vllm_fields:  # FastAPI's answer to unknown fields
             record["status"] = 422
             fields = "{" + ", ".join(repr(name) for name in chat.vllm_fields) + "}"
