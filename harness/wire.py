@@ -12,7 +12,7 @@ message to the "master" is a direct call. Neither side touches the other's objec
                      READY     ReadyMessage     its payload pool is built, before load
                      DONE      DoneMessage      at test stop: payload reuse, CPU used
                      REJECTED  RejectedMessage  it refused the run's input (then it exits 2)
-                     HEALTH    HealthMessage    once a second during load: its CPU and event-loop lag
+                     HEALTH    HealthMessage    once a second during load: its CPU, read delay and event-loop lag
     master -> load   GRANT     GrantMessage     one permit, for the user that asked
 
 Failure reasons are the fixed vocabulary below (plus `http_<status>`): every producer
@@ -158,3 +158,4 @@ class HealthMessage(TypedDict):
     cpu_s: float  # CPU the process used in it (all threads)
     lag_p99_s: float  # event-loop lag: how late a 10 ms sleep woke, p99 over the last 10 s of such sleeps
     lag_max_s: float  # the latest second's worst
+    read_delay_p99_s: float  # from the kernel's receive stamp to the read, p99 of the recent reads (harness/load/health.py)

@@ -79,6 +79,29 @@ def test_ttft_skips_the_role_event_and_quirky_framing_parses() -> None:
     assert len(record.itl_s) == 1 and 0.015 <= record.itl_s[0] <= 0.05
 
 
+def test_each_read_notes_its_delay_after_the_kernel_stamp() -> None:
+    """The self-watch's read delay: a loop blocked while a token arrives shows as a late read, not a late TTFT."""
+    import gevent
+
+    from harness.load.http1 import READ_DELAYS_S
+
+    script = [(0.0, SSE_HEAD + chunk(ROLE)), (0.1, chunk(event({"content": " a b c"}, "length") + USAGE + DONE) + LAST_CHUNK)]
+    READ_DELAYS_S.clear()
+
+    def hold_the_loop_after_the_first_read() -> None:
+        deadline_s = time.monotonic() + 10
+        while not READ_DELAYS_S and time.monotonic() < deadline_s:
+            gevent.sleep(0.001)
+        time.sleep(0.15)  # a GIL-heavy greenlet: the token arrives 0.1 s after the role, in the middle of this
+
+    gevent.spawn(hold_the_loop_after_the_first_read)
+    with scripted_server(script) as url:
+        record = exchange(url, [*SMALL, "--max-tokens", "3"])
+    assert record.status == "ok", record.error
+    assert 0.1 <= record.ttft_s < 0.13  # type: ignore[operator]  # the kernel's stamp: the loop's delay is not in it
+    assert len(READ_DELAYS_S) >= 2 and min(READ_DELAYS_S) >= 0 and max(READ_DELAYS_S) >= 0.03  # the token's read
+
+
 def test_missing_usage_is_counted_locally_and_flagged() -> None:
     script = [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " one"}) + event({"content": " two"}, "stop") + DONE)
                + LAST_CHUNK)]  # fmt: skip

@@ -174,14 +174,33 @@ def test_a_stage_where_a_load_generator_ran_out_of_cpu_is_flagged(tmp_path: Path
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "2"))
     master = cluster.start_first_stage(1)
     for worker, cpu_s, lag_s in ((0, 0.3, 0.001), (1, 0.95, 0.002)):  # worker 1: 95 % of a core
-        health: wire.HealthMessage = {"worker": worker, "wall_s": 1.0, "cpu_s": cpu_s, "lag_p99_s": lag_s, "lag_max_s": lag_s}
+        health: wire.HealthMessage = {"worker": worker, "wall_s": 1.0, "cpu_s": cpu_s, "lag_p99_s": lag_s, "lag_max_s": lag_s,
+                                      "read_delay_p99_s": 0.0002}  # fmt: skip
         cluster.fake.workers[f"w{worker}"].send_message(wire.HEALTH, health)
     cluster.send_one("w0")
     cluster.send_one("w1")
     assert master.tick() is None
     health = master.finish()["stages"][0]["client"]
-    assert health["limited"] and health["cpu_share_max"] == 0.95 and health["loop_lag_p99_ms_max"] == 2.0
-    assert health["workers"]["0"] == {"cpu_share": 0.3, "loop_lag_p99_ms": 1.0}
+    assert health["limited"] and health["limited_by"] == ["cpu"] and health["cpu_share_max"] == 0.95
+    assert health["loop_lag_p99_ms_max"] == 2.0
+    assert health["workers"]["0"] == {"cpu_share": 0.3, "read_delay_p99_ms": 0.2, "loop_lag_p99_ms": 1.0}
+
+
+@pytest.mark.parametrize(("lag_s", "read_delay_s", "limited_by"), [
+    (0.0077, 0.0003, []),  # the GPU box under a queueing server: a slow loop, reads on time: not the client
+    (0.0010, 0.0150, ["read_delay"]),  # reads 15 ms after their bytes arrived: events merge
+])  # fmt: skip
+def test_only_measured_effects_flag_a_stage(tmp_path: Path, lag_s: float, read_delay_s: float,
+                                            limited_by: list[str]) -> None:  # fmt: skip
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "1"))
+    master = cluster.start_first_stage(1)
+    health: wire.HealthMessage = {"worker": 0, "wall_s": 1.0, "cpu_s": 0.04, "lag_p99_s": lag_s, "lag_max_s": lag_s,
+                                  "read_delay_p99_s": read_delay_s}  # fmt: skip
+    cluster.fake.workers["w0"].send_message(wire.HEALTH, health)
+    cluster.send_one("w0")
+    assert master.tick() is None
+    client = master.finish()["stages"][0]["client"]
+    assert client["limited_by"] == limited_by and client["limited"] == bool(limited_by)
 
 
 def test_the_loop_watch_measures_a_blocked_loop() -> None:

@@ -18,6 +18,10 @@ pace): a plain connection reads from the unpatched socket after waiting on one
 persistent libev watcher, so a read is one `recvmsg` and one hub switch (gevent's socket
 tries first, fails with EAGAIN, then waits: two syscalls, an exception and a fresh wait
 per read), and the per-read timeout is one reused gevent Timeout.
+
+Each stamped read also notes how long after the kernel's stamp the process read it
+(`READ_DELAYS_S`): the load generator's self-watch (harness/load/health.py) reports its
+p99, the one measured way a busy client changes the figures (late reads merge events).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import _socket
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,6 +44,9 @@ from harness import kernelstamp
 from harness.load.pacing import run_at, sleep_until
 
 READ_SIZE_BYTES = 65536
+READ_DELAY_SAMPLES = 4096  # the most recent reads' delays kept for the self-watch
+# Seconds from the kernel's receive stamp to the process's read, per read (all connections of this process).
+READ_DELAYS_S: deque[float] = deque(maxlen=READ_DELAY_SAMPLES)
 MAX_HEADER_BYTES = 65536
 READ_EVENT = 1  # libev's EV_READ
 
@@ -277,7 +285,12 @@ class HttpConnection:
                         data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES)
                     except BlockingIOError:
                         break
-                    yield data, kernelstamp.stamp_s(ancillary) or time.time()
+                    arrived_s = kernelstamp.stamp_s(ancillary)
+                    if arrived_s is None:
+                        arrived_s = time.time()
+                    else:
+                        READ_DELAYS_S.append(time.time() - arrived_s)
+                    yield data, arrived_s
                     if not data:
                         return
                     if len(data) < READ_SIZE_BYTES:  # most likely all there was: wait before reading again

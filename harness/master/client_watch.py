@@ -1,4 +1,18 @@
-"""Per stage, how each load generator fared (from its HEALTH messages), and whether it was the limit."""
+"""Per stage, how each load generator fared (from its HEALTH messages), and whether it was the limit.
+
+A stage is flagged client-limited only on measured effects on its figures, never on the
+event loop's lag alone (arrival times are the kernel's, so a late loop changes nothing
+until it reads late):
+
+- CPU: a load generator used more than CLIENT_CPU_LIMIT of a core over the stage;
+- read delay: the p99 time from the kernel's receive stamp to the read passed
+  CLIENT_READ_DELAY_LIMIT_S in some second (late reads merge events: the first token
+  gets the second's stamp);
+- send lateness: a rate stage's sends were late against their schedule (p99 past
+  LATE_P99_LIMIT_S, harness/master/stats.py).
+
+A stage where the server queues requests for seconds leaves all three low: not flagged.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +21,20 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from harness import wire
-from harness.master.stats import StageSummary, load_of
+from harness.master.stats import LATE_P99_LIMIT_S, StageSummary, load_of
 
 CLIENT_CPU_LIMIT = 0.80  # share of one core over a stage
-CLIENT_LAG_LIMIT_S = 0.005  # event-loop lag p99 in any second of a stage
+CLIENT_READ_DELAY_LIMIT_S = 0.010  # read delay p99 in any second of a stage
 
 
 class StageClientHealth(TypedDict):
     """A stage's load generators in summary.json: the worst of them, and each."""
 
     cpu_share_max: float  # of one core, over the stage
-    loop_lag_p99_ms_max: float  # the highest rolling p99 (over 10 s of ticks) any second reported
-    limited: bool  # some generator passed CLIENT_CPU_LIMIT or CLIENT_LAG_LIMIT_S
+    read_delay_p99_ms_max: float  # the highest read-delay p99 any second reported
+    loop_lag_p99_ms_max: float  # the highest rolling p99 (over 10 s of ticks) any second reported (shown, not judged)
+    limited: bool  # some generator passed a limit (limited_by says which)
+    limited_by: list[str]  # "cpu", "read_delay", "send_lateness"
     workers: dict[str, dict[str, float]]
 
 
@@ -27,6 +43,12 @@ class _Tally:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     lag_p99_max_s: float = 0.0
+    read_delay_p99_max_s: float = 0.0
+
+
+def second_limited(cpu_share: float, read_delay_s: float) -> bool:
+    """One second of one load generator past a limit (the live gauge's rule)."""
+    return cpu_share > CLIENT_CPU_LIMIT or read_delay_s > CLIENT_READ_DELAY_LIMIT_S
 
 
 class ClientWatch:
@@ -35,32 +57,47 @@ class ClientWatch:
     def __init__(self) -> None:
         self._stages: dict[int, dict[int, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
 
-    def add(self, stage: int, health: wire.HealthMessage) -> tuple[float, float]:
-        """Count one second of one worker toward a stage; returns that second's (CPU share, lag p99 s)."""
+    def add(self, stage: int, health: wire.HealthMessage) -> tuple[float, float, float]:
+        """Count one second of one worker toward a stage; returns its (CPU share, lag p99 s, read delay p99 s)."""
         tally = self._stages[stage][health["worker"]]
         tally.cpu_s += health["cpu_s"]
         tally.wall_s += health["wall_s"]
         tally.lag_p99_max_s = max(tally.lag_p99_max_s, health["lag_p99_s"])
-        return health["cpu_s"] / health["wall_s"] if health["wall_s"] > 0 else 0.0, health["lag_p99_s"]
+        read_delay_s = health.get("read_delay_p99_s", 0.0)
+        tally.read_delay_p99_max_s = max(tally.read_delay_p99_max_s, read_delay_s)
+        share = health["cpu_s"] / health["wall_s"] if health["wall_s"] > 0 else 0.0
+        return share, health["lag_p99_s"], read_delay_s
 
-    def stage(self, stage: int) -> StageClientHealth | None:
+    def stage(self, stage: int, summary: StageSummary | None = None) -> StageClientHealth | None:
+        """The stage's verdict; `summary` adds its send lateness (a rate stage's generator_late)."""
         workers = self._stages.get(stage)
         if not workers:
             return None
         shares = {worker: tally.cpu_s / tally.wall_s if tally.wall_s > 0 else 0.0 for worker, tally in workers.items()}
         lags = {worker: tally.lag_p99_max_s for worker, tally in workers.items()}
+        delays = {worker: tally.read_delay_p99_max_s for worker, tally in workers.items()}
+        limited_by = [name for name, passed in (
+            ("cpu", any(share > CLIENT_CPU_LIMIT for share in shares.values())),
+            ("read_delay", any(delay > CLIENT_READ_DELAY_LIMIT_S for delay in delays.values())),
+            ("send_lateness", bool(summary and summary.get("generator_late"))),
+        ) if passed]  # fmt: skip
         return StageClientHealth(
             cpu_share_max=round(max(shares.values()), 3),
+            read_delay_p99_ms_max=round(max(delays.values()) * 1000, 3),
             loop_lag_p99_ms_max=round(max(lags.values()) * 1000, 3),
-            limited=any(share > CLIENT_CPU_LIMIT for share in shares.values())
-            or any(lag > CLIENT_LAG_LIMIT_S for lag in lags.values()),
-            workers={str(worker): {"cpu_share": round(shares[worker], 3), "loop_lag_p99_ms": round(lags[worker] * 1000, 3)}
-                     for worker in sorted(workers)},
+            limited=bool(limited_by),
+            limited_by=limited_by,
+            workers={str(worker): {"cpu_share": round(shares[worker], 3), "read_delay_p99_ms": round(delays[worker] * 1000, 3),
+                                   "loop_lag_p99_ms": round(lags[worker] * 1000, 3)} for worker in sorted(workers)},
         )  # fmt: skip
 
 
 def limited_line(stage_number: int, stage: StageSummary, health: StageClientHealth) -> str:
-    return (f"client-limited at stage {stage_number} ({load_of(stage)}): a load generator used "
-            f"{100 * health['cpu_share_max']:.0f} % of a core, event-loop lag p99 {health['loop_lag_p99_ms_max']:.1f} ms "
-            f"(limits {100 * CLIENT_CPU_LIMIT:.0f} %, {1000 * CLIENT_LAG_LIMIT_S:.0f} ms): add processes or workers; "
+    said = {"cpu": f"a load generator used {100 * health['cpu_share_max']:.0f} % of a core "
+                   f"(limit {100 * CLIENT_CPU_LIMIT:.0f} %)",
+            "read_delay": f"reads came {health['read_delay_p99_ms_max']:.1f} ms after the kernel received the bytes "
+                          f"(p99; limit {1000 * CLIENT_READ_DELAY_LIMIT_S:.0f} ms)",
+            "send_lateness": f"sends were late against the schedule (p99 past {1000 * LATE_P99_LIMIT_S:.0f} ms)"}
+    reasons = "; ".join(said[name] for name in health.get("limited_by", ["cpu"]))
+    return (f"client-limited at stage {stage_number} ({load_of(stage)}): {reasons}: add processes or workers; "
             "this stage's figures may show the client's limits, not the server's")  # fmt: skip

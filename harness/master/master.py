@@ -172,7 +172,7 @@ class Master:
             print(late_line(index + 1, summary), flush=True)
 
     def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
-        health = self.client_watch.stage(index)
+        health = self.client_watch.stage(index, summary)
         if health is not None:
             summary["client"] = health  # type: ignore[typeddict-unknown-key]
         return summary
@@ -253,8 +253,8 @@ class Master:
         health: wire.HealthMessage = msg.data
         if self.sweep.stages and not self.sweep.running:
             return  # spawning or pausing: not part of any stage's load
-        cpu_share, lag_s = self.client_watch.add(self.sweep.index if self.sweep.stages else 0, health)
-        self.metrics.set_client(health["worker"], cpu_share, lag_s)
+        cpu_share, lag_s, read_delay_s = self.client_watch.add(self.sweep.index if self.sweep.stages else 0, health)
+        self.metrics.set_client(health["worker"], cpu_share, lag_s, read_delay_s)
 
     def _on_rejected(self, environment: Environment, msg: Message) -> None:
         rejected: wire.RejectedMessage = msg.data

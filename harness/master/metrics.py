@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
-from harness.master.client_watch import CLIENT_CPU_LIMIT, CLIENT_LAG_LIMIT_S
+from harness.master.client_watch import second_limited
 from harness.master.stats import meets_slos
 from harness.records import RequestRecord
 from harness.wire import FAILURE_REASONS
@@ -61,8 +61,11 @@ class LiveMetrics:
                                 "one core", ["model", "worker"], registry=registry_)  # fmt: skip
         self.client_lag = Gauge("omniload_client_loop_lag_p99_seconds", "A load generator's event-loop lag p99 over "
                                 "its last second", ["model", "worker"], registry=registry_)  # fmt: skip
-        self.client_limited = Gauge("omniload_client_limited", "1 while a load generator passes its CPU or lag limit",
-                                    ["model", "worker"], registry=registry_)  # fmt: skip
+        self.client_read_delay = Gauge("omniload_client_read_delay_p99_seconds", "A load generator's delay from the "
+                                       "kernel's receive stamp to its read, p99 of its recent reads", ["model", "worker"],
+                                       registry=registry_)  # fmt: skip
+        self.client_limited = Gauge("omniload_client_limited", "1 while a load generator passes its CPU or read-delay "
+                                    "limit", ["model", "worker"], registry=registry_)  # fmt: skip
         self._itl_bounds = np.array(CLIENT_TPOT_BUCKETS_S, dtype=np.float64)  # the ITL histogram's, without +Inf
         ProcessCollector(registry=registry_)
         self.requests.labels(model, "ok", "")
@@ -96,12 +99,13 @@ class LiveMetrics:
         if worker_cpu_s is not None:
             self.worker_cpu.labels(model, str(record.worker)).set(worker_cpu_s)
 
-    def set_client(self, worker: int, cpu_share: float, lag_s: float) -> None:
+    def set_client(self, worker: int, cpu_share: float, lag_s: float, read_delay_s: float = 0.0) -> None:
         """One load generator's last second (from its HEALTH message)."""
         labels = (self.model, str(worker))
         self.client_cpu.labels(*labels).set(cpu_share)
         self.client_lag.labels(*labels).set(lag_s)
-        self.client_limited.labels(*labels).set(1 if cpu_share > CLIENT_CPU_LIMIT or lag_s > CLIENT_LAG_LIMIT_S else 0)
+        self.client_read_delay.labels(*labels).set(read_delay_s)
+        self.client_limited.labels(*labels).set(1 if second_limited(cpu_share, read_delay_s) else 0)
 
     def set_load(self, users: int, workers: int, in_flight: int) -> None:
         self.users.labels(self.model).set(users)
