@@ -47,7 +47,7 @@ def parse_sla_params(text: str) -> tuple[tuple[Criterion, ...], ...]:
     try:
         groups = safejson.loads(text)
     except ValueError as exc:
-        raise BadOption("--sla-params", f"not usable JSON ({str(exc)[:80]}): {text[:80]!r}") from None
+        raise BadOption("--sla-params", f"not JSON ({str(exc)[:80]}): {text[:80]!r}") from None
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and g for g in groups):
         raise BadOption("--sla-params", 'a JSON list of objects, e.g. \'[{"p99_latency": "<=2"}]\'')
     parsed = []

@@ -134,8 +134,8 @@ def detect_server_profile(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) -
         except FetchError:
             continue
         if response.status == 200 and looks_like_vllm(response.body):
-            return "vllm", f"{path} looks like vLLM's"
-    return "openai", f"no vLLM {VERSION_PATH} or {METRICS_PATH}: plain OpenAI fields only"
+            return "vllm", f"{path} looks like vLLM's: its metrics are scraped"
+    return "openai", f"no vLLM {VERSION_PATH} or {METRICS_PATH}: no server metrics to scrape"
 
 
 def _has_version(body: bytes) -> bool:
