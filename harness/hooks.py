@@ -57,6 +57,8 @@ REJECTED_FLUSH_S = 0.5
 MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
 PROGRESS_TICK_S = 0.5
+RUNNER_WAIT_S = 10.0  # a late worker's test_start waits this long for its runner to be assigned
+RUNNER_POLL_S = 0.01
 # Where the web UI and the master's worker port listen unless --web-host/--master-bind-host
 # say otherwise (Locust's defaults are every interface; neither has a login).
 LOOPBACK = "127.0.0.1"
@@ -122,6 +124,8 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_: Any) -> None:
     runner = environment.runner
+    if runner is None and environment.parsed_options is not None and environment.parsed_options.worker:
+        runner = _runner_once_set(environment)
     if isinstance(runner, MasterRunner) or environment.parsed_options is None:
         return
     if isinstance(runner, WorkerRunner) and getattr(environment, "omniload_generator", None) is None:
@@ -133,6 +137,16 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     generator: LoadGenerator = environment.omniload_generator  # type: ignore[attr-defined]
     if generator.pool is None:
         _prepare(generator)
+
+
+def _runner_once_set(environment: Environment) -> Any:
+    """The worker's runner, waited for: a worker that joins a run already going gets its first
+    spawn message while Locust is still constructing its WorkerRunner (the constructor yields
+    on its first send), so test_start fires before `environment.runner` is assigned."""
+    deadline_s = time.monotonic() + RUNNER_WAIT_S
+    while environment.runner is None and time.monotonic() < deadline_s:
+        gevent.sleep(RUNNER_POLL_S)
+    return environment.runner
 
 
 def _keep_secrets_home(runner: MasterRunner) -> None:
@@ -264,6 +278,11 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
     if generator is not None:
         generator.report_done()  # before the master's end below, when both are this process
+    if isinstance(environment.runner, WorkerRunner):
+        # The users have stopped. Locust's worker then sleeps stop_timeout again before saying
+        # it is ready, deaf to the master's quit: it would wait out the lost-master timeout
+        # and log an ERROR after a normal run. The next spawn message sets it again.
+        environment.stop_timeout = 0
     scraper: ServerScraper | None = getattr(environment, "omniload_scraper", None)
     if scraper is not None:
         scraper.stop()

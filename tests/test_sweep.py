@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import MODEL
 from harness.devtools.locustproc import RUN_DEADLINE_S, locust_command, run_locust
+from harness.devtools.promserver import free_port
 
 from harness.jsonl import read_jsonl
 from harness.records import read_records
@@ -246,3 +247,32 @@ def test_a_stage_with_a_duration_sends_until_its_time_and_lets_open_requests_fin
     assert {r.status for r in records} == {"ok"}  # those in flight at the end finished
     first = min(g["received_at"] for g in truth)
     assert max(g["received_at"] for g in truth) - first <= 2.0 + 0.05  # nothing sent after the stage's time
+
+
+def test_workers_started_seconds_apart_all_take_part_cleanly(sim: SimProcess, tmp_path: Path) -> None:
+    """Workers on several machines never start at once: started 0, 5 and 10 s apart, the late ones join the
+    stage in progress (no crash: their first spawn can come before Locust has assigned their runner), every
+    request is accounted for, and every worker ends with the master's quit, no ERROR and no traceback."""
+    port = free_port()
+    report = tmp_path / "r"
+    args = [*master_args(port, sim, report), "--expect-workers", "1", "--parallel", "1", "2", "4", "--number", "20",
+            "40", "80", "--sleep-interval", "2", *LIGHT]  # the later --expect-workers wins  # fmt: skip
+    master = subprocess.Popen(locust_command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for delay_s in (0.0, 5.0, 5.0):
+            time.sleep(delay_s)
+            (tmp_path / f"w{len(workers)}").mkdir()
+            workers += start_workers(port, 1, tmp_path / f"w{len(workers)}")
+        _, master_err = master.communicate(timeout=180)
+        codes = [worker.wait(30) for worker in workers]
+    finally:
+        stop_all([master, *workers])
+    assert master.returncode == 0 and codes == [0, 0, 0], master_err[-3000:]
+    summary = json.loads((report / "summary.json").read_text())
+    assert [(s["sent"], s["succeeded"]) for s in summary["stages"]] == [(20, 20), (40, 40), (80, 80)]
+    assert sorted(summary["workers"]) == ["0", "1", "2"] and "lost_workers" not in summary
+    for index in range(3):
+        log = (tmp_path / f"w{index}" / "worker0.log").read_text()
+        assert "Traceback" not in log and "ERROR" not in log and "Got quit message from master" in log, log[-2000:]
+    assert "joined during stage" in master_err  # the late joiners are named, with what to do

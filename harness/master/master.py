@@ -244,6 +244,10 @@ class Master:
     def _on_ready(self, environment: Environment, msg: Message) -> None:
         ready: wire.ReadyMessage = msg.data
         self.ready[ready["worker"]] = ready
+        if self.sweep.stages and (self.sweep.index > 0 or self.sweep.running):
+            logger.warning("omniload: worker %d joined during stage %d and takes part from now on; start every "
+                           "worker before the master, or give --expect-workers the number you start, so every stage "
+                           "runs on all of them", ready["worker"], self.sweep.index + 1)  # fmt: skip
 
     def _on_done(self, environment: Environment, msg: Message) -> None:
         done: wire.DoneMessage = msg.data
