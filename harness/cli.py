@@ -51,12 +51,31 @@ def auto_processes(args: list[str]) -> list[str]:
     return result
 
 
+def run_help() -> int:
+    """`omniload run --help`: Locust's flags, then omniload's in named groups.
+
+    (`locust -f ... --help` prints Locust's parser before it imports any locustfile, so it
+    cannot show the flags a locustfile adds; this is the help that has them all.)
+    """
+    from locust.argument_parser import get_parser
+
+    from harness.options import add_arguments
+
+    parser = get_parser()
+    parser.prog = "omniload run"
+    add_arguments(parser)
+    parser.print_help()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)
         return 0 if args else 2
     command, rest = args[0], args[1:]
+    if command == "run" and ("-h" in rest or "--help" in rest):
+        return run_help()
     if command == "run":
         from harness.resources import locustfile_path
 

@@ -93,10 +93,13 @@ SECRET_FLAGS = ("api_key", "grafana_url")
 def add_arguments(parser: Any) -> None:
     """Add omniload's flags to Locust's parser (a configargparse parser with web-UI extras)."""
 
+    added: set[str] = set()
+
     def add(flag: str, **kwargs: Any) -> None:
         # Locust's own add_argument (not a group's) knows is_secret and the web UI.
         dest = flag.lstrip("-").replace("-", "_")
         parser.add_argument(flag, env_var=f"LOCUST_{dest.upper()}", **kwargs)
+        added.add(dest)
 
     add("--model", default="", help="Model name sent in each request (required)")
     add("--api-key", default=os.environ.get(API_KEY_ENV, ""), is_secret=True,
@@ -201,6 +204,38 @@ def add_arguments(parser: Any) -> None:
     add("--omnibench", action="store_true", default=False,
         help="After the load, run the OmniBench accuracy pass against the same endpoint")  # fmt: skip
     add_omnibench_arguments(add, AFTER_LOAD_PREFIX)
+    group_flags(parser, added)
+
+
+# The help's sections for omniload's flags, in order: (title, dest prefixes or names).
+FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("omniload: the server", ("model", "api_key", "api_path", "server_profile", "wait_for_server", "connect_timeout",
+                              "read_timeout", "total_timeout", "tokenizer_path")),
+    ("omniload: prompts and output", ("min_prompt_length", "max_prompt_length", "prefix_length", "min_tokens",
+                                      "max_tokens", "ignore_eos", "temperature", "stream", "extra_args", "seed")),
+    ("omniload: images and audio", ("image_", "unique_images", "audio_")),
+    ("omniload: sweeps and rates", ("parallel", "number", "duration", "rate", "open_loop", "max_concurrency", "arrival",
+                                    "burstiness", "sleep_interval", "warmup_num", "goodput", "pool_size",
+                                    "reuse_payloads")),
+    ("omniload: SLA search", ("sla_",)),
+    ("omniload: results, live metrics and Grafana", ("report_dir", "no_samples", "metrics_", "grafana_url")),
+    ("omniload: OmniBench after the load", ("omnibench",)),
+)  # fmt: skip
+
+
+def group_flags(parser: Any, dests: set[str]) -> None:
+    """Show omniload's flags (`dests`) under FLAG_GROUPS in --help: argparse prints a flag in its group's section."""
+    ours = [action for action in parser._actions if action.dest in dests]
+    for title, names in FLAG_GROUPS:
+        group = parser.add_argument_group(title)
+        for action in ours:
+            if any(action.dest == name or (name.endswith("_") or name == "omnibench") and action.dest.startswith(name)
+                   for name in names):  # fmt: skip
+                for container in parser._action_groups:
+                    if action in container._group_actions and container is not group:
+                        container._group_actions.remove(action)
+                if action not in group._group_actions:
+                    group._group_actions.append(action)
 
 
 @dataclass(frozen=True)

@@ -161,3 +161,19 @@ def test_duration_per_stage_or_for_all_instead_of_number() -> None:
         with pytest.raises(BadOption) as caught:
             options_from(["--model", "m", *argv])
         assert caught.value.flag == flag
+
+
+def test_run_help_lists_every_omniload_flag_in_a_named_group() -> None:
+    import subprocess
+    import sys
+
+    from harness.options import flag_dests
+
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--help"], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    ours = result.stdout[result.stdout.index("\nomniload: the server:"):]
+    assert "--headless" in result.stdout[:result.stdout.index("\nomniload: the server:")]  # Locust's flags first
+    for dest in flag_dests():
+        flag = "--" + dest.replace("_", "-")
+        assert f"  {flag} " in ours or f"  {flag}\n" in ours or f"  {flag}, " in ours or f"{flag} [" in ours, flag
