@@ -67,7 +67,9 @@ LOOPBACK = "127.0.0.1"
 @events.init_command_line_parser.add_listener
 def _add_flags(parser: Any) -> None:
     add_arguments(parser)
-    parser.set_defaults(web_host=LOOPBACK, master_bind_host=LOOPBACK)
+    # Headless runs print omniload's stage tables and progress; Locust's table every 2 s only
+    # when asked (--print-stats).
+    parser.set_defaults(web_host=LOOPBACK, master_bind_host=LOOPBACK, only_summary=True)
 
 
 @events.init.add_listener
@@ -78,6 +80,8 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
     if isinstance(runner, WorkerRunner):
         locust.runners.MASTER_HEARTBEAT_TIMEOUT = MASTER_LOST_TIMEOUT_S
         return
+    if parsed.print_stats:  # asked for Locust's periodic table (quiet is omniload's default)
+        parsed.only_summary = False
     try:
         options = check_before_load(load_options(parsed, environment.host), parsed)
     except BadOption as error:
@@ -342,6 +346,11 @@ def _finish_run(master: Master) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
+    master: Master | None = getattr(environment, "omniload_master", None)
+    if master is not None and environment.runner is not None and master.finished:
+        line = master.locust_count_line(environment.runner.stats.total.num_requests)
+        if line is not None:
+            print(line, flush=True)  # just above Locust's final table
     for part in (getattr(environment, "omniload_generator", None), getattr(environment, "omniload_master", None)):
         if part is not None:
             part.close()

@@ -216,3 +216,16 @@ def test_one_token_outputs_meet_any_tpot_goodput_as_in_vllm(fixed_sim: SimProces
     assert result.returncode == 0, result.stderr[-3000:]
     stage = json.loads((tmp_path / "summary.json").read_text())["stages"][0]
     assert stage["good_requests"] == stage["succeeded"] == 6 and stage["tpot_s"]["p50"] is None
+
+
+def test_a_headless_sweep_is_quiet_unless_asked(fixed_sim: SimProcess, tmp_path: Path) -> None:
+    """Stage tables and progress; Locust's table every 2 s only with --print-stats (its final table stays)."""
+    args = ["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path), "--parallel",
+            "2", "--number", "60", "--max-tokens", "64", "--image-num", "0", "--min-prompt-length", "32",
+            "--max-prompt-length", "32"]  # fmt: skip
+    quiet = run_locust(args)
+    loud = run_locust([*args, "--print-stats"])
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr[-2000:]
+    assert "omniload stage 1/1" in quiet.stdout and "stage 1/1: " in quiet.stdout  # the table and the progress
+    tables = [(run.stdout + run.stderr).count("Aggregated") for run in (quiet, loud)]
+    assert tables[0] == 2 < tables[1]  # Locust's final two tables only / and its periodic ones when asked

@@ -240,3 +240,13 @@ def test_one_stall_shows_in_the_seconds_max_not_in_the_rolling_p99(monkeypatch: 
     watch.stop()
     stalled = [report for report in said if report["lag_max_s"] >= 0.025]
     assert len(stalled) == 1 and stalled[0]["lag_p99_s"] < 0.025
+
+
+def test_a_note_says_why_locusts_count_differs(tmp_path: Path) -> None:
+    cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "2"))
+    master = cluster.start_first_stage(1)
+    cluster.send_one("w0")
+    cluster.send_one("w0")
+    assert master.locust_count_line(2) is None
+    line = master.locust_count_line(1)
+    assert line is not None and line.startswith("note: Locust's table counts 1 requests, omniload's records 2")

@@ -77,6 +77,7 @@ class Master:
         self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.finished = False  # the reports are being written
         self.client_watch = ClientWatch()
+        self.requests_sent = 0  # records of requests that were sent, warm-ups included (Locust counts those)
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
@@ -278,7 +279,18 @@ class Master:
         self.writer.write(record.to_dict())
         self._count(record, permit)
 
+    def locust_count_line(self, locust_requests: int) -> str | None:
+        """A note when Locust's own table counts other than omniload's records of sent requests (None when equal)."""
+        sent = self.requests_sent
+        if locust_requests == sent:
+            return None
+        return (f"note: Locust's table counts {locust_requests} requests, omniload's records {sent} (warm-ups "
+                "included): workers report to Locust's statistics every 3 s and a stopping worker's last report can "
+                "miss the end; omniload's figures come from its own records, one per request")  # fmt: skip
+
     def _count(self, record: RequestRecord, permit: Permit | None, worker_cpu_s: float | None = None) -> None:
+        if record.user >= 0:  # sent (an open loop's rejected request never was)
+            self.requests_sent += 1
         if permit is not None and permit.warmup:
             return
         self.metrics.observe(record, worker_cpu_s, self.options.goodput_slos)
