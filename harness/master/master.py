@@ -173,6 +173,7 @@ class Master:
             print(late_line(index + 1, summary), flush=True)
 
     def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
+        summary["stage"] = index + 1
         health = self.client_watch.stage(index, summary)
         if health is not None:
             summary["client"] = health  # type: ignore[typeddict-unknown-key]

@@ -36,6 +36,7 @@ class Distribution(TypedDict):
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
+    stage: NotRequired[int]  # numbered from 1, as the console, the report and stages.csv number it
     parallel: int | None
     number: int | None
     sent: int

@@ -55,6 +55,7 @@ _CONSOLE_CSV = frozenset({CONSOLE, CSV})
 _CSV_WEB = frozenset({CSV, WEB})
 
 STAGE_COLUMNS: tuple[StageColumn, ...] = (
+    StageColumn("stage", "stage", None, "Stage", views=frozenset({CSV})),  # numbered from 1, as the console says
     StageColumn("parallel", "parallel", None, "Conc."),
     StageColumn("rate_rps", "rate_rps", None, "Rate", shown_as="{:g}", optional=True),
     StageColumn("number", "number", None, "Number", views=_CSV_WEB),
@@ -64,16 +65,18 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("wall_time_s", "wall_time_s", None, "Wall (s)", views=frozenset({CSV})),
     StageColumn("rps", "rps", None, "RPS", shown_as="{:.2f}", views=_CONSOLE_CSV),
     StageColumn("avg_latency_s", "latency_s", "mean", "Avg Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
+    StageColumn("p50_latency_s", "latency_s", "p50", "P50 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
+    StageColumn("p90_latency_s", "latency_s", "p90", "P90 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
     StageColumn("p99_latency_s", "latency_s", "p99", "P99 Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
     _ms("avg_ttft_s", "ttft_s", "mean", "Avg TTFT(ms)", _CONSOLE_CSV),
-    _ms("p50_ttft_s", "ttft_s", "p50", "TTFT p50 (ms)", frozenset({WEB})),
-    _ms("p90_ttft_s", "ttft_s", "p90", "TTFT p90 (ms)", frozenset({WEB})),
+    _ms("p50_ttft_s", "ttft_s", "p50", "P50 TTFT(ms)"),
+    _ms("p90_ttft_s", "ttft_s", "p90", "P90 TTFT(ms)"),
     _ms("p99_ttft_s", "ttft_s", "p99", "P99 TTFT(ms)"),
     _ms("avg_tpot_s", "tpot_s", "mean", "Avg TPOT(ms)", _CONSOLE_CSV, 2),
-    _ms("p50_tpot_s", "tpot_s", "p50", "TPOT p50 (ms)", frozenset({WEB}), 2),
+    _ms("p50_tpot_s", "tpot_s", "p50", "P50 TPOT(ms)", digits=2),
     _ms("p99_tpot_s", "tpot_s", "p99", "P99 TPOT(ms)", digits=2),
     _ms("avg_itl_s", "itl_s", "mean", "Avg ITL(ms)", frozenset({CSV}), 2),
-    _ms("p50_itl_s", "itl_s", "p50", "ITL p50 (ms)", frozenset({WEB}), 2),
+    _ms("p50_itl_s", "itl_s", "p50", "P50 ITL(ms)", _CSV_WEB, 2),
     _ms("p99_itl_s", "itl_s", "p99", "P99 ITL(ms)", _CSV_WEB, 2),
     StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
     StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
