@@ -23,7 +23,23 @@ class JsonlWriter:
         self._file.close()
 
 
-def read_jsonl(path: str) -> list[dict[str, Any]]:
-    """Every line of a JSONL file as a dict (blank lines skipped)."""
+def read_jsonl(path: str, skip_unreadable: bool = False) -> list[dict[str, Any]]:
+    """Every line of a JSONL file as a dict (blank lines skipped).
+
+    `skip_unreadable`: a line that is not a JSON object is left out instead of raising
+    (a line cut short by a crash, for a report that must still be written).
+    """
+    rows = []
     with open(path, encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if not skip_unreadable:
+                    raise
+                continue
+            if isinstance(row, dict) or not skip_unreadable:
+                rows.append(row)
+    return rows

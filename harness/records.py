@@ -97,6 +97,6 @@ def inter_token_latencies_s(output_times_s: list[float]) -> list[float]:
     return [later - earlier for earlier, later in zip(output_times_s, output_times_s[1:])]
 
 
-def read_records(path: str) -> list[RequestRecord]:
-    """The records of a requests.jsonl file, typed."""
-    return [RequestRecord.from_dict(row) for row in read_jsonl(path)]
+def read_records(path: str, skip_unreadable: bool = False) -> list[RequestRecord]:
+    """The records of a requests.jsonl file, typed (`skip_unreadable`: see read_jsonl)."""
+    return [RequestRecord.from_dict(row) for row in read_jsonl(path, skip_unreadable)]

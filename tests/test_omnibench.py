@@ -106,10 +106,16 @@ def test_standalone_reports_the_exact_score_and_resumes(answering_sim: SimProces
     lines = (tmp_path / "omnibench" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 24 and {"index", "target", "output", "extracted", "correct", "latency_s",
                                  "usage"} <= set(json.loads(lines[0]))  # fmt: skip
+    assert "the bundled OmniBench sample (24 samples" in summary["source"]
+    assert (tmp_path / "report.html").exists() and f"report: {tmp_path / 'report.html'}" in result.stdout
     asked = len(answering_sim.ground_truth_records())
     rerun = omnibench(args)
     assert rerun.returncode == 0 and json.loads((tmp_path / "omnibench" / "summary.json").read_text())["resumed"] == 24
     assert len(answering_sim.ground_truth_records()) == asked  # nothing asked again
+    assert "OmniBench: resumed 24 of 24 samples already answered" in rerun.stdout  # said out loud
+    fresh = omnibench([*args, "--no-resume"])
+    assert fresh.returncode == 0 and json.loads((tmp_path / "omnibench" / "summary.json").read_text())["resumed"] == 0
+    assert len(answering_sim.ground_truth_records()) == asked + 24  # every sample asked again
 
 
 def test_transient_errors_are_retried_and_failures_counted_apart(tmp_path: Path) -> None:

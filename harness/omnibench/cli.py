@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
+from typing import Any
 
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, OneLineArgumentParser, exit_bad_option
 from harness.endpoint import endpoint_from_url
@@ -34,15 +37,33 @@ def main(argv: list[str] | None = None) -> int:
         config = omnibench_config(args, STANDALONE_PREFIX)
     except BadOption as error:
         exit_bad_option(error, PROG)
+    report_dir = args.report_dir or default_report_dir()
     try:
-        summary = run_omnibench(endpoint, args.report_dir or default_report_dir(), config)
+        summary = run_omnibench(endpoint, report_dir, config)
     except DatasetError as exc:
         sys.stderr.write(f"{PROG}: error: --dataset: {exc}\n")
         return BAD_INPUT_EXIT_CODE
     except PassRefused as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return BAD_INPUT_EXIT_CODE
+    print(f"report: {write_pass_report(report_dir, summary)}", flush=True)
     return 1 if summary["failed"] else 0
+
+
+def write_pass_report(report_dir: str, summary: dict[str, Any]) -> str:
+    """report.html for a pass on its own: the run's summary.json holds it (created when the directory has none)."""
+    from harness.report.html import write_report
+    from harness.report.summary import SUMMARY_FILE, write_json
+
+    path = os.path.join(report_dir, SUMMARY_FILE)
+    run: dict[str, Any] = {"model": summary["model"], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "config": {}, "stages": []}  # fmt: skip
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            run = json.load(file)
+    run["omnibench"] = summary
+    write_json(path, run)
+    return str(write_report(report_dir))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ class OmniBenchConfig:
     concurrency: int = DEFAULT_CONCURRENCY  # requests at a time
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = DEFAULT_TEMPERATURE
+    resume: bool = True  # answered samples already in the report directory are not asked again
 
 
 def add_omnibench_arguments(add: Callable[..., Any], prefix: str) -> None:
@@ -42,6 +43,9 @@ def add_omnibench_arguments(add: Callable[..., Any], prefix: str) -> None:
     add(f"{prefix}concurrency", type=int, default=DEFAULT_CONCURRENCY, help="OmniBench: requests at a time")
     add(f"{prefix}max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="OmniBench: max_tokens")
     add(f"{prefix}temperature", type=float, default=DEFAULT_TEMPERATURE, help="OmniBench: temperature")
+    add(f"{prefix}resume", action=argparse.BooleanOptionalAction, default=True,
+        help="OmniBench: keep the answers already in the report directory and ask only the rest (it says how "
+             "many); the --no- form asks every sample again")  # fmt: skip
 
 
 def omnibench_config(parsed: argparse.Namespace, prefix: str) -> OmniBenchConfig:
@@ -59,4 +63,4 @@ def omnibench_config(parsed: argparse.Namespace, prefix: str) -> OmniBenchConfig
     return OmniBenchConfig(dataset=value("dataset") or None, limit=value("limit") or None,
                            use_image=value("use-image"), use_audio=value("use-audio"),
                            concurrency=value("concurrency"), max_tokens=value("max-tokens"),
-                           temperature=temperature)  # fmt: skip
+                           temperature=temperature, resume=value("resume"))  # fmt: skip

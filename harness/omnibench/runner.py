@@ -22,7 +22,7 @@ from harness import safejson
 from harness.endpoint import Endpoint
 from harness.load.fetch import Bounds, FetchError, fetch
 from harness.omnibench.config import OmniBenchConfig
-from harness.omnibench.dataset import DatasetError, OmniSample, load_samples
+from harness.omnibench.dataset import DatasetError, OmniSample, bundled_sample_path, load_samples
 from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
@@ -91,8 +91,14 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     out_dir = os.path.join(report_dir, OMNIBENCH_DIR)
     os.makedirs(out_dir, exist_ok=True)
     samples_path = os.path.join(out_dir, SAMPLES_FILE)
+    if not config.resume and os.path.exists(samples_path):
+        os.replace(samples_path, samples_path + ".previous")  # kept aside, not mixed in
     done = _answered(samples_path)
     todo = [sample for sample in samples if sample.index not in done]
+    resumed = len(samples) - len(todo)
+    if resumed:
+        print(f"OmniBench: resumed {resumed} of {len(samples)} samples already answered in {samples_path}; asking "
+              f"{len(todo)} (--no-resume asks them all again)", flush=True)  # fmt: skip
     lock = threading.Lock()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     refused: list[str] = []
@@ -122,12 +128,19 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     if refused:
         raise PassRefused(refused[0])
     results = [done[sample.index] for sample in samples if sample.index in done]
-    summary = {"model": endpoint.model, "dataset": DATASET_NAME, "config": asdict(config),
-               "resumed": len(samples) - len(todo), **score(results)}  # fmt: skip
+    summary = {"model": endpoint.model, "dataset": DATASET_NAME, "source": dataset_source(config.dataset, len(samples)),
+               "config": asdict(config), "resumed": resumed, **score(results)}  # fmt: skip
     with open(os.path.join(out_dir, SUMMARY_FILE), "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2)
     print(format_table(summary))
     return summary
+
+
+def dataset_source(dataset: str | None, samples: int) -> str:
+    """Where the samples came from, in words: the bundled set is named, not left as null."""
+    if dataset is None:
+        return f"the bundled OmniBench sample ({samples} samples of m-a-p/OmniBench: {bundled_sample_path()})"
+    return f"{dataset} ({samples} samples)"
 
 
 def _answered(path: str) -> dict[int, dict[str, Any]]:

@@ -80,10 +80,11 @@ def load_run(directory: str | Path, within: Path | None = None) -> Run:
     summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
     if not isinstance(summary, dict):
         raise ValueError(f"{SUMMARY_FILE} is not a JSON object")
-    records = read_records(str(path / REQUESTS_FILE)) if present(REQUESTS_FILE) else []
-    samples = read_jsonl(str(path / OMNIBENCH_SAMPLES)) if present(OMNIBENCH_SAMPLES) else []
-    latest = {sample["index"]: sample for sample in samples}  # a resumed pass appends: the last line wins
-    server = read_jsonl(str(path / SERVER_METRICS_FILE)) if present(SERVER_METRICS_FILE) else []
+    # a line cut short by a crash is left out: the report is written whatever the files hold
+    records = read_records(str(path / REQUESTS_FILE), skip_unreadable=True) if present(REQUESTS_FILE) else []
+    samples = read_jsonl(str(path / OMNIBENCH_SAMPLES), skip_unreadable=True) if present(OMNIBENCH_SAMPLES) else []
+    latest = {sample["index"]: sample for sample in samples if "index" in sample}  # a resumed pass appends: the last wins
+    server = read_jsonl(str(path / SERVER_METRICS_FILE), skip_unreadable=True) if present(SERVER_METRICS_FILE) else []
     return Run(path, summary, records, [latest[index] for index in sorted(latest)], server)
 
 

@@ -40,6 +40,11 @@ async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     port = runner.addresses[0][1]
     mode = "fixed" if config.fixed_ttft_ms is not None else "batching"
     print(f"serving on http://{config.host}:{port} model={config.model} timing={mode}", flush=True)
+    if config.answer_key is None:  # OmniBench against it scores about chance: say how to get a known score
+        from harness.omnibench.dataset import bundled_sample_path
+
+        print(f"OmniBench answers are random letters; for a known score: --answer-key {bundled_sample_path()} "
+              "[--answer-accuracy 0.75]", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
