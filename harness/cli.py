@@ -15,7 +15,7 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
   locustfile       print the path of that locustfile (for `locust -f "$(omniload locustfile)" ...`)
   omnibench ...    the OmniBench accuracy pass on its own
   grafana push ... push the Prometheus datasource and the dashboard to a Grafana
-  report DIR [DIR ...]  write DIR/report.html, or compare runs (./comparison.html)
+  report DIR [DIR ...]  write DIR/report.html, or compare runs (comparison-A-vs-B.html beside A)
   app [RESULTS]    a local viewer of every run under RESULTS (default: results)
   sim ...          the simulated vLLM server
   demo             everything above against the simulator (what `make demo` runs)"""

@@ -94,17 +94,32 @@ def test_the_sample_browser_filters_searches_pages_and_plays_audio(runs: Path) -
 
 
 def test_comparison_of_two_runs(runs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "comparison.html"
-    result = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(runs / "a"), str(runs / "b"), "--out",
-                             str(out)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(runs / "a"), str(runs / "b")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
+    out = runs / "comparison-a-vs-b.html"  # beside the first run, not in the current directory
+    assert result.stdout.strip() == str(out) and list(tmp_path.iterdir()) == []
     with browser_page() as (page, log):
         page.goto(file_url(out))
         assert page.locator("table.stages").count() == 2
         assert page.locator("#deltas tbody tr").count() == 2
+        headers = page.locator("#deltas thead th").all_inner_texts()
+        assert {"Avg TTFT(ms)", "P50 TTFT(ms)", "P99 TPOT(ms)", "Success"} <= set(headers)  # every stage column
         series = page.evaluate("[...document.querySelectorAll('#charts figure.chart')].map(f => f.querySelectorAll('.key').length)")
         assert series and all(count == 2 for count in series)  # both runs overlaid in every chart
     assert log.console_errors == [] and log.blocked_requests == []
+
+
+def test_a_comparison_says_how_the_runs_differed() -> None:
+    from harness.report.html import config_differences
+
+    def run(name: str, config: dict, workers: int) -> Run:
+        return Run(Path(name), {"config": {"max_tokens": 64, "report_dir": name, **config}, "stages": [],
+                                "workers": {str(index): {} for index in range(workers)}}, [])  # fmt: skip
+
+    html = config_differences([run("one", {"image_num": 1}, 1), run("two", {"image_num": 0}, 3)])
+    assert "image_num" in html and "load generators" in html
+    assert "max_tokens" not in html and "report_dir" not in html  # the same, or different by nature
 
 
 def test_the_app_lists_runs_opens_a_report_and_compares(runs: Path) -> None:

@@ -10,13 +10,20 @@ from harness.report.html import load_run, render_comparison, write_report
 from harness.report.summary import SUMMARY_FILE
 
 PROG = "omniload report"
-COMPARISON_FILE = "comparison.html"
+
+
+def comparison_path(runs: list[Path]) -> Path:
+    """Beside the first run (never the current directory): comparison-<first>-vs-<second>[-and-N-more].html."""
+    first, second = runs[0].resolve(), runs[1].resolve()
+    more = f"-and-{len(runs) - 2}-more" if len(runs) > 2 else ""
+    return first.parent / f"comparison-{first.name}-vs-{second.name}{more}.html"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("runs", nargs="+", help="report directories (with summary.json)")
-    parser.add_argument("--out", default=COMPARISON_FILE, help=f"the comparison's file (default: ./{COMPARISON_FILE})")
+    parser.add_argument("--out", default=None, help="the comparison's file (default: beside the first run, "
+                        "comparison-<first>-vs-<second>.html)")
     parser.add_argument("--no-samples", action="store_true", help="leave OmniBench images and audio out")
     args = parser.parse_args(argv)
     for run in args.runs:
@@ -25,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.runs) == 1:
         print(write_report(args.runs[0], embed_media=not args.no_samples))
         return 0
-    out = Path(args.out)
+    out = Path(args.out) if args.out else comparison_path([Path(run) for run in args.runs])
     out.write_text(render_comparison([load_run(run) for run in args.runs]), encoding="utf-8")
     print(out)
     return 0

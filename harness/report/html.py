@@ -504,6 +504,52 @@ def write_report(directory: str | Path, embed_media: bool = True) -> Path:
     return path
 
 
+# Settings that differ between any two runs by nature, left out of "how the runs differed".
+RUN_SPECIFIC_SETTINGS = frozenset({"report_dir", "seed"})
+
+
+def run_facts(run: Run) -> dict[str, Any]:
+    """What a run was asked and what it ran on, flat: its settings, server profile, load generators, provenance."""
+    summary = run.summary
+    facts = {key: value for key, value in (summary.get("config") or {}).items() if key not in RUN_SPECIFIC_SETTINGS}
+    facts["server profile"] = summary.get("server_profile")
+    facts["load generators"] = len(summary.get("workers") or {}) or None
+    for key, value in (summary.get("provenance") or {}).items():
+        facts[key] = value
+    return facts
+
+
+def config_differences(runs: Sequence[Run]) -> str:
+    """How the runs differed: every setting whose value is not the same in all of them."""
+    facts = [run_facts(run) for run in runs]
+    keys = sorted({key for fact in facts for key in fact})
+    differing = [key for key in keys if len({json.dumps(fact.get(key), sort_keys=True) for fact in facts}) > 1]
+    if not differing:
+        return '<section id="differences"><h2>How the runs differed</h2><p>Same settings.</p></section>'
+    head = "".join(f"<th>{escape(run.name)}</th>" for run in runs)
+    rows = "".join(f"<tr><th>{escape(key)}</th>" + "".join(f"<td>{escape(json.dumps(fact.get(key)))}</td>" for fact in facts)
+                   + "</tr>" for key in differing)  # fmt: skip
+    return (f'<section id="differences"><h2>How the runs differed</h2><table class="kv"><thead><tr><th>setting</th>'
+            f"{head}</tr></thead><tbody>{rows}</tbody></table></section>")
+
+
+def stage_deltas(base: Run, other: Run, rate_axis: bool) -> str:
+    """Every column of the stage table, stage by stage: the other run's value and its change against the base."""
+    columns = [column for column in columns_for(CONSOLE, [*base.stages, *other.stages])
+               if column.name not in ("parallel", "rate_rps")]  # fmt: skip
+    rows = []
+    for index, (first, second) in enumerate(zip(base.stages, other.stages)):
+        cells = []
+        for column in columns:
+            a, b = column.value(first), column.value(second)
+            change = f" ({100 * (b - a) / a:+.1f} %)" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else ""
+            cells.append(f"<td>{escape(column.shown(second))}{change}</td>")
+        rows.append(f"<tr><td>{_load(first, index, rate_axis):g}</td>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{escape(column.title)}</th>" for column in columns)
+    return (f"<h3>{escape(other.name)} against {escape(base.name)}</h3><table><thead><tr>"
+            f"<th>{'Rate' if rate_axis else 'Conc.'}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def render_comparison(runs: Sequence[Run]) -> str:
     """Two or more runs: their stage tables, per-stage deltas against the first, the charts overlaid."""
     sections = []
@@ -511,24 +557,8 @@ def render_comparison(runs: Sequence[Run]) -> str:
     rate_axis = all(by_rate(run.stages) for run in runs)
     for run in runs:
         sections.append(f"<section><h2>{escape(run.name)}</h2>{stage_table(run.stages)}</section>")
-    deltas = []
-    for run in runs[1:]:
-        rows = []
-        for index, (first, other) in enumerate(zip(base.stages, run.stages)):
-            def delta(metric: str, key: str | None, scale: float = 1.0) -> str:
-                a = first[metric] if key is None else first[metric][key]  # type: ignore[literal-required]
-                b = other[metric] if key is None else other[metric][key]  # type: ignore[literal-required]
-                if a is None or b is None:
-                    return "-"
-                change = f" ({100 * (b - a) / a:+.1f} %)" if a else ""
-                return f"{(b - a) * scale:+.3g}{change}"
-            rows.append(f"<tr><td>{_load(first, index, rate_axis):g}</td><td>{delta('rps', None)}</td>"
-                        f"<td>{delta('output_tokens_per_s', None)}</td><td>{delta('ttft_s', 'p99', 1000)}</td>"
-                        f"<td>{delta('tpot_s', 'p99', 1000)}</td><td>{delta('latency_s', 'mean')}</td></tr>")  # fmt: skip
-        deltas.append(f"<h3>{escape(run.name)} − {escape(base.name)}</h3><table><thead><tr>"
-                      f"<th>{'Rate' if rate_axis else 'Conc.'}</th><th>RPS</th>"
-                      "<th>Gen. tok/s</th><th>P99 TTFT (ms)</th><th>P99 TPOT (ms)</th><th>Avg Lat. (s)</th></tr>"
-                      f"</thead><tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+    sections.append(config_differences(runs))
+    deltas = [stage_deltas(base, run, rate_axis) for run in runs[1:]]
     sections.append(f"<section id=\"deltas\"><h2>Per-stage differences</h2>{''.join(deltas)}</section>")
 
     def overlay(title: str, unit: str, pick: Any) -> str:
