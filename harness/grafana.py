@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from harness.argparsing import OneLineArgumentParser
 from harness.resources import dashboard_path
+from harness.visible import visible
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +28,28 @@ ANNOTATION_TAGS = ("omniload", "stage")
 GRAFANA_TIMEOUT_S = 10.0
 
 
-def connect(url: str) -> Any:
-    """A GrafanaApi for `url`, authenticated from the environment."""
-    from grafana_client import GrafanaApi
-
+def credential_from_environment() -> Any:
+    """$GRAFANA_TOKEN, else ($GRAFANA_USER, $GRAFANA_PASSWORD), else None."""
     credential: Any = os.environ.get(TOKEN_ENV) or None
     if credential is None and os.environ.get(USER_ENV):
         credential = (os.environ[USER_ENV], os.environ.get(PASSWORD_ENV, ""))
-    return GrafanaApi.from_url(url, credential=credential, timeout=GRAFANA_TIMEOUT_S)
+    return credential
+
+
+def connect(url: str) -> Any:
+    """A GrafanaApi for `url`, authenticated from the environment (or the URL's user:password)."""
+    from grafana_client import GrafanaApi
+
+    return GrafanaApi.from_url(url, credential=credential_from_environment(), timeout=GRAFANA_TIMEOUT_S)
+
+
+def failure_cause(exc: BaseException, url: str) -> str:
+    """Why a Grafana call failed, in one line, with every secret it could carry masked."""
+    cause = f"{type(exc).__name__}: {exc}"
+    secrets = [os.environ.get(TOKEN_ENV), os.environ.get(PASSWORD_ENV), urlsplit(url).password]
+    for secret in filter(None, secrets):
+        cause = cause.replace(secret, "***")
+    return visible(cause)[:300]
 
 
 def push(api: Any, prometheus_url: str, dashboard: dict[str, Any]) -> None:
@@ -89,12 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --dashboard: cannot read {args.dashboard}: {exc}")
     from grafana_client.client import GrafanaException
 
+    parts = urlsplit(args.grafana_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        parser.error("argument --grafana-url: not an http(s) URL")
+    if credential_from_environment() is None and not parts.username:
+        parser.error(f"argument --grafana-url: no credentials: set ${TOKEN_ENV} (a service account token) or "
+                     f"${USER_ENV} and ${PASSWORD_ENV}")  # fmt: skip
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     try:
         push(connect(args.grafana_url), args.prometheus_url, dashboard)
-    except (GrafanaException, OSError) as exc:
-        sys.stderr.write(f"omniload grafana: error: push to {urlsplit(args.grafana_url).hostname} failed: "
-                         f"{type(exc).__name__}\n")  # fmt: skip
+    except (GrafanaException, OSError, ValueError) as exc:
+        sys.stderr.write(f"omniload grafana: error: push to {where} failed: {failure_cause(exc, args.grafana_url)}\n")
         return 1
-    print(f"pushed datasource {DATASOURCE_UID!r} and dashboard {dashboard.get('uid')!r} to "
-          f"{urlsplit(args.grafana_url).hostname}")  # fmt: skip
+    print(f"pushed datasource {DATASOURCE_UID!r} (-> {args.prometheus_url}) and dashboard {dashboard.get('uid')!r} "
+          f"to {where}: open {parts.scheme}://{where}/d/{DASHBOARD_UID}")  # fmt: skip
     return 0

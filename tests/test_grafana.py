@@ -59,3 +59,25 @@ def test_each_stage_start_and_end_is_annotated(tmp_path: Path) -> None:
     assert all(a["dashboardUID"] == "omniload" and a["tags"][:2] == ["omniload", "stage"] for a in annotations)
     assert [a["time"] for a in annotations] == sorted(a["time"] for a in annotations)
     assert stub.url not in (tmp_path / "summary.json").read_text() and TOKEN not in result.stdout + result.stderr
+
+
+def test_push_without_credentials_is_refused_before_connecting() -> None:
+    with grafana_stub() as stub:
+        result = subprocess.run([sys.executable, "-m", "harness.cli", "grafana", "push", "--grafana-url", stub.url,
+                                 "--prometheus-url", "http://prometheus:9090"], capture_output=True, text=True,
+                                timeout=60, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert result.returncode == 2 and stub.calls == []
+    assert result.stderr.strip().splitlines() == [
+        "omniload grafana: error: argument --grafana-url: no credentials: set $GRAFANA_TOKEN (a service account "
+        "token) or $GRAFANA_USER and $GRAFANA_PASSWORD"]  # fmt: skip
+
+
+def test_a_failed_push_names_host_port_and_cause_without_the_secret() -> None:
+    from harness.devtools.promserver import free_port
+
+    port = free_port()  # nothing listens there
+    result = push(f"http://127.0.0.1:{port}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1
+    assert lines[0].startswith(f"omniload grafana: error: push to 127.0.0.1:{port} failed: ") and "refused" in lines[0]
+    assert TOKEN not in result.stderr
