@@ -91,11 +91,13 @@ def test_compose_and_prometheus_config_are_valid() -> None:
     compose = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
                               str(REPO / "docker-compose.yml")], capture_output=True, text=True)  # fmt: skip
     assert compose.returncode == 0, compose.stdout + compose.stderr
-    promtool = subprocess.run(["promtool", "check", "config", str(REPO / "dashboards" / "prometheus.yml")],
-                              capture_output=True, text=True)  # fmt: skip
-    assert promtool.returncode == 0, promtool.stdout + promtool.stderr
-    for target in re.findall(r"targets: \[(.*?)\]", (REPO / "dashboards" / "prometheus.yml").read_text()):
-        assert target  # every job scrapes something
+    for config in ("prometheus.yml", "prometheus-local.yml"):  # the compose stack's, and one machine's
+        promtool = subprocess.run(["promtool", "check", "config", str(REPO / "dashboards" / config)],
+                                  capture_output=True, text=True)  # fmt: skip
+        assert promtool.returncode == 0, promtool.stdout + promtool.stderr
+        for target in re.findall(r"targets: \[(.*?)\]", (REPO / "dashboards" / config).read_text()):
+            assert target  # every job scrapes something
+    assert "'127.0.0.1:9646'" in (REPO / "dashboards" / "prometheus-local.yml").read_text()  # the default address
 
 
 def test_metrics_render_cheaply_with_bounded_labels() -> None:
