@@ -30,7 +30,9 @@ from pathlib import Path
 
 from harness.sim.config import DEFAULT_MODEL
 from harness.devtools.browser import PageLog, browser_page
+from harness.buckets import CLIENT_TTFT_BUCKETS_S
 from harness.devtools.promserver import Prometheus, free_port, start_prometheus
+from harness.master.stats import percentile
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.devtools.verify import request_errors, stages_seen
 from harness.jsonl import read_jsonl
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                                                               "vllm": sim.base_url.removeprefix("http://")})  # fmt: skip
     print(f"[demo]     Prometheus {prometheus.url} scrapes the master (:{metrics_port}) and the simulator every second")
     try:
-        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--only-summary",
+        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless",
                    "--host", sim.base_url, "--model", DEFAULT_MODEL, "--parallel", *DEMO_PARALLEL,
                    "--number", *DEMO_NUMBER, "--max-tokens", str(DEMO_OUTPUT_TOKENS),
                    "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print("[demo] 3/6 the same requests as the server saw them (joined on X-Request-Id):")
         check_against_ground_truth(report_dir, ground_truth)
         print("[demo] 4/6 what Prometheus scraped during the run (the Grafana dashboard shows these live):")
-        show_prometheus(prometheus, scraped_at)
+        show_prometheus(prometheus, scraped_at, report_dir)
         print("[demo] 5/6 the other load models (each in its own report directory):")
         show_load_models(sim, report_dir)
     finally:
@@ -107,7 +109,7 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
     for name, extra in (("rates", RATES_ARGS), ("sla", SLA_ARGS)):
         directory = report_dir / name
         shutil.rmtree(directory, ignore_errors=True)
-        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--only-summary", "--host",
+        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--host",
                    sim.base_url, "--model", DEFAULT_MODEL, "--report-dir", str(directory), "--metrics-port", "0", *extra]
         print("[demo]     " + shlex.join(["locust", *command[3:]]))
         exit_code = subprocess.run(command, timeout=LOCUST_DEADLINE_S, capture_output=True, text=True).returncode
@@ -147,13 +149,14 @@ def show_report(report_dir: Path) -> None:
         assert app.stdout is not None
         base = app.stdout.readline().split("serving on ")[1].split()[0].rstrip("/")
         with browser_page(allowed_prefix=base) as (page, log):
-            page.goto(f"{base}/run/{report_dir.name}")
-            page.locator("#omnibench").scroll_into_view_if_needed()
-            page.screenshot(path=str(report_dir / SCREENSHOTS[1]))
+            page.goto(f"{base}/")  # the app's list of runs (report.png shows a report)
+            page.screenshot(path=str(report_dir / SCREENSHOTS[1]), full_page=True)
+            runs_listed = page.locator("#runs tbody tr").count()
     finally:
         app.terminate()
         app.wait(10)
-    print(f"[demo]     screenshots: {report_dir / SCREENSHOTS[0]}, {report_dir / SCREENSHOTS[1]}")
+    print(f"[demo]     screenshots: {report_dir / SCREENSHOTS[0]}, {report_dir / SCREENSHOTS[1]} (the app's list: "
+          f"{runs_listed} runs)")
     print(f"[demo]     open it: a browser on {report}, or `omniload app {report_dir.parent}` (http://127.0.0.1:8650)")
 
 
@@ -162,11 +165,21 @@ def page_summary(marks: int, log: PageLog) -> str:
             f"{len(log.blocked_requests)} network requests attempted")
 
 
-def show_prometheus(prometheus: Prometheus, at_s: float) -> None:
+def show_prometheus(prometheus: Prometheus, at_s: float, report_dir: Path) -> None:
     def value(expr: str) -> float | None:
         result = prometheus.query(expr, at_s)
         return float(result[0]["value"][1]) if result else None
 
+    ttfts_s = sorted(r.ttft_s for r in read_records(str(report_dir / REQUESTS_FILE))
+                     if r.status == "ok" and not r.warmup and r.ttft_s is not None)  # fmt: skip
+    if ttfts_s:
+        exact_s = percentile(ttfts_s, 90)
+        upper = next(bound for bound in (*CLIENT_TTFT_BUCKETS_S, float("inf")) if exact_s <= bound)
+        lower = max((bound for bound in CLIENT_TTFT_BUCKETS_S if bound < exact_s), default=0.0)
+        print(f"[demo]     TTFT p90 over the run, exact from its {len(ttfts_s)} records: {exact_s * 1000:.0f} ms "
+              f"(largest {ttfts_s[-1] * 1000:.0f} ms). Prometheus's histogram_quantile below interpolates linearly "
+              f"inside the bucket holding it ({lower * 1000:g}–{upper * 1000:g} ms): anywhere in that bucket, even "
+              "above the largest value")  # fmt: skip
     for who, metric in (("client", "omniload_ttft_seconds"), ("server", "vllm:time_to_first_token_seconds")):
         p90_s = value(f"histogram_quantile(0.9, sum by (le) (max_over_time({metric}_bucket[10m])))")
         print(f"[demo]     TTFT p90 over the run, {who} side ({metric}): "

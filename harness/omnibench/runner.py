@@ -215,9 +215,9 @@ def format_table(summary: dict[str, Any]) -> str:
     rows = [("Model", "Dataset", "Metric", "Subset", "Num", "Score")]
     rows.append((summary["model"], summary["dataset"], "mean_acc", "OVERALL", str(summary["num"]),
                  f"{summary['mean_acc']:.4f}"))  # fmt: skip
-    for kind in ("by_task_type", "by_audio_type"):
+    for kind, prefix in (("by_task_type", "task: "), ("by_audio_type", "audio: ")):  # the two breakdowns apart
         for subset, values in summary[kind].items():
-            rows.append((summary["model"], summary["dataset"], "mean_acc", subset, str(values["num"]),
+            rows.append((summary["model"], summary["dataset"], "mean_acc", prefix + subset, str(values["num"]),
                          f"{values['mean_acc']:.4f}"))  # fmt: skip
     widths = [max(len(row[column]) for row in rows) for column in range(6)]
     lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |" for row in rows]

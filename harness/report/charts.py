@@ -38,6 +38,15 @@ def _ticks(low: float, high: float) -> list[float]:
     return ticks
 
 
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Labels for a run of ticks, with the fewest decimals that keep them distinct (182.2, 182.4: not 182, 182)."""
+    for decimals in range(0, 7):
+        labels = [f"{tick:,.{decimals}f}" if abs(tick) >= 1000 else f"{tick:.{decimals}f}" for tick in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [_label(tick) for tick in ticks]
+
+
 def _label(value: float) -> str:
     if value == 0:
         return "0"
@@ -65,13 +74,13 @@ class Frame:
 
     def axes(self, title: str, x_label: str, y_label: str) -> list[str]:
         parts = [f'<text x="{WIDTH / 2}" y="16" class="title">{escape(title)}</text>']
-        for tick in self.y_ticks:
+        for tick, label in zip(self.y_ticks, tick_labels(self.y_ticks)):
             y = self.y(tick)
             parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-            parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" class="ytick">{_label(tick)}</text>')
-        for tick in self.x_ticks:
+            parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" class="ytick">{label}</text>')
+        for tick, label in zip(self.x_ticks, tick_labels(self.x_ticks)):
             x = self.x(tick)
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{_label(tick)}</text>')
+            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{label}</text>')
         parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT - 6}" class="axis">{escape(x_label)}</text>')
         parts.append(f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">'
                      f"{escape(y_label)}</text>")  # fmt: skip
@@ -133,8 +142,8 @@ def histogram(title: str, x_label: str, values: Sequence[float], bins: int = 30)
     return _svg(parts)
 
 
-def bar_chart(title: str, y_label: str, bars: Sequence[tuple[str, float]]) -> str:
-    """One bar per label (e.g. server-side histogram buckets)."""
+def bar_chart(title: str, x_label: str, y_label: str, bars: Sequence[tuple[str, float]]) -> str:
+    """One bar per label (e.g. server-side histogram buckets); both axes named with their units."""
     if not bars:
         return empty_chart(title, "no data")
     frame = Frame((0.0, float(len(bars))), (0.0, max(value for _, value in bars) or 1.0))
@@ -147,8 +156,9 @@ def bar_chart(title: str, y_label: str, bars: Sequence[tuple[str, float]]) -> st
                      f"{_label(value)}</title></rect>")  # fmt: skip
         if len(bars) <= 16:
             parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{escape(label)}</text>')
-    for tick in frame.y_ticks:
-        parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{frame.y(tick) + 4:.1f}" class="ytick">{_label(tick)}</text>')
+    for tick, label in zip(frame.y_ticks, tick_labels(frame.y_ticks)):
+        parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{frame.y(tick) + 4:.1f}" class="ytick">{label}</text>')
+    parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT - 6}" class="axis">{escape(x_label)}</text>')
     parts.append(f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">{escape(y_label)}</text>')
     return _svg(parts)
 

@@ -100,6 +100,7 @@ def server_sections(lines: Sequence[dict[str, Any]], stages: Sequence[StageSumma
         parallel = stages[index]["parallel"] if index < len(stages) else None
         for histogram, label in HISTOGRAMS.items():
             figures.append(charts.bar_chart(f"Server {label}, stage {index + 1} (concurrency {parallel})",
-                                            "requests", _bucket_bars(before, after, histogram)))  # fmt: skip
+                                            f"{label} bucket, upper bound (ms)", "requests",
+                                            _bucket_bars(before, after, histogram)))  # fmt: skip
     return ('<section id="server"><h2>The server\'s side (its /metrics, scraped during the run)</h2>'
             '<div class="grid">' + "".join(figures) + "</div></section>")
