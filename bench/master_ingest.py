@@ -29,12 +29,27 @@ OUTPUT_TOKENS = 1024
 
 
 def record_message(index: int, worker: int) -> wire.RecordMessage:
-    record = RequestRecord(f"r-{worker}-{index}", 0, worker, index % 64, 1_800_000_000.0 + index * 0.01, 1024,
-                           duration_s=20.5, ttfb_s=0.05, ttft_s=0.2 + (index % 50) / 1000, ttfot_s=0.2,
-                           latency_s=20.5, tpot_s=0.02,
-                           itl_s=[0.0195 + (i % 13) / 10_000 for i in range(OUTPUT_TOKENS - 1)],
-                           tokens_per_event=[1] * OUTPUT_TOKENS, prompt_tokens=1282, multimodal_tokens=258,
-                           completion_tokens=OUTPUT_TOKENS, tokens_source="usage", finish_reason="length")  # fmt: skip
+    record = RequestRecord(
+        f"r-{worker}-{index}",
+        0,
+        worker,
+        index % 64,
+        1_800_000_000.0 + index * 0.01,
+        1024,
+        duration_s=20.5,
+        ttfb_s=0.05,
+        ttft_s=0.2 + (index % 50) / 1000,
+        ttfot_s=0.2,
+        latency_s=20.5,
+        tpot_s=0.02,
+        itl_s=[0.0195 + (i % 13) / 10_000 for i in range(OUTPUT_TOKENS - 1)],
+        tokens_per_event=[1] * OUTPUT_TOKENS,
+        prompt_tokens=1282,
+        multimodal_tokens=258,
+        completion_tokens=OUTPUT_TOKENS,
+        tokens_source="usage",
+        finish_reason="length",
+    )
     return {"record": record.to_dict(), "permit": None, "cpu_s": 1.0}
 
 
@@ -57,8 +72,10 @@ def side_by_side(messages: list[wire.RecordMessage]) -> str:
     for message in messages:
         observe_many(bulk, bounds, message["record"]["itl_s"])
     bulk_s = time.process_time() - started_s
-    return (f"ITL histogram per record: one observe() per gap {one_s / len(messages) * 1e6:,.0f} µs, in bulk "
-            f"{bulk_s / len(messages) * 1e6:,.0f} µs ({one_s / bulk_s:.0f}x)")
+    return (
+        f"ITL histogram per record: one observe() per gap {one_s / len(messages) * 1e6:,.0f} µs, in bulk "
+        f"{bulk_s / len(messages) * 1e6:,.0f} µs ({one_s / bulk_s:.0f}x)"
+    )
 
 
 def main() -> None:
@@ -68,8 +85,10 @@ def main() -> None:
     args = parser.parse_args()
     report_dir = tempfile.mkdtemp(prefix="omniload-ingest-")
     cluster = FakeCluster()
-    master = Master(fake_environment(cluster.master, num_users=64),
-                    options_from_argv(["--model", MODEL, "--report-dir", report_dir], "http://127.0.0.1:9"))  # fmt: skip
+    master = Master(
+        fake_environment(cluster.master, num_users=64),
+        options_from_argv(["--model", MODEL, "--report-dir", report_dir], "http://127.0.0.1:9"),
+    )
     senders = [cluster.add_worker(f"w{worker}") for worker in range(args.workers)]
     messages = [record_message(index, index % args.workers) for index in range(args.records)]
     started_cpu_s, started_s = time.process_time(), time.perf_counter()
@@ -78,10 +97,12 @@ def main() -> None:
     cpu_s, wall_s = time.process_time() - started_cpu_s, time.perf_counter() - started_s
     master.close()
     print(side_by_side(messages[:500]))
-    print(f"{args.records} records ({OUTPUT_TOKENS - 1} ITLs each) from {args.workers} workers: "
-          f"{args.records / cpu_s:,.0f} records per CPU-second ({cpu_s / args.records * 1e6:,.0f} µs each; "
-          f"wall {args.records / wall_s:,.0f}/s); with 20 s requests that keeps up with "
-          f"{args.records / cpu_s * 20:,.0f} streams")  # fmt: skip
+    print(
+        f"{args.records} records ({OUTPUT_TOKENS - 1} ITLs each) from {args.workers} workers: "
+        f"{args.records / cpu_s:,.0f} records per CPU-second ({cpu_s / args.records * 1e6:,.0f} µs each; "
+        f"wall {args.records / wall_s:,.0f}/s); with 20 s requests that keeps up with "
+        f"{args.records / cpu_s * 20:,.0f} streams"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,20 @@ def main() -> None:
         metrics = LiveMetrics("Qwen3-Omni-30B-A3B-Instruct")
         started_s = time.perf_counter()
         for worker in range(workers):
-            record = RequestRecord("r", 0, worker, 0, 0.0, 1024, ttft_s=0.2, tpot_s=0.02, latency_s=20.0,
-                                   itl_s=[0.02] * 1023, prompt_tokens=1282, completion_tokens=1024)  # fmt: skip
+            record = RequestRecord(
+                "r",
+                0,
+                worker,
+                0,
+                0.0,
+                1024,
+                ttft_s=0.2,
+                tpot_s=0.02,
+                latency_s=20.0,
+                itl_s=[0.02] * 1023,
+                prompt_tokens=1282,
+                completion_tokens=1024,
+            )
             for _ in range(RECORDS_PER_WORKER // workers if workers > 8 else RECORDS_PER_WORKER):
                 metrics.observe(record, worker_cpu_s=1.0)
         observed = workers * (RECORDS_PER_WORKER // workers if workers > 8 else RECORDS_PER_WORKER)
@@ -38,8 +50,10 @@ def main() -> None:
             started_s = time.perf_counter()
             page = generate_latest(metrics.registry)
             timings.append(time.perf_counter() - started_s)
-        print(f"{workers:>7} {len(page.splitlines()):>12} {len(page) / 1024:>8.1f} "
-              f"{statistics.median(timings) * 1000:>18.2f} {observe_us:>18.0f}")  # fmt: skip
+        print(
+            f"{workers:>7} {len(page.splitlines()):>12} {len(page) / 1024:>8.1f} "
+            f"{statistics.median(timings) * 1000:>18.2f} {observe_us:>18.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -35,16 +35,24 @@ def main() -> None:
     for image in images:
         stored_png(np.asarray(image))
     stored_s = (time.perf_counter() - started_s) / IMAGES
-    print(f"512x512 noise PNG: Pillow {pillow_s * 1000:.1f} ms, stored {stored_s * 1000:.1f} ms ({pillow_s / stored_s:.0f}x)")
+    print(
+        f"512x512 noise PNG: Pillow {pillow_s * 1000:.1f} ms, stored {stored_s * 1000:.1f} ms "
+        f"({pillow_s / stored_s:.0f}x)"
+    )
     tokenizer = load_tokenizer()
     for content in ("shapes", "noise"):
         options = options_from_argv(["--model", "m", "--image-content", content], "http://127.0.0.1:9")
         build_payloads(options.payload, "m", tokenizer, 10, 0, 0)  # warm up
         started_s = time.perf_counter()
         built = build_payloads(options.payload, "m", tokenizer, PAYLOADS, 1, 0)
-        print(f"{PAYLOADS} payloads, --image-content {content}{' (the default)' if content == 'shapes' else ''}: "
-              f"{time.perf_counter() - started_s:.1f} s (mean body {sum(len(p.body) for p in built) / len(built) / 1024:.0f} KB, "
-              f"all distinct: {len({p.body for p in built}) == len(built)})", flush=True)  # fmt: skip
+        print(
+            f"{PAYLOADS} payloads, --image-content {content}{' (the default)' if content == 'shapes' else ''}: "
+            f"{time.perf_counter() - started_s:.1f} s "
+            f"(mean body {sum(len(p.body) for p in built) / len(built) / 1024:.0f} KB, "
+            f"all distinct: {len({p.body for p in built}) == len(built)})",
+            flush=True,
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -38,8 +38,14 @@ def cpu_seconds(pid: int) -> float:
 
 async def one_stream(session: aiohttp.ClientSession, url: str, tokens: int, delay_s: float) -> int:
     await asyncio.sleep(delay_s)
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me a long story."}],
-            "max_tokens": tokens, "min_tokens": tokens, "ignore_eos": True, "stream": True}  # fmt: skip
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Tell me a long story."}],
+        "max_tokens": tokens,
+        "min_tokens": tokens,
+        "ignore_eos": True,
+        "stream": True,
+    }
     received = 0
     async with session.post(url, json=body) as response:
         async for chunk in response.content.iter_any():
@@ -89,17 +95,26 @@ def main() -> int:
     last_send = max(r["last_token_at"] for r in records)
     active_s = last_send - first_send
     completions = sum(r["completion_tokens"] for r in records)
-    print(f"streams={len(records)} tokens/stream={args.tokens} fixed TTFT/ITL={args.ttft_ms}/{args.itl_ms} ms "
-          f"stagger={stagger_s * 1000:.1f} ms")  # fmt: skip
-    print(f"events={events} completion_tokens={completions} active={active_s:.2f} s "
-          f"rate={events / active_s:.0f} events/s")  # fmt: skip
-    print(f"simulator CPU: {cpu_s:.2f} s over {wall_s:.2f} s wall = {100 * cpu_s / wall_s:.1f} % of one core "
-          f"({1e6 * cpu_s / events:.1f} µs per event, request handling included)")  # fmt: skip
-    print(f"send lateness vs schedule: p50={percentile(lags_ms, 50):.3f} ms p99={percentile(lags_ms, 99):.3f} ms "
-          f"max={lags_ms[-1]:.3f} ms")  # fmt: skip
+    print(
+        f"streams={len(records)} tokens/stream={args.tokens} fixed TTFT/ITL={args.ttft_ms}/{args.itl_ms} ms "
+        f"stagger={stagger_s * 1000:.1f} ms"
+    )
+    print(
+        f"events={events} completion_tokens={completions} active={active_s:.2f} s rate={events / active_s:.0f} events/s"
+    )
+    print(
+        f"simulator CPU: {cpu_s:.2f} s over {wall_s:.2f} s wall = {100 * cpu_s / wall_s:.1f} % of one core "
+        f"({1e6 * cpu_s / events:.1f} µs per event, request handling included)"
+    )
+    print(
+        f"send lateness vs schedule: p50={percentile(lags_ms, 50):.3f} ms p99={percentile(lags_ms, 99):.3f} ms "
+        f"max={lags_ms[-1]:.3f} ms"
+    )
     first_event_lags_ms = sorted(record["event_lag_us"][0] / 1000 for record in records)
-    print(f"first events only: p50={percentile(first_event_lags_ms, 50):.3f} ms "
-          f"max={first_event_lags_ms[-1]:.3f} ms; events later than 5 ms: {sum(lag > 5 for lag in lags_ms)}")  # fmt: skip
+    print(
+        f"first events only: p50={percentile(first_event_lags_ms, 50):.3f} ms "
+        f"max={first_event_lags_ms[-1]:.3f} ms; events later than 5 ms: {sum(lag > 5 for lag in lags_ms)}"
+    )
     ok = 100 * cpu_s / wall_s <= 40 and percentile(lags_ms, 99) <= 2.0
     print("targets (CPU <= 40 %, p99 <= 2 ms):", "met" if ok else "NOT met")
     return 0

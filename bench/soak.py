@@ -51,11 +51,31 @@ def main() -> None:
     run_s = args.minutes * 60
     report = Path(tempfile.mkdtemp(prefix="omniload-soak-"))
     sim = start_sim(["--fixed", "20", "5", "--model", MODEL], ground_truth=str(report / "truth.jsonl"))
-    locust = subprocess.Popen(locust_command(["--headless", "-u", str(args.users), "-r", str(args.users), "-t",
-                                              f"{run_s:.0f}s", "--host", sim.base_url, "--model", MODEL,
-                                              "--max-tokens", "128", "--report-dir", str(report),
-                                              "--metrics-port", str(free_port())]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    locust = subprocess.Popen(
+        locust_command(
+            [
+                "--headless",
+                "-u",
+                str(args.users),
+                "-r",
+                str(args.users),
+                "-t",
+                f"{run_s:.0f}s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--max-tokens",
+                "128",
+                "--report-dir",
+                str(report),
+                "--metrics-port",
+                str(free_port()),
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     samples: list[tuple[float, int]] = []
     builder_samples: list[int] = []
     try:
@@ -65,8 +85,11 @@ def main() -> None:
             if requests.exists() and requests.stat().st_size:  # load is running
                 samples.append((time.monotonic() - started_s, rss_bytes(locust.pid)))
                 builder_samples.append(children_rss_bytes(locust.pid))
-                print(f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1] / 2**20:7.1f} MiB, payload builder "
-                      f"{builder_samples[-1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
+                print(
+                    f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1] / 2**20:7.1f} MiB, payload builder "
+                    f"{builder_samples[-1] / 2**20:7.1f} MiB",
+                    flush=True,
+                )
             time.sleep(SAMPLE_EVERY_S)
         locust.wait(300)
     finally:
@@ -76,17 +99,21 @@ def main() -> None:
     records = read_jsonl(str(report / "requests.jsonl"))
     digests = [request["body_digest"] for request in sim.ground_truth_records() if "body_digest" in request]
     payloads = json.loads((report / "summary.json").read_text())["workers"]["0"]["payloads"]
-    print(f"payloads: {len(digests)} requests reached the server with {len(set(digests))} distinct bodies; "
-          f"summary: reused {payloads['reused']}, built during load {payloads['built_during_load']}, "
-          f"waits for a payload {payloads['waits']} ({payloads['wait_s']} s)")  # fmt: skip
+    print(
+        f"payloads: {len(digests)} requests reached the server with {len(set(digests))} distinct bodies; "
+        f"summary: reused {payloads['reused']}, built during load {payloads['built_during_load']}, "
+        f"waits for a payload {payloads['waits']} ({payloads['wait_s']} s)"
+    )
     load_started_s = samples[0][0]
     after_warm_up = [rss for at_s, rss in samples if at_s >= load_started_s + WARM_UP_S]
     growth = (after_warm_up[-1] - after_warm_up[0]) / after_warm_up[0]
-    print(f"{len(records)} requests ({sum(r['status'] == 'ok' for r in records)} ok) in {args.minutes:g} min at "
-          f"{args.users} users; RSS after {WARM_UP_S:.0f} s warm-up {after_warm_up[0] / 2**20:.1f} MiB, at the end "
-          f"{after_warm_up[-1] / 2**20:.1f} MiB: growth {100 * growth:+.1f} % (target under "
-          f"{100 * TARGET_GROWTH:.0f} %), peak {max(rss for _, rss in samples) / 2**20:.1f} MiB; payload builder "
-          f"process peak {max(builder_samples) / 2**20:.1f} MiB")  # fmt: skip
+    print(
+        f"{len(records)} requests ({sum(r['status'] == 'ok' for r in records)} ok) in {args.minutes:g} min at "
+        f"{args.users} users; RSS after {WARM_UP_S:.0f} s warm-up {after_warm_up[0] / 2**20:.1f} MiB, at the end "
+        f"{after_warm_up[-1] / 2**20:.1f} MiB: growth {100 * growth:+.1f} % (target under "
+        f"{100 * TARGET_GROWTH:.0f} %), peak {max(rss for _, rss in samples) / 2**20:.1f} MiB; payload builder "
+        f"process peak {max(builder_samples) / 2**20:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -40,13 +40,15 @@ def auto_processes(args: list[str]) -> list[str]:
     """
     spare = str(max(1, (os.cpu_count() or 1) - 1))
     result = []
-    for previous, arg in zip(["", *args], args):
+    for previous, arg in zip(["", *args], args, strict=False):
         if previous == "--processes" and arg == "auto":
             arg = spare
         elif previous == "--processes" or arg.startswith("--processes="):
             count = arg.removeprefix("--processes=")
             if not (count.lstrip("-").isdigit() and (int(count) >= 1 or int(count) == -1)):
-                raise BadOption("--processes", f"{count!r}: a count of processes (1 or more), -1 (one per core) or auto")
+                raise BadOption(
+                    "--processes", f"{count!r}: a count of processes (1 or more), -1 (one per core) or auto"
+                )
         result.append(arg)
     return result
 

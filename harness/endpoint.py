@@ -47,8 +47,11 @@ def checked_base_url(url: str | None, flag: str, credentials_allowed: bool = Fal
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadOption(flag, "is not an http(s) URL" + ("" if parts.username else f": {url!r}"))
     if (parts.username or parts.password) and not credentials_allowed:
-        raise BadOption(flag, "carries credentials (user:password@), which would be written into the reports; "
-                        "remove them and pass the key with --api-key (sent as a Bearer token)")  # fmt: skip
+        raise BadOption(
+            flag,
+            "carries credentials (user:password@), which would be written into the reports; "
+            "remove them and pass the key with --api-key (sent as a Bearer token)",
+        )
     return url.rstrip("/")
 
 
@@ -63,7 +66,7 @@ def endpoint_from_url(url: str, model: str, api_key: str, flag: str) -> Endpoint
     if base_url.endswith(CHAT_COMPLETIONS_SUFFIX):
         parts = urlsplit(base_url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        return Endpoint(origin, model, api_key, base_url[len(origin):])
+        return Endpoint(origin, model, api_key, base_url[len(origin) :])
     return Endpoint(server_root(base_url), model, api_key)
 
 

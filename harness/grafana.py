@@ -56,8 +56,14 @@ def push(api: Any, prometheus_url: str, dashboard: dict[str, Any]) -> None:
     """Create or update the Prometheus datasource (uid "prometheus"), then the dashboard."""
     from grafana_client.client import GrafanaClientError
 
-    datasource = {"name": "Prometheus", "uid": DATASOURCE_UID, "type": "prometheus", "access": "proxy",
-                  "url": prometheus_url, "isDefault": True}  # fmt: skip
+    datasource = {
+        "name": "Prometheus",
+        "uid": DATASOURCE_UID,
+        "type": "prometheus",
+        "access": "proxy",
+        "url": prometheus_url,
+        "isDefault": True,
+    }
     try:
         api.datasource.get_datasource_by_uid(DATASOURCE_UID)
     except GrafanaClientError:
@@ -81,12 +87,17 @@ class StageAnnotator:
     def mark(self, event: str, stage_number: int, parallel: int, number: str) -> None:
         text = f"stage {stage_number} {event}: parallel {parallel}, number {number}"
         try:
-            self.api.annotations.add_annotation(dashboard_uid=DASHBOARD_UID, time_from=int(time.time() * 1000),
-                                                tags=[*ANNOTATION_TAGS, event], text=text)  # fmt: skip
+            self.api.annotations.add_annotation(
+                dashboard_uid=DASHBOARD_UID,
+                time_from=int(time.time() * 1000),
+                tags=[*ANNOTATION_TAGS, event],
+                text=text,
+            )
         except Exception as exc:  # annotations are a convenience: never stop a run for them
             if not self._warned:
-                logger.warning("omniload: Grafana annotation on %s failed (%s); going on without", self.host,
-                               type(exc).__name__)  # fmt: skip
+                logger.warning(
+                    "omniload: Grafana annotation on %s failed (%s); going on without", self.host, type(exc).__name__
+                )
                 self._warned = True
 
 
@@ -94,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     """`omniload grafana push --grafana-url URL --prometheus-url URL [--dashboard FILE]`."""
     parser = OneLineArgumentParser(prog="omniload grafana", description=main.__doc__)
     parser.add_argument("action", choices=["push"])
-    parser.add_argument("--grafana-url", required=True, help=f"credentials from ${TOKEN_ENV} or ${USER_ENV}/${PASSWORD_ENV}")
+    parser.add_argument(
+        "--grafana-url", required=True, help=f"credentials from ${TOKEN_ENV} or ${USER_ENV}/${PASSWORD_ENV}"
+    )
     parser.add_argument("--prometheus-url", required=True, help="as Grafana reaches it, e.g. http://prometheus:9090")
     parser.add_argument("--dashboard", default=dashboard_path(), help="default: the dashboard omniload ships")
     args = parser.parse_args(argv)
@@ -108,14 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         parser.error("argument --grafana-url: not an http(s) URL")
     if credential_from_environment() is None and not parts.username:
-        parser.error(f"argument --grafana-url: no credentials: set ${TOKEN_ENV} (a service account token) or "
-                     f"${USER_ENV} and ${PASSWORD_ENV}")  # fmt: skip
+        parser.error(
+            f"argument --grafana-url: no credentials: set ${TOKEN_ENV} (a service account token) or "
+            f"${USER_ENV} and ${PASSWORD_ENV}"
+        )
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     try:
         push(connect(args.grafana_url), args.prometheus_url, dashboard)
     except (GrafanaException, OSError, ValueError) as exc:
         sys.stderr.write(f"omniload grafana: error: push to {where} failed: {failure_cause(exc, args.grafana_url)}\n")
         return 1
-    print(f"pushed datasource {DATASOURCE_UID!r} (-> {args.prometheus_url}) and dashboard {dashboard.get('uid')!r} "
-          f"to {where}: open {parts.scheme}://{where}/d/{DASHBOARD_UID}")  # fmt: skip
+    print(
+        f"pushed datasource {DATASOURCE_UID!r} (-> {args.prometheus_url}) and dashboard {dashboard.get('uid')!r} "
+        f"to {where}: open {parts.scheme}://{where}/d/{DASHBOARD_UID}"
+    )
     return 0

@@ -15,6 +15,12 @@ Locust's parser and these hooks:
 
 from __future__ import annotations
 
+import gevent
+import locust.runners
+from locust import events
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
 import dataclasses
 import logging
 import os
@@ -25,19 +31,20 @@ import tempfile
 import time
 from typing import Any, NoReturn
 
-import gevent
-import locust.runners
-from locust import events
-from locust.env import Environment
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
-
 from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
 from harness.endpoint import is_loopback
 from harness.load.generator import LoadGenerator
-from harness.load.preflight import (DETECT_TIMEOUT_S, PREFLIGHT_TIMEOUT_S, ExtensionsRefused, bounds_for,
-                                    check_lengths_fit, check_reachable, check_request_shape,
-                                    detect_server_profile)  # fmt: skip
+from harness.load.preflight import (
+    DETECT_TIMEOUT_S,
+    PREFLIGHT_TIMEOUT_S,
+    ExtensionsRefused,
+    bounds_for,
+    check_lengths_fit,
+    check_reachable,
+    check_request_shape,
+    detect_server_profile,
+)
 from harness.load.prompts import PromptLengthError
 from harness.load.readiness import wait_for_server
 from harness.master.master import Master
@@ -96,23 +103,36 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         try:
             master.metrics.serve(options.metrics.host, options.metrics.port)
         except OSError as error:
-            exit_bad_option(BadOption("--metrics-port", f"cannot serve on {options.metrics.host}:"
-                                      f"{options.metrics.port}: {error.strerror}"))  # fmt: skip
+            exit_bad_option(
+                BadOption(
+                    "--metrics-port", f"cannot serve on {options.metrics.host}:{options.metrics.port}: {error.strerror}"
+                )
+            )
     if web_ui is not None:
         add_stages_tab(web_ui, master)
         guard_start_form(web_ui, flag_dests(), SECRET_FLAGS)
         if parsed.web_host in ("", "*") or not is_loopback(parsed.web_host):
-            logger.warning("omniload: the web UI listens on %s without a login: anyone who can reach it can start "
-                           "and stop runs", parsed.web_host or "every interface")  # fmt: skip
+            logger.warning(
+                "omniload: the web UI listens on %s without a login: anyone who can reach it can start and stop runs",
+                parsed.web_host or "every interface",
+            )
     if isinstance(runner, MasterRunner):
         _keep_secrets_home(runner)
         bind = parsed.master_bind_host
         if bind in ("", "*") or not is_loopback(bind):
-            logger.info("omniload: the master takes workers on %s:%d (secrets are not sent to them: each worker "
-                        "reads --api-key or $OPENAI_API_KEY itself)", bind, parsed.master_bind_port)  # fmt: skip
+            logger.info(
+                "omniload: the master takes workers on %s:%d (secrets are not sent to them: each worker "
+                "reads --api-key or $OPENAI_API_KEY itself)",
+                bind,
+                parsed.master_bind_port,
+            )
         else:
-            logger.info("omniload: the master takes workers on %s:%d only (this machine); workers elsewhere "
-                        "need --master-bind-host 0.0.0.0", bind, parsed.master_bind_port)  # fmt: skip
+            logger.info(
+                "omniload: the master takes workers on %s:%d only (this machine); workers elsewhere "
+                "need --master-bind-host 0.0.0.0",
+                bind,
+                parsed.master_bind_port,
+            )
     _stop_gracefully_on_signals(environment, master)
     if options.scrape_server_metrics:  # vLLM's /metrics: the report shows the server's side
         environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
@@ -202,14 +222,21 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
     auto = parsed.server_profile == "auto"
     if auto:  # by behaviour: vLLM's extensions when an exact length is asked, dropped only if refused
         parsed.server_profile = "vllm" if options.payload.min_tokens or options.payload.ignore_eos else "openai"
-        logger.info("omniload: server profile %s (%s; %s)", parsed.server_profile, why,
-                    "exact output length asked" if parsed.server_profile == "vllm" else "no minimum output asked")
+        logger.info(
+            "omniload: server profile %s (%s; %s)",
+            parsed.server_profile,
+            why,
+            "exact output length asked" if parsed.server_profile == "vllm" else "no minimum output asked",
+        )
         options = load_options(parsed, options.endpoint.base_url)
     check_lengths_fit(options.endpoint, options.payload, detect_bounds)
     if options.omnibench is not None:
         try:
-            check_media(load_samples(options.omnibench.dataset, options.omnibench.limit),
-                        options.omnibench.use_image, options.omnibench.use_audio)  # fmt: skip
+            check_media(
+                load_samples(options.omnibench.dataset, options.omnibench.limit),
+                options.omnibench.use_image,
+                options.omnibench.use_audio,
+            )
         except DatasetError as error:
             raise BadOption("--omnibench-dataset", str(error)) from None
     preflight_bounds = bounds_for(options.connection, PREFLIGHT_TIMEOUT_S)
@@ -218,8 +245,11 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
     except ExtensionsRefused as refusal:
         if not auto or options.payload.explicit_extensions:
             raise  # set by flag: never dropped silently
-        logger.warning("omniload: the server refused %s: sending plain OpenAI fields (output lengths are not "
-                       "enforced); --server-profile openai says so up front", ", ".join(refusal.fields))  # fmt: skip
+        logger.warning(
+            "omniload: the server refused %s: sending plain OpenAI fields (output lengths are not "
+            "enforced); --server-profile openai says so up front",
+            ", ".join(refusal.fields),
+        )
         parsed.server_profile = "openai"
         options = load_options(parsed, options.endpoint.base_url)
         check_request_shape(options.endpoint, options.payload, preflight_bounds)
@@ -233,7 +263,9 @@ def check_report_dir(directory: str) -> None:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as error:
-        raise BadOption("--report-dir", f"cannot write into {directory} ({error.strerror or type(error).__name__})") from None
+        raise BadOption(
+            "--report-dir", f"cannot write into {directory} ({error.strerror or type(error).__name__})"
+        ) from None
 
 
 def check_can_listen(host: str, port: int) -> None:
@@ -244,7 +276,11 @@ def check_can_listen(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except (OSError, OverflowError) as error:
-        flag = "--metrics-host" if isinstance(error, socket.gaierror) or getattr(error, "errno", None) == 99 else "--metrics-port"
+        flag = (
+            "--metrics-host"
+            if isinstance(error, socket.gaierror) or getattr(error, "errno", None) == 99
+            else "--metrics-port"
+        )
         raise BadOption(flag, f"cannot listen on {host}:{port} ({getattr(error, 'strerror', None) or error})") from None
 
 
@@ -338,7 +374,11 @@ def _finish_run(master: Master) -> None:
         master.add_to_summary(summary, "omnibench", omnibench)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     report = write_report(options.report_dir, embed_media=options.embed_samples)
-    print(f"report: {report}   (open it in a browser, or: omniload app {os.path.dirname(os.path.dirname(report)) or '.'})", flush=True)
+    print(
+        f"report: {report}   (open it in a browser, or: omniload app "
+        f"{os.path.dirname(os.path.dirname(report)) or '.'})",
+        flush=True,
+    )
     master.environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
     if options.metrics.port and options.metrics.linger_s:
         master.metrics.linger(options.metrics.linger_s)

@@ -1,4 +1,6 @@
-"""Prompt token accounting as vLLM does it for Qwen3-Omni (the simulator counts by it; the load generator expects by it).
+"""Prompt token accounting as vLLM does it for Qwen3-Omni.
+
+The simulator counts by it; the load generator expects by it.
 
 Text: the messages' text parts rendered with the chat template and tokenized.
 

@@ -27,9 +27,16 @@ from harness import safejson
 from harness.argparsing import BadOption, at_least
 from harness.endpoint import DEFAULT_API_PATH, OPENAI_VERSION_SEGMENT, Endpoint, checked_base_url, server_root
 from harness.load.audio import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
-from harness.slaspec import (DEFAULT_LOWER_BOUND, DEFAULT_NUM_RUNS, DEFAULT_NUMBER_MULTIPLIER, DEFAULT_UPPER_BOUND,
-                             SLA_VARIABLES, SlaSpec, parse_sla_params)  # fmt: skip
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
+from harness.slaspec import (
+    DEFAULT_LOWER_BOUND,
+    DEFAULT_NUM_RUNS,
+    DEFAULT_NUMBER_MULTIPLIER,
+    DEFAULT_UPPER_BOUND,
+    SLA_VARIABLES,
+    SlaSpec,
+    parse_sla_params,
+)
 
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_MAX_TOKENS = 1024
@@ -60,9 +67,15 @@ DEFAULT_AUDIO_SECONDS = 5.0
 MAX_POOL_MEMORY_SHARE = 0.5
 # Request fields the measurement depends on, which --extra-args may not override, and the
 # flag that sets each one (other fields, temperature included, are merged in as given).
-RESERVED_BODY_FIELDS = {"model": "--model", "messages": "--min/--max-prompt-length, --image-* and --audio-*",
-                        "stream": "--stream/--no-stream", "stream_options": "--stream", "max_tokens": "--max-tokens",
-                        "min_tokens": "--min-tokens", "ignore_eos": "--ignore-eos"}  # fmt: skip
+RESERVED_BODY_FIELDS = {
+    "model": "--model",
+    "messages": "--min/--max-prompt-length, --image-* and --audio-*",
+    "stream": "--stream/--no-stream",
+    "stream_options": "--stream",
+    "max_tokens": "--max-tokens",
+    "min_tokens": "--min-tokens",
+    "ignore_eos": "--ignore-eos",
+}
 API_KEY_ENV = "OPENAI_API_KEY"
 
 IMAGE_CONTENTS = ("noise", "shapes")
@@ -102,125 +115,295 @@ def add_arguments(parser: Any) -> None:
         added.add(dest)
 
     add("--model", default="", help="Model name sent in each request (required)")
-    add("--api-key", default=os.environ.get(API_KEY_ENV, ""), is_secret=True,
-        help=f"Bearer token (default: ${API_KEY_ENV}); never written anywhere")  # fmt: skip
+    add(
+        "--api-key",
+        default=os.environ.get(API_KEY_ENV, ""),
+        is_secret=True,
+        help=f"Bearer token (default: ${API_KEY_ENV}); never written anywhere",
+    )
     add("--api-path", default=DEFAULT_API_PATH, help="Chat completions path on --host")
-    add("--min-prompt-length", type=int, default=DEFAULT_PROMPT_TOKENS,
-        help="Fewest text tokens per prompt (chat template included)")  # fmt: skip
-    add("--max-prompt-length", type=int, default=DEFAULT_PROMPT_TOKENS,
-        help="Most text tokens per prompt; lengths are drawn uniformly between min and max")  # fmt: skip
+    add(
+        "--min-prompt-length",
+        type=int,
+        default=DEFAULT_PROMPT_TOKENS,
+        help="Fewest text tokens per prompt (chat template included)",
+    )
+    add(
+        "--max-prompt-length",
+        type=int,
+        default=DEFAULT_PROMPT_TOKENS,
+        help="Most text tokens per prompt; lengths are drawn uniformly between min and max",
+    )
     add("--prefix-length", type=int, default=0, help="Tokens of shared prefix added before every prompt")
-    add("--min-tokens", type=int, default=None,
-        help="Fewest output tokens (default: --max-tokens, i.e. exactly that many)")  # fmt: skip
+    add(
+        "--min-tokens",
+        type=int,
+        default=None,
+        help="Fewest output tokens (default: --max-tokens, i.e. exactly that many)",
+    )
     add("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="Most output tokens")
-    add("--ignore-eos", action=argparse.BooleanOptionalAction, default=None,
-        help="Send ignore_eos (default: on when a minimum output is asked for)")  # fmt: skip
+    add(
+        "--ignore-eos",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Send ignore_eos (default: on when a minimum output is asked for)",
+    )
     add("--image-width", type=int, default=DEFAULT_IMAGE_SIDE_PX, help="Image width in pixels")
     add("--image-height", type=int, default=DEFAULT_IMAGE_SIDE_PX, help="Image height in pixels")
     add("--image-format", default="RGB", help="PIL colour mode of the images (RGB, L, RGBA, ...)")
     add("--image-num", type=int, default=1, help="Images per request (0 for text only)")
     add("--image-encoding", default="png", choices=IMAGE_ENCODINGS, help="Image file format")
-    add("--image-content", default="shapes", choices=IMAGE_CONTENTS,
+    add(
+        "--image-content",
+        default="shapes",
+        choices=IMAGE_CONTENTS,
         help="shapes: evalscope's random_vl images (flat colour, 1-5 shapes, a few KB), so results compare with "
-             "evalscope's; noise: incompressible pixels, the worst case to upload and decode")  # fmt: skip
+        "evalscope's; noise: incompressible pixels, the worst case to upload and decode",
+    )
     add("--audio-num", type=int, default=0, help="Audio clips per request, sent as input_audio (0: none)")
-    add("--audio-seconds", type=float, nargs="+", default=[DEFAULT_AUDIO_SECONDS], metavar="SECONDS",
-        help="Each clip's length: one value, or A B for lengths drawn uniformly in [A, B]")  # fmt: skip
+    add(
+        "--audio-seconds",
+        type=float,
+        nargs="+",
+        default=[DEFAULT_AUDIO_SECONDS],
+        metavar="SECONDS",
+        help="Each clip's length: one value, or A B for lengths drawn uniformly in [A, B]",
+    )
     add("--audio-format", default="wav", choices=AUDIO_FORMATS, help="Audio file format (16 kHz mono)")
-    add("--audio-content", default="tone", choices=AUDIO_CONTENTS,
-        help="tone (a sine), noise, or speech (espeak-ng, when installed)")  # fmt: skip
-    add("--unique-images", action=argparse.BooleanOptionalAction, default=True,
-        help="A fresh image per request, so the server's multimodal cache cannot serve it")  # fmt: skip
+    add(
+        "--audio-content",
+        default="tone",
+        choices=AUDIO_CONTENTS,
+        help="tone (a sine), noise, or speech (espeak-ng, when installed)",
+    )
+    add(
+        "--unique-images",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="A fresh image per request, so the server's multimodal cache cannot serve it",
+    )
     add("--tokenizer-path", default="", help="Tokenizer directory or hub id (default: bundled Qwen3)")
-    add("--extra-args", default="", help='JSON object merged into every request body, e.g. \'{"top_p": 0.9}\'')
+    add("--extra-args", default="", help="JSON object merged into every request body, e.g. '{\"top_p\": 0.9}'")
     add("--temperature", type=float, default=0.0, help="Sampling temperature")
     add("--stream", action=argparse.BooleanOptionalAction, default=True, help="Stream the response (SSE)")
-    add("--server-profile", default="auto", choices=SERVER_PROFILES,
+    add(
+        "--server-profile",
+        default="auto",
+        choices=SERVER_PROFILES,
         help="vllm: send min_tokens/ignore_eos for exact output lengths; openai: plain OpenAI fields only; "
-             "auto: send them when an exact length is asked, and drop them (with a warning) only if the server "
-             "refuses them by name and they were not set by flag")  # fmt: skip
-    add("--wait-for-server", type=float, default=0.0, metavar="SECONDS",
+        "auto: send them when an exact length is asked, and drop them (with a warning) only if the server "
+        "refuses them by name and they were not set by flag",
+    )
+    add(
+        "--wait-for-server",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
         help="Before load, wait up to this long for the server and its model to answer (/health, /v1/models), "
-             "e.g. while vLLM loads the model; 0: it must answer at once")  # fmt: skip
+        "e.g. while vLLM loads the model; 0: it must answer at once",
+    )
     add("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S, help="Seconds to connect")
     add("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_S, help="Seconds between bytes")
     add("--total-timeout", type=float, default=DEFAULT_TOTAL_TIMEOUT_S, help="Seconds for one whole request")
     add("--seed", type=int, default=0, help="Seed for prompts and images (workers add their index)")
-    add("--pool-size", type=int, default=DEFAULT_POOL_SIZE,
-        help="Plain runs: payloads built before load, and per refill while it runs")  # fmt: skip
-    add("--reuse-payloads", action="store_true", default=False,
+    add(
+        "--pool-size",
+        type=int,
+        default=DEFAULT_POOL_SIZE,
+        help="Plain runs: payloads built before load, and per refill while it runs",
+    )
+    add(
+        "--reuse-payloads",
+        action="store_true",
+        default=False,
         help="Plain runs: cycle through the --pool-size payloads instead of building fresh ones (says how many "
-             "requests reused one)")  # fmt: skip
+        "requests reused one)",
+    )
     add("--report-dir", default="", help=f"Where results go (default: {DEFAULT_REPORT_ROOT}/<UTC time>)")
-    add("--no-samples", action="store_true", default=False,
-        help="report.html without OmniBench images and audio (the answers stay)")  # fmt: skip
-    add("--parallel", type=int, nargs="+", default=[],
-        help="Sweep: users (requests in flight) per stage, e.g. 1 5 10 50 100")  # fmt: skip
-    add("--number", type=int, nargs="+", default=[],
-        help="Sweep: requests per stage, paired with --parallel, e.g. 2 10 20 100 200")  # fmt: skip
-    add("--duration", type=float, nargs="+", default=[],
+    add(
+        "--no-samples",
+        action="store_true",
+        default=False,
+        help="report.html without OmniBench images and audio (the answers stay)",
+    )
+    add(
+        "--parallel",
+        type=int,
+        nargs="+",
+        default=[],
+        help="Sweep: users (requests in flight) per stage, e.g. 1 5 10 50 100",
+    )
+    add(
+        "--number",
+        type=int,
+        nargs="+",
+        default=[],
+        help="Sweep: requests per stage, paired with --parallel, e.g. 2 10 20 100 200",
+    )
+    add(
+        "--duration",
+        type=float,
+        nargs="+",
+        default=[],
         help="Sweep: seconds per stage (one value for all, or one per --parallel value), a soft limit: no request "
-             "is sent after it and those in flight finish; with --number, whichever comes first")  # fmt: skip
-    add("--rate", type=float, nargs="+", default=[],
+        "is sent after it and those in flight finish; with --number, whichever comes first",
+    )
+    add(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[],
         help="Sweep: requests per second per stage (evalscope's --rate). Closed loop: paces the stage's users "
-             "(one value for all, or one per --parallel value); with --open-loop: the stage's load, paired with "
-             "--number")  # fmt: skip
-    add("--open-loop", action="store_true", default=False,
+        "(one value for all, or one per --parallel value); with --open-loop: the stage's load, paired with "
+        "--number",
+    )
+    add(
+        "--open-loop",
+        action="store_true",
+        default=False,
         help="Sweep: send at --rate whatever is in flight (up to --max-concurrency; past it a request counts as "
-             "rejected_client_limit)")  # fmt: skip
-    add("--max-concurrency", type=int, default=DEFAULT_MAX_CONCURRENCY,
-        help="Open loop: most requests in flight (users per stage)")  # fmt: skip
-    add("--arrival", default="poisson", choices=ARRIVALS,
-        help="With --rate: gaps between sends: poisson (exponential), gamma (--burstiness), constant")  # fmt: skip
-    add("--burstiness", type=float, default=1.0,
-        help="With --arrival gamma: the gamma shape, vLLM's meaning (1 = Poisson, below 1 burstier, above 1 "
-             "steadier)")  # fmt: skip
-    add("--sla-auto-tune", action="store_true", default=False,
-        help="Search the most load that meets --sla-params (evalscope's): double, then bisect; writes "
-             "sla_summary.json")  # fmt: skip
-    add("--sla-variable", default="parallel", choices=SLA_VARIABLES,
+        "rejected_client_limit)",
+    )
+    add(
+        "--max-concurrency",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        help="Open loop: most requests in flight (users per stage)",
+    )
+    add(
+        "--arrival",
+        default="poisson",
+        choices=ARRIVALS,
+        help="With --rate: gaps between sends: poisson (exponential), gamma (--burstiness), constant",
+    )
+    add(
+        "--burstiness",
+        type=float,
+        default=1.0,
+        help="With --arrival gamma: the gamma shape, vLLM's meaning (1 = Poisson, below 1 burstier, above 1 steadier)",
+    )
+    add(
+        "--sla-auto-tune",
+        action="store_true",
+        default=False,
+        help="Search the most load that meets --sla-params (evalscope's): double, then bisect; writes sla_summary.json",
+    )
+    add(
+        "--sla-variable",
+        default="parallel",
+        choices=SLA_VARIABLES,
         help="SLA search: tune the users per stage (parallel) or the request rate (rate; users = --parallel, "
-             "or --max-concurrency with --open-loop)")  # fmt: skip
-    add("--sla-params", default="", help='SLA search: e.g. \'[{"p99_latency": "<=2"}]\' (AND in a group, '
-        "OR between groups; seconds, rps/tps per second)")  # fmt: skip
+        "or --max-concurrency with --open-loop)",
+    )
+    add(
+        "--sla-params",
+        default="",
+        help='SLA search: e.g. \'[{"p99_latency": "<=2"}]\' (AND in a group, '
+        "OR between groups; seconds, rps/tps per second)",
+    )
     add("--sla-lower-bound", type=float, default=DEFAULT_LOWER_BOUND, help="SLA search: smallest value tried")
     add("--sla-upper-bound", type=float, default=DEFAULT_UPPER_BOUND, help="SLA search: largest value tried")
-    add("--sla-num-runs", type=int, default=DEFAULT_NUM_RUNS,
-        help="SLA search: stages per value, their metrics averaged")  # fmt: skip
-    add("--sla-number-multiplier", type=float, default=DEFAULT_NUMBER_MULTIPLIER,
-        help="SLA search: requests per stage = value x this")  # fmt: skip
+    add(
+        "--sla-num-runs",
+        type=int,
+        default=DEFAULT_NUM_RUNS,
+        help="SLA search: stages per value, their metrics averaged",
+    )
+    add(
+        "--sla-number-multiplier",
+        type=float,
+        default=DEFAULT_NUMBER_MULTIPLIER,
+        help="SLA search: requests per stage = value x this",
+    )
     add("--sleep-interval", type=float, default=DEFAULT_SLEEP_INTERVAL_S, help="Sweep: seconds between stages")
-    add("--warmup-num", type=int, default=0,
-        help="Sweep: requests per stage sent first and left out of its statistics")  # fmt: skip
-    add("--goodput", nargs="+", default=[], metavar="METRIC:MS",
+    add("--warmup-num", type=int, default=0, help="Sweep: requests per stage sent first and left out of its statistics")
+    add(
+        "--goodput",
+        nargs="+",
+        default=[],
+        metavar="METRIC:MS",
         help="SLOs for goodput, vLLM's syntax: ttft:MS tpot:MS e2el:MS; per stage, the requests per second "
-             "that met every one")  # fmt: skip
+        "that met every one",
+    )
     add("--metrics-host", default=DEFAULT_METRICS_HOST, help="Address of the live Prometheus metrics (master only)")
     add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Port of the live metrics (0: none)")
-    add("--metrics-linger", type=float, default=0.0,
-        help="Seconds to keep serving metrics after the run, so the last values get scraped")  # fmt: skip
-    add("--grafana-url", default="", is_secret=True, help="Annotate each stage's start and end on this Grafana (credentials: "
-        "$GRAFANA_TOKEN or $GRAFANA_USER/$GRAFANA_PASSWORD)")  # fmt: skip
-    add("--omnibench", action="store_true", default=False,
-        help="After the load, run the OmniBench accuracy pass against the same endpoint")  # fmt: skip
+    add(
+        "--metrics-linger",
+        type=float,
+        default=0.0,
+        help="Seconds to keep serving metrics after the run, so the last values get scraped",
+    )
+    add(
+        "--grafana-url",
+        default="",
+        is_secret=True,
+        help="Annotate each stage's start and end on this Grafana (credentials: "
+        "$GRAFANA_TOKEN or $GRAFANA_USER/$GRAFANA_PASSWORD)",
+    )
+    add(
+        "--omnibench",
+        action="store_true",
+        default=False,
+        help="After the load, run the OmniBench accuracy pass against the same endpoint",
+    )
     add_omnibench_arguments(add, AFTER_LOAD_PREFIX)
     group_flags(parser, added)
 
 
 # The help's sections for omniload's flags, in order: (title, dest prefixes or names).
 FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("omniload: the server", ("model", "api_key", "api_path", "server_profile", "wait_for_server", "connect_timeout",
-                              "read_timeout", "total_timeout", "tokenizer_path")),
-    ("omniload: prompts and output", ("min_prompt_length", "max_prompt_length", "prefix_length", "min_tokens",
-                                      "max_tokens", "ignore_eos", "temperature", "stream", "extra_args", "seed")),
+    (
+        "omniload: the server",
+        (
+            "model",
+            "api_key",
+            "api_path",
+            "server_profile",
+            "wait_for_server",
+            "connect_timeout",
+            "read_timeout",
+            "total_timeout",
+            "tokenizer_path",
+        ),
+    ),
+    (
+        "omniload: prompts and output",
+        (
+            "min_prompt_length",
+            "max_prompt_length",
+            "prefix_length",
+            "min_tokens",
+            "max_tokens",
+            "ignore_eos",
+            "temperature",
+            "stream",
+            "extra_args",
+            "seed",
+        ),
+    ),
     ("omniload: images and audio", ("image_", "unique_images", "audio_")),
-    ("omniload: sweeps and rates", ("parallel", "number", "duration", "rate", "open_loop", "max_concurrency", "arrival",
-                                    "burstiness", "sleep_interval", "warmup_num", "goodput", "pool_size",
-                                    "reuse_payloads")),
+    (
+        "omniload: sweeps and rates",
+        (
+            "parallel",
+            "number",
+            "duration",
+            "rate",
+            "open_loop",
+            "max_concurrency",
+            "arrival",
+            "burstiness",
+            "sleep_interval",
+            "warmup_num",
+            "goodput",
+            "pool_size",
+            "reuse_payloads",
+        ),
+    ),
     ("omniload: SLA search", ("sla_",)),
     ("omniload: results, live metrics and Grafana", ("report_dir", "no_samples", "metrics_", "grafana_url")),
     ("omniload: OmniBench after the load", ("omnibench",)),
-)  # fmt: skip
+)
 
 
 def group_flags(parser: Any, dests: set[str]) -> None:
@@ -229,8 +412,10 @@ def group_flags(parser: Any, dests: set[str]) -> None:
     for title, names in FLAG_GROUPS:
         group = parser.add_argument_group(title)
         for action in ours:
-            if any(action.dest == name or (name.endswith("_") or name == "omnibench") and action.dest.startswith(name)
-                   for name in names):  # fmt: skip
+            if any(
+                action.dest == name or (name.endswith("_") or name == "omnibench") and action.dest.startswith(name)
+                for name in names
+            ):
                 for container in parser._action_groups:
                     if action in container._group_actions and container is not group:
                         container._group_actions.remove(action)
@@ -257,15 +442,22 @@ class ConnectionSpec:
             raise BadOption("--model", "required (the served model name, as in /v1/models)")
         if not parsed.api_path.startswith("/"):
             raise BadOption("--api-path", f"{parsed.api_path!r} must start with '/'")
-        for flag, seconds in (("--connect-timeout", parsed.connect_timeout), ("--read-timeout", parsed.read_timeout),
-                              ("--total-timeout", parsed.total_timeout)):  # fmt: skip
+        for flag, seconds in (
+            ("--connect-timeout", parsed.connect_timeout),
+            ("--read-timeout", parsed.read_timeout),
+            ("--total-timeout", parsed.total_timeout),
+        ):
             if not 0 < seconds < math.inf:
                 raise BadOption(flag, f"{seconds} must be more than 0 seconds")
         if not 0 <= parsed.wait_for_server < math.inf:
             raise BadOption("--wait-for-server", f"{parsed.wait_for_server} must be 0 or more seconds")
-        return ConnectionSpec(Endpoint(base_url, parsed.model, parsed.api_key or "", parsed.api_path),
-                              parsed.connect_timeout, parsed.read_timeout, parsed.total_timeout,
-                              parsed.wait_for_server)  # fmt: skip
+        return ConnectionSpec(
+            Endpoint(base_url, parsed.model, parsed.api_key or "", parsed.api_path),
+            parsed.connect_timeout,
+            parsed.read_timeout,
+            parsed.total_timeout,
+            parsed.wait_for_server,
+        )
 
 
 @dataclass(frozen=True)
@@ -297,7 +489,10 @@ class PayloadSpec:
     reuse_payloads: bool = False  # a plain run cycles through its pool instead of building fresh payloads
     server_profile: str = "auto"  # auto (resolved before load), vllm or openai
     audio_num: int = 0  # clips per request
-    audio_seconds: tuple[float, float] = (DEFAULT_AUDIO_SECONDS, DEFAULT_AUDIO_SECONDS)  # each clip's length: [min, max]
+    audio_seconds: tuple[float, float] = (
+        DEFAULT_AUDIO_SECONDS,
+        DEFAULT_AUDIO_SECONDS,
+    )  # each clip's length: [min, max]
     audio_format: str = "wav"
     audio_content: str = "tone"
     explicit_extensions: tuple[str, ...] = ()  # vLLM extension fields the user asked for by flag (never dropped)
@@ -327,8 +522,11 @@ class PayloadSpec:
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> PayloadSpec:
         at_least("--min-prompt-length", parsed.min_prompt_length, 1)
-        for flag, tokens in (("--max-prompt-length", parsed.max_prompt_length), ("--prefix-length", parsed.prefix_length),
-                             ("--max-tokens", parsed.max_tokens)):  # fmt: skip
+        for flag, tokens in (
+            ("--max-prompt-length", parsed.max_prompt_length),
+            ("--prefix-length", parsed.prefix_length),
+            ("--max-tokens", parsed.max_tokens),
+        ):
             if tokens > MAX_PROMPT_TOKENS:
                 raise BadOption(flag, f"{tokens} is more than {MAX_PROMPT_TOKENS} tokens")
         at_least("--max-prompt-length", parsed.max_prompt_length, parsed.min_prompt_length, "--min-prompt-length")
@@ -343,8 +541,11 @@ class PayloadSpec:
             if side_px > MAX_IMAGE_SIDE_PX:
                 raise BadOption(flag, f"{side_px} is more than {MAX_IMAGE_SIDE_PX} pixels")
         if parsed.image_width * parsed.image_height > MAX_IMAGE_PIXELS:
-            raise BadOption("--image-width", f"{parsed.image_width}x{parsed.image_height} is more than "
-                            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels per image")  # fmt: skip
+            raise BadOption(
+                "--image-width",
+                f"{parsed.image_width}x{parsed.image_height} is more than "
+                f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels per image",
+            )
         at_least("--image-num", parsed.image_num, 0)
         if parsed.image_num > MAX_IMAGE_NUM:
             raise BadOption("--image-num", f"{parsed.image_num} is more than {MAX_IMAGE_NUM} images per request")
@@ -354,19 +555,26 @@ class PayloadSpec:
             raise BadOption("--image-content", f"{parsed.image_content!r} is not one of {', '.join(IMAGE_CONTENTS)}")
         modes = ENCODABLE_MODES[parsed.image_encoding]
         if parsed.image_format not in modes:
-            raise BadOption("--image-format", f"PIL mode {parsed.image_format!r} cannot be written as "
-                            f"{parsed.image_encoding} (use one of {', '.join(modes)})")  # fmt: skip
+            raise BadOption(
+                "--image-format",
+                f"PIL mode {parsed.image_format!r} cannot be written as "
+                f"{parsed.image_encoding} (use one of {', '.join(modes)})",
+            )
         if not 0 <= parsed.temperature < math.inf:
             raise BadOption("--temperature", f"{parsed.temperature} must be a finite number, 0 or more")
         at_least("--pool-size", parsed.pool_size, 1)
         at_least("--seed", parsed.seed, 0)
         audio_seconds = _audio_seconds(parsed)
-        explicit = tuple(name for name, value in (("min_tokens", parsed.min_tokens), ("ignore_eos", parsed.ignore_eos))
-                         if value)  # fmt: skip
+        explicit = tuple(
+            name for name, value in (("min_tokens", parsed.min_tokens), ("ignore_eos", parsed.ignore_eos)) if value
+        )
         if explicit and parsed.server_profile == "openai":
             flag = "--" + explicit[0].replace("_", "-")
-            raise BadOption(flag, f"is not sent with --server-profile openai (plain OpenAI fields only); use "
-                            "--server-profile vllm or auto, or drop the flag")  # fmt: skip
+            raise BadOption(
+                flag,
+                "is not sent with --server-profile openai (plain OpenAI fields only); use "
+                "--server-profile vllm or auto, or drop the flag",
+            )
         return PayloadSpec(
             min_prompt_tokens=parsed.min_prompt_length,
             max_prompt_tokens=parsed.max_prompt_length,
@@ -406,8 +614,10 @@ def _audio_seconds(parsed: argparse.Namespace) -> tuple[float, float]:
         raise BadOption("--audio-seconds", "one length, or two (A B: drawn in [A, B])")
     shortest, longest = parsed.audio_seconds[0], parsed.audio_seconds[-1]
     if not 0 < shortest <= longest <= MAX_AUDIO_SECONDS:
-        raise BadOption("--audio-seconds", f"{shortest:g} {longest:g}: lengths above 0, at most {MAX_AUDIO_SECONDS:g} "
-                        "s, shortest first")  # fmt: skip
+        raise BadOption(
+            "--audio-seconds",
+            f"{shortest:g} {longest:g}: lengths above 0, at most {MAX_AUDIO_SECONDS:g} s, shortest first",
+        )
     if parsed.audio_num and parsed.audio_content == "speech" and not speech_available():
         raise BadOption("--audio-content", "speech needs espeak-ng (apt-get install -y espeak-ng), or use tone/noise")
     if parsed.audio_num and parsed.audio_format.upper() not in soundfile.available_formats():
@@ -455,15 +665,18 @@ class SweepSpec:
         if sla is not None:
             stages: tuple[Stage, ...] = (sla_stage(sla, sla.start),)  # the search (master) picks the rest
         elif parsed.open_loop:
-            stages = open_loop_stages(parsed.rate, parsed.number, parsed.duration, parsed.parallel,
-                                      parsed.max_concurrency)  # fmt: skip
+            stages = open_loop_stages(
+                parsed.rate, parsed.number, parsed.duration, parsed.parallel, parsed.max_concurrency
+            )
         else:
             stages = stages_from(parsed.parallel, parsed.number, parsed.duration, parsed.rate)
         if not 0 <= parsed.sleep_interval < math.inf:
             raise BadOption("--sleep-interval", f"{parsed.sleep_interval} must be 0 or more seconds")
         at_least("--warmup-num", parsed.warmup_num, 0)
         if not MIN_BURSTINESS <= parsed.burstiness <= MAX_BURSTINESS:
-            raise BadOption("--burstiness", f"{parsed.burstiness:g} is outside [{MIN_BURSTINESS:g}, {MAX_BURSTINESS:g}]")
+            raise BadOption(
+                "--burstiness", f"{parsed.burstiness:g} is outside [{MIN_BURSTINESS:g}, {MAX_BURSTINESS:g}]"
+            )
         if parsed.burstiness != 1.0 and parsed.arrival != "gamma":
             raise BadOption("--burstiness", f"only shapes --arrival gamma, not {parsed.arrival}")
         refuse_without_effect(parsed)
@@ -533,25 +746,35 @@ class LoadOptions:
     def public_config(self) -> dict[str, Any]:
         """The options as they go into reports: secrets left out, one flat level per part."""
         endpoint = self.connection.endpoint
-        config: dict[str, Any] = {"host": endpoint.base_url, "model": endpoint.model, "api_path": endpoint.api_path,
-                                  "connect_timeout_s": self.connection.connect_timeout_s,
-                                  "read_timeout_s": self.connection.read_timeout_s,
-                                  "total_timeout_s": self.connection.total_timeout_s,
-                                  "wait_for_server_s": self.connection.wait_for_server_s,
-                                  **asdict(self.payload), "request_fields": self.payload.body_fields(),
-                                  "report_dir": self.report_dir,
-                                  "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
-                                  "stage_rates_rps": [stage.rate_rps for stage in self.sweep.stages],
-                                  "open_loop": any(stage.open_loop for stage in self.sweep.stages),
-                                  "arrival": self.sweep.arrival, "burstiness": self.sweep.burstiness,
-                                  "sleep_interval_s": self.sweep.sleep_interval_s, "warmup_num": self.sweep.warmup_num,
-                                  "metrics_host": self.metrics.host, "metrics_port": self.metrics.port,
-                                  "metrics_linger_s": self.metrics.linger_s,
-                                  "omnibench": asdict(self.omnibench) if self.omnibench is not None else None,
-                                  "goodput_slos_s": dict(self.goodput_slos)}  # fmt: skip
+        config: dict[str, Any] = {
+            "host": endpoint.base_url,
+            "model": endpoint.model,
+            "api_path": endpoint.api_path,
+            "connect_timeout_s": self.connection.connect_timeout_s,
+            "read_timeout_s": self.connection.read_timeout_s,
+            "total_timeout_s": self.connection.total_timeout_s,
+            "wait_for_server_s": self.connection.wait_for_server_s,
+            **asdict(self.payload),
+            "request_fields": self.payload.body_fields(),
+            "report_dir": self.report_dir,
+            "stages": [[stage.parallel, stage.number] for stage in self.sweep.stages],
+            "stage_rates_rps": [stage.rate_rps for stage in self.sweep.stages],
+            "open_loop": any(stage.open_loop for stage in self.sweep.stages),
+            "arrival": self.sweep.arrival,
+            "burstiness": self.sweep.burstiness,
+            "sleep_interval_s": self.sweep.sleep_interval_s,
+            "warmup_num": self.sweep.warmup_num,
+            "metrics_host": self.metrics.host,
+            "metrics_port": self.metrics.port,
+            "metrics_linger_s": self.metrics.linger_s,
+            "omnibench": asdict(self.omnibench) if self.omnibench is not None else None,
+            "goodput_slos_s": dict(self.goodput_slos),
+        }
         # what the server was told, not what was asked before the profile was known
-        config.update(min_tokens=self.payload.enforced_min_tokens,
-                      ignore_eos=self.payload.ignore_eos and self.payload.vllm_extensions)  # fmt: skip
+        config.update(
+            min_tokens=self.payload.enforced_min_tokens,
+            ignore_eos=self.payload.ignore_eos and self.payload.vllm_extensions,
+        )
         return config
 
 
@@ -584,95 +807,134 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
     total_bytes = count * (image_bytes + text_bytes + audio_bytes + extra_bytes)
     limit_bytes = MAX_POOL_MEMORY_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if total_bytes > limit_bytes:
-        flag = max((image_bytes, "--image-width"), (text_bytes, "--max-prompt-length"), (audio_bytes, "--audio-seconds"),
-                   (extra_bytes, "--extra-args"))[1]  # fmt: skip
-        raise BadOption(flag, f"{count} payloads of this size need about {total_bytes / 1024**3:.0f} GiB before load "
-                        f"(limit {limit_bytes / 1024**3:.0f} GiB, half this machine's memory); use smaller or fewer images, shorter prompts, "
-                        "or a smaller --pool-size / --number")  # fmt: skip
+        flag = max(
+            (image_bytes, "--image-width"),
+            (text_bytes, "--max-prompt-length"),
+            (audio_bytes, "--audio-seconds"),
+            (extra_bytes, "--extra-args"),
+        )[1]
+        raise BadOption(
+            flag,
+            f"{count} payloads of this size need about {total_bytes / 1024**3:.0f} GiB before load "
+            f"(limit {limit_bytes / 1024**3:.0f} GiB, half this machine's memory); use smaller or fewer images, "
+            "shorter prompts, "
+            "or a smaller --pool-size / --number",
+        )
 
 
-def stages_from(parallel: list[int], number: list[int], duration: list[float] | None = None,
-                rate: list[float] | None = None) -> tuple[Stage, ...]:  # fmt: skip
+def stages_from(
+    parallel: list[int], number: list[int], duration: list[float] | None = None, rate: list[float] | None = None
+) -> tuple[Stage, ...]:
     """--parallel and --number zipped pairwise, as evalscope perf does; --duration and --rate per stage or for all."""
     duration, rate = duration or [], rate or []
     if not parallel and not number and not duration and not rate:
         return ()
     if not parallel:
-        raise BadOption("--parallel", "required with --number, --duration or --rate (users per stage; "
-                        "--open-loop sends at --rate without users)")  # fmt: skip
+        raise BadOption(
+            "--parallel",
+            "required with --number, --duration or --rate (users per stage; --open-loop sends at --rate without users)",
+        )
     numbers, durations = paired_with("--parallel", len(parallel), number, duration)
     rates = per_stage("--rate", rate, len(parallel), "--parallel", (MIN_RATE_RPS, MAX_RATE_RPS))
     for users in parallel:
         at_least("--parallel", users, 1)
         if users > MAX_USERS:
             raise BadOption("--parallel", f"{users} is more than {MAX_USERS} users per stage")
-    return tuple(Stage(users, requests, seconds, rps)
-                 for users, requests, seconds, rps in zip(parallel, numbers, durations, rates))  # fmt: skip
+    return tuple(
+        Stage(users, requests, seconds, rps)
+        for users, requests, seconds, rps in zip(parallel, numbers, durations, rates, strict=False)
+    )
 
 
-def open_loop_stages(rate: list[float], number: list[int], duration: list[float], parallel: list[int],
-                     max_concurrency: int) -> tuple[Stage, ...]:  # fmt: skip
+def open_loop_stages(
+    rate: list[float], number: list[int], duration: list[float], parallel: list[int], max_concurrency: int
+) -> tuple[Stage, ...]:
     """--open-loop: --rate and --number zipped pairwise (evalscope's open loop); users = --max-concurrency."""
     if not rate:
         raise BadOption("--rate", "required with --open-loop (requests per second per stage)")
     if parallel:
-        raise BadOption("--parallel", "not with --open-loop: the rate sets the load, --max-concurrency caps "
-                        "requests in flight")  # fmt: skip
+        raise BadOption(
+            "--parallel", "not with --open-loop: the rate sets the load, --max-concurrency caps requests in flight"
+        )
     numbers, durations = paired_with("--rate", len(rate), number, duration)
     at_least("--max-concurrency", max_concurrency, 1)
     if max_concurrency > MAX_USERS:
         raise BadOption("--max-concurrency", f"{max_concurrency} is more than {MAX_USERS} users")
     rates = per_stage("--rate", rate, len(rate), "--rate", (MIN_RATE_RPS, MAX_RATE_RPS))
-    return tuple(Stage(max_concurrency, requests, seconds, rps, open_loop=True)
-                 for requests, seconds, rps in zip(numbers, durations, rates))  # fmt: skip
+    return tuple(
+        Stage(max_concurrency, requests, seconds, rps, open_loop=True)
+        for requests, seconds, rps in zip(numbers, durations, rates, strict=False)
+    )
 
 
 def sla_spec(parsed: argparse.Namespace) -> SlaSpec:
     """--sla-*: the search's variable, groups, bounds and stage shape (evalscope's flags)."""
     groups = parse_sla_params(parsed.sla_params) if parsed.sla_params else None
     if groups is None:
-        raise BadOption("--sla-params", "required with --sla-auto-tune, e.g. '[{\"p99_latency\": \"<=2\"}]'")
+        raise BadOption("--sla-params", 'required with --sla-auto-tune, e.g. \'[{"p99_latency": "<=2"}]\'')
     lower, upper = parsed.sla_lower_bound, parsed.sla_upper_bound
     if not 0 < lower <= upper < math.inf:
         raise BadOption("--sla-upper-bound", f"{upper:g} must be at least --sla-lower-bound ({lower:g}), both above 0")
     variable = parsed.sla_variable
     if variable == "parallel" and not 1 <= lower <= upper <= MAX_USERS:
-        raise BadOption("--sla-lower-bound", f"[{lower:g}, {upper:g}] users: the search tunes whole users, "
-                        f"from 1 to {MAX_USERS}")  # fmt: skip
+        raise BadOption(
+            "--sla-lower-bound", f"[{lower:g}, {upper:g}] users: the search tunes whole users, from 1 to {MAX_USERS}"
+        )
     if variable == "rate" and not MIN_RATE_RPS <= lower <= upper <= MAX_RATE_RPS:
-        raise BadOption("--sla-lower-bound", f"[{lower:g}, {upper:g}] req/s: rates from {MIN_RATE_RPS:g} to "
-                        f"{MAX_RATE_RPS:g}")  # fmt: skip
+        raise BadOption(
+            "--sla-lower-bound", f"[{lower:g}, {upper:g}] req/s: rates from {MIN_RATE_RPS:g} to {MAX_RATE_RPS:g}"
+        )
     at_least("--sla-num-runs", parsed.sla_num_runs, 1)
     if not 0 < parsed.sla_number_multiplier < math.inf:
         raise BadOption("--sla-number-multiplier", f"{parsed.sla_number_multiplier:g} must be more than 0")
     if parsed.duration:
-        raise BadOption("--duration", "not with --sla-auto-tune (each value runs value x --sla-number-multiplier "
-                        "requests)")  # fmt: skip
+        raise BadOption(
+            "--duration", "not with --sla-auto-tune (each value runs value x --sla-number-multiplier requests)"
+        )
     starts = parsed.parallel if variable == "parallel" else parsed.rate
     start = float(starts[0]) if starts else lower
     if not lower <= start <= upper:
-        raise BadOption("--parallel" if variable == "parallel" else "--rate",
-                        f"the search starts at {start:g}, outside [{lower:g}, {upper:g}] (--sla-lower/upper-bound)")
+        raise BadOption(
+            "--parallel" if variable == "parallel" else "--rate",
+            f"the search starts at {start:g}, outside [{lower:g}, {upper:g}] (--sla-lower/upper-bound)",
+        )
     users = parsed.max_concurrency if parsed.open_loop else (parsed.parallel[0] if parsed.parallel else 0)
     if variable == "rate" and users < 1:
-        raise BadOption("--parallel", "required with --sla-variable rate: the users that send at each rate "
-                        "(or --open-loop)")  # fmt: skip
+        raise BadOption(
+            "--parallel", "required with --sla-variable rate: the users that send at each rate (or --open-loop)"
+        )
     if variable == "parallel" and parsed.open_loop:
         raise BadOption("--open-loop", "tunes a rate: use --sla-variable rate")
-    return SlaSpec(variable, groups, start, lower, upper, parsed.sla_num_runs, parsed.sla_number_multiplier,
-                   users, parsed.open_loop)  # fmt: skip
+    return SlaSpec(
+        variable,
+        groups,
+        start,
+        lower,
+        upper,
+        parsed.sla_num_runs,
+        parsed.sla_number_multiplier,
+        users,
+        parsed.open_loop,
+    )
 
 
 # Flags that only shape another flag's work: (flag, dest, default, what it needs, is it there?).
 _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
-    *((f"--{dest.replace('_', '-')}", dest, default, "--sla-auto-tune", lambda parsed: parsed.sla_auto_tune)
-      for dest, default in (("sla_params", ""), ("sla_variable", "parallel"), ("sla_lower_bound", DEFAULT_LOWER_BOUND),
-                            ("sla_upper_bound", DEFAULT_UPPER_BOUND), ("sla_num_runs", DEFAULT_NUM_RUNS),
-                            ("sla_number_multiplier", DEFAULT_NUMBER_MULTIPLIER))),
+    *(
+        (f"--{dest.replace('_', '-')}", dest, default, "--sla-auto-tune", lambda parsed: parsed.sla_auto_tune)
+        for dest, default in (
+            ("sla_params", ""),
+            ("sla_variable", "parallel"),
+            ("sla_lower_bound", DEFAULT_LOWER_BOUND),
+            ("sla_upper_bound", DEFAULT_UPPER_BOUND),
+            ("sla_num_runs", DEFAULT_NUM_RUNS),
+            ("sla_number_multiplier", DEFAULT_NUMBER_MULTIPLIER),
+        )
+    ),
     ("--arrival", "arrival", "poisson", "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
     ("--burstiness", "burstiness", 1.0, "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
     ("--max-concurrency", "max_concurrency", DEFAULT_MAX_CONCURRENCY, "--open-loop", lambda parsed: parsed.open_loop),
-)  # fmt: skip
+)
 
 
 def refuse_without_effect(parsed: argparse.Namespace) -> None:
@@ -690,8 +952,9 @@ def sla_stage(spec: SlaSpec, value: float) -> Stage:
     return Stage(spec.users, number, rate_rps=value, open_loop=spec.open_loop)
 
 
-def paired_with(lead: str, stages: int, number: list[int],
-                duration: list[float]) -> tuple[list[int | None], list[float | None]]:  # fmt: skip
+def paired_with(
+    lead: str, stages: int, number: list[int], duration: list[float]
+) -> tuple[list[int | None], list[float | None]]:
     """--number zipped with the stages' leading flag (--parallel, or --rate in an open loop); --duration per stage."""
     if number and len(number) != stages:
         raise BadOption("--number", f"{len(number)} values for {stages} {lead} values (pairs them up)")
@@ -703,8 +966,9 @@ def paired_with(lead: str, stages: int, number: list[int],
     return numbers, per_stage("--duration", duration, stages, lead)
 
 
-def per_stage(flag: str, values: list[float], stages: int, paired_with: str,
-              bounds: tuple[float, float] = (0.0, math.inf)) -> list[float | None]:  # fmt: skip
+def per_stage(
+    flag: str, values: list[float], stages: int, paired_with: str, bounds: tuple[float, float] = (0.0, math.inf)
+) -> list[float | None]:
     """A per-stage flag: none, one value for every stage, or one each; each in (low, high] (above 0, finite)."""
     if len(values) not in (0, 1, stages):
         raise BadOption(flag, f"{len(values)} values for {stages} {paired_with} values (one, or one each)")
@@ -757,5 +1021,7 @@ def _extra_body(text: str) -> dict[str, Any]:
         raise BadOption("--extra-args", "must be a JSON object")
     for name in value:
         if name in RESERVED_BODY_FIELDS:
-            raise BadOption("--extra-args", f"sets {name!r}, which omniload sets itself (use {RESERVED_BODY_FIELDS[name]})")
+            raise BadOption(
+                "--extra-args", f"sets {name!r}, which omniload sets itself (use {RESERVED_BODY_FIELDS[name]})"
+            )
     return value

@@ -37,10 +37,18 @@ def commit() -> str | None:
     if not (SOURCE_ROOT / ".git").exists():
         return None
     try:
-        head = subprocess.run(["git", "-C", str(SOURCE_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=GIT_TIMEOUT_S).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(SOURCE_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=GIT_TIMEOUT_S).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "-C", str(SOURCE_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(SOURCE_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (head + ("+modified" if dirty else "")) or None

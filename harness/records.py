@@ -94,7 +94,7 @@ def time_per_output_token_s(latency_s: float, ttft_s: float, completion_tokens: 
 
 def inter_token_latencies_s(output_times_s: list[float]) -> list[float]:
     """Gaps between consecutive output-carrying events, in seconds."""
-    return [later - earlier for earlier, later in zip(output_times_s, output_times_s[1:])]
+    return [later - earlier for earlier, later in zip(output_times_s, output_times_s[1:], strict=False)]
 
 
 def read_records(path: str, skip_unreadable: bool = False) -> list[RequestRecord]:

@@ -18,8 +18,11 @@ from harness.argparsing import BadOption
 
 METRIC_NAMES = ("avg_latency", "p99_latency", "avg_ttft", "p99_ttft", "avg_tpot", "p99_tpot", "rps", "tps")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
-}  # fmt: skip
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
 SLA_VARIABLES = ("parallel", "rate")
 DEFAULT_NUMBER_MULTIPLIER = 2.0  # evalscope's: requests per stage = value x 2
 DEFAULT_NUM_RUNS = 3
@@ -58,11 +61,13 @@ def parse_sla_params(text: str) -> tuple[tuple[Criterion, ...], ...]:
                 raise BadOption("--sla-params", f"unknown metric {metric!r} (one of {', '.join(METRIC_NAMES)})")
             text_condition = str(condition).replace(" ", "")
             if text_condition in ("max", "min"):
-                raise BadOption("--sla-params", f"{metric}: {text_condition} (extremum search) is not supported; "
-                                "give a bound such as \"<=2\"")  # fmt: skip
+                raise BadOption(
+                    "--sla-params",
+                    f'{metric}: {text_condition} (extremum search) is not supported; give a bound such as "<=2"',
+                )
             op = next((op for op in ("<=", ">=", "<", ">") if text_condition.startswith(op)), None)
             try:
-                bound = float(text_condition[len(op):]) if op else math.nan
+                bound = float(text_condition[len(op) :]) if op else math.nan
             except ValueError:
                 bound = math.nan
             if op is None or not 0 <= bound < math.inf:
@@ -85,5 +90,3 @@ class SlaSpec:
     number_multiplier: float
     users: int  # for a rate: users per stage (open loop: --max-concurrency)
     open_loop: bool = False
-
-

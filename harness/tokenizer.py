@@ -51,16 +51,18 @@ def _raise_exception(message: str) -> None:
     raise jinja2.exceptions.TemplateError(message)
 
 
-def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
-            sort_keys: bool = False) -> str:  # fmt: skip
+def _tojson(
+    value: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None, sort_keys: bool = False
+) -> str:
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
 @functools.lru_cache(maxsize=8)
 def _compiled(template: str) -> jinja2.Template:
     """The template compiled as transformers compiles it (sandboxed, trim and lstrip blocks, loop controls)."""
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                                extensions=[jinja2.ext.loopcontrols])  # fmt: skip
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+    )
     environment.filters["tojson"] = _tojson
     environment.globals["raise_exception"] = _raise_exception
     environment.globals["strftime_now"] = lambda format: datetime.now().strftime(format)
@@ -97,13 +99,15 @@ class Tokenizer:
         special = {name: text for name in SPECIAL_TOKENS if (text := _token_text(config.get(name))) is not None}
         return Tokenizer(BackendTokenizer.from_file(str(folder / TOKENIZER_FILE)), template, special)
 
-    def apply_chat_template(self, messages: list[dict[str, Any]], tokenize: bool = False,
-                            add_generation_prompt: bool = True) -> str:  # fmt: skip
+    def apply_chat_template(
+        self, messages: list[dict[str, Any]], tokenize: bool = False, add_generation_prompt: bool = True
+    ) -> str:
         """The prompt text for `messages` (transformers' signature, rendering only)."""
         if tokenize:
             raise NotImplementedError("render, then count with encode_batch")
-        return _compiled(self.chat_template).render(messages=messages, add_generation_prompt=add_generation_prompt,
-                                                    **self.special_tokens)  # fmt: skip
+        return _compiled(self.chat_template).render(
+            messages=messages, add_generation_prompt=add_generation_prompt, **self.special_tokens
+        )
 
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
         return list(self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)

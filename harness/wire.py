@@ -48,8 +48,19 @@ CLIENT_ERROR = "client_error"  # an unexpected error in omniload's own client (a
 REJECTED_CLIENT_LIMIT = "rejected_client_limit"  # open loop: due with --max-concurrency requests in flight; never sent
 HTTP_REASON_PREFIX = "http_"  # http_<status> for a non-200 answer
 
-FAILURE_REASONS = (CONNECT_ERROR, TIMEOUT, STREAM_TRUNCATED, MALFORMED_EVENT, SERVER_ERROR_EVENT, SHORT_OUTPUT,
-                   OVERLONG_OUTPUT, CANCELLED, WORKER_LOST, CLIENT_ERROR, REJECTED_CLIENT_LIMIT)  # fmt: skip
+FAILURE_REASONS = (
+    CONNECT_ERROR,
+    TIMEOUT,
+    STREAM_TRUNCATED,
+    MALFORMED_EVENT,
+    SERVER_ERROR_EVENT,
+    SHORT_OUTPUT,
+    OVERLONG_OUTPUT,
+    CANCELLED,
+    WORKER_LOST,
+    CLIENT_ERROR,
+    REJECTED_CLIENT_LIMIT,
+)
 
 
 def http_reason(status: int) -> str:
@@ -158,4 +169,6 @@ class HealthMessage(TypedDict):
     cpu_s: float  # CPU the process used in it (all threads)
     lag_p99_s: float  # event-loop lag: how late a 10 ms sleep woke, p99 over the last 10 s of such sleeps
     lag_max_s: float  # the latest second's worst
-    read_delay_p99_s: float  # from the kernel's receive stamp to the read, p99 of the recent reads (harness/load/health.py)
+    read_delay_p99_s: (
+        float  # from the kernel's receive stamp to the read, p99 of the recent reads (harness/load/health.py)
+    )

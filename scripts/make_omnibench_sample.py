@@ -76,7 +76,11 @@ def main() -> None:
         if kind == 0:  # count shapes of the spoken colour
             color = shapes[int(rng.integers(0, 5))][1]
             count = sum(1 for _, c in shapes if c == color)
-            audio, audio_type, audio_text = speech(f"Count the {color} shapes."), "speech", f"A voice says: count the {color} shapes."
+            audio, audio_type, audio_text = (
+                speech(f"Count the {color} shapes."),
+                "speech",
+                f"A voice says: count the {color} shapes.",
+            )
             task, question = "Count & Quantity", "How many shapes in the picture have the colour the speaker names?"
             answer = str(count)
             options = sorted({answer, *(str(n) for n in rng.permutation(6)[:4] if str(n) != answer)}, key=int)[:4]
@@ -84,7 +88,11 @@ def main() -> None:
                 options[-1] = answer
         elif kind == 1:  # which shape has the spoken colour
             shape, color = shapes[int(rng.integers(0, 5))]
-            audio, audio_type, audio_text = speech(f"Find the {color} {shape}."), "speech", f"A voice says: find the {color} {shape}."
+            audio, audio_type, audio_text = (
+                speech(f"Find the {color} {shape}."),
+                "speech",
+                f"A voice says: find the {color} {shape}.",
+            )
             task, question = "Object Identification & Description", "Where is the shape the speaker asks for?"
             slot = next(i for i, s in enumerate(shapes) if s == (shape, color))
             places = ["top left", "top middle", "top right", "bottom left", "bottom middle"]
@@ -98,14 +106,20 @@ def main() -> None:
             circles = sum(1 for s, _ in shapes if s == "circle")
             answer = "smaller" if beeps < circles else "equal" if beeps == circles else "larger"
             options = ["smaller", "equal", "larger", "cannot tell"]
-        rows.append({
-            "index": index, "task type": task, "audio type": audio_type, "question": f"Card {index + 1}. {question}",
-            "options": options, "answer": answer,
-            "image": {"bytes": draw(shapes, rng), "path": f"{index}.png"},
-            "audio": {"bytes": audio, "path": f"{index}.mp3"},
-            "image content": "; ".join(f"a {c} {s}" for s, c in shapes) + ", in two rows of three slots",
-            "audio content": audio_text,
-        })  # fmt: skip
+        rows.append(
+            {
+                "index": index,
+                "task type": task,
+                "audio type": audio_type,
+                "question": f"Card {index + 1}. {question}",
+                "options": options,
+                "answer": answer,
+                "image": {"bytes": draw(shapes, rng), "path": f"{index}.png"},
+                "audio": {"bytes": audio, "path": f"{index}.mp3"},
+                "image content": "; ".join(f"a {c} {s}" for s, c in shapes) + ", in two rows of three slots",
+                "audio content": audio_text,
+            }
+        )
     pq.write_table(pa.Table.from_pylist(rows), OUT)
     print(f"wrote {len(rows)} samples to {os.path.normpath(OUT)} ({os.path.getsize(OUT) // 1024} KB)")
 

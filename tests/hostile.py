@@ -126,10 +126,18 @@ class Hostile(BaseHTTPRequestHandler):
         if kind == "deep":
             return self._json(200, DEEP.encode())
         content: Any = {"content_number": 42, "content_list": [MARKUP]}.get(kind, f"{HOSTILE} The answer is A.")
-        usage: Any = {"prompt_tokens": MARKUP, "completion_tokens": MARKUP} if kind == "usage_text" else \
-            {"prompt_tokens": 10, "completion_tokens": 5}  # fmt: skip
-        return self._json(200, {"choices": [{"message": {"role": "assistant", "content": content},
-                                             "finish_reason": "stop"}], "usage": usage})  # fmt: skip
+        usage: Any = (
+            {"prompt_tokens": MARKUP, "completion_tokens": MARKUP}
+            if kind == "usage_text"
+            else {"prompt_tokens": 10, "completion_tokens": 5}
+        )
+        return self._json(
+            200,
+            {
+                "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": usage,
+            },
+        )
 
 
 @contextmanager

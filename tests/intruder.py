@@ -7,12 +7,12 @@ first spawn message, or nothing more after DEADLINE_S.
 
 from __future__ import annotations
 
-import json
-import sys
-
 import gevent
 from locust import __version__
 from locust.rpc import Message, zmqrpc
+
+import json
+import sys
 
 DEADLINE_S = 60.0
 

@@ -54,8 +54,11 @@ def read_request(connection: socket.socket, buffer: bytes = b"") -> tuple[str, b
     return lines[0].split()[1].decode(), rest[length:]
 
 
-def scripted_server(script: list[tuple[float, bytes]], repeat: tuple[float, bytes] | None = None,
-                    wrap: Callable[[socket.socket], socket.socket] | None = None) -> ContextManager[str]:
+def scripted_server(
+    script: list[tuple[float, bytes]],
+    repeat: tuple[float, bytes] | None = None,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+) -> ContextManager[str]:
     """Serve one request: after reading it, wait each delay (s) and write its bytes.
 
     Yields the base URL. The writes are separated in time so that they reach the client

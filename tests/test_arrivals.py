@@ -14,8 +14,10 @@ def gaps_s(schedule: ArrivalSchedule, count: int = DRAWS) -> np.ndarray:
     return np.diff([schedule.due_s(index) for index in range(count)])  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("arrival", "burstiness", "cv"), [("poisson", 1.0, 1.0), ("gamma", 0.25, 2.0),
-                                                           ("gamma", 4.0, 0.5), ("constant", 1.0, 0.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("arrival", "burstiness", "cv"),
+    [("poisson", 1.0, 1.0), ("gamma", 0.25, 2.0), ("gamma", 4.0, 0.5), ("constant", 1.0, 0.0)],
+)
 def test_gaps_have_the_rates_mean_and_the_processes_spread(arrival: str, burstiness: float, cv: float) -> None:
     gaps = gaps_s(ArrivalSchedule(20.0, arrival, burstiness, seed=3))
     assert gaps.mean() == pytest.approx(0.05, rel=0.03)
@@ -43,8 +45,9 @@ def test_nothing_is_due_past_the_duration() -> None:
 
 
 @pytest.mark.parametrize(("arrival", "burstiness", "cv"), [("poisson", 1.0, 1.0), ("gamma", 0.25, 2.0)])
-def test_a_stage_of_known_size_spans_exactly_its_rate_and_keeps_the_spread(arrival: str, burstiness: float,
-                                                                           cv: float) -> None:  # fmt: skip
+def test_a_stage_of_known_size_spans_exactly_its_rate_and_keeps_the_spread(
+    arrival: str, burstiness: float, cv: float
+) -> None:
     schedule = ArrivalSchedule(20.0, arrival, burstiness, seed=0, count=DRAWS)
     gaps = gaps_s(schedule)
     assert gaps.sum() == pytest.approx((DRAWS - 1) / 20.0, rel=1e-6)  # the asked rate exactly

@@ -98,7 +98,7 @@ def test_a_rate_stage_hands_out_due_times_in_order_after_the_warmup() -> None:
     ledger.finish(grants[0][2])
     dues = [g[2].due_s for g in grants[1:]]
     assert len(dues) == 3 and all(due is not None for due in dues)
-    assert [b - a for a, b in zip(dues, dues[1:])] == pytest.approx([0.1, 0.1], abs=1e-6)  # type: ignore[operator]
+    assert [b - a for a, b in zip(dues, dues[1:], strict=False)] == pytest.approx([0.1, 0.1], abs=1e-6)  # type: ignore[operator]
 
 
 def test_open_loop_expires_what_no_free_user_took_and_the_stage_still_completes() -> None:
@@ -128,7 +128,9 @@ def test_a_closed_loop_rate_stage_never_expires_a_permit() -> None:
 
 def test_a_timed_rate_stage_ends_where_its_schedule_does() -> None:
     ledger, grants = make()
-    ledger.open(stage=0, warmup=0, number=None, schedule=ArrivalSchedule(10.0, "constant", 1.0, seed=0, duration_s=0.35))
+    ledger.open(
+        stage=0, warmup=0, number=None, schedule=ArrivalSchedule(10.0, "constant", 1.0, seed=0, duration_s=0.35)
+    )
     for ask in range(10):
         ledger.want("w", ask)
     assert [g[2].seq for g in grants] == [0, 1, 2, 3]  # due at 0, 0.1, 0.2, 0.3 s; 0.4 s is past the duration

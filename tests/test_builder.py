@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import gevent
+
 import time
 
-import gevent
 import pytest
-from loadopts import options_from
 
 from harness.load.builder import BuilderProcess
 from harness.load.payloads import build_payloads
 from harness.tokenizer import load_tokenizer
 
+from loadopts import options_from
+
 BATCH = 4
-SMALL = ["--model", "m", "--image-width", "16", "--image-height", "16", "--min-prompt-length", "24",
-         "--max-prompt-length", "24"]  # fmt: skip
+SMALL = [
+    "--model",
+    "m",
+    "--image-width",
+    "16",
+    "--image-height",
+    "16",
+    "--min-prompt-length",
+    "24",
+    "--max-prompt-length",
+    "24",
+]
 
 
 def test_the_child_builds_what_the_parent_would(builder: BuilderProcess) -> None:

@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.devtools.simprocess import SimProcess, start_sim
+from harness.load.audio import decoded_seconds
+from harness.load.client import ChatClient
+from harness.load.payloads import build_payloads
+from harness.media_tokens import audio_tokens
+from harness.records import RequestRecord
+from harness.tokenizer import count_tokens_batch, load_tokenizer
+
 from conftest import MODEL
 from loadopts import options_from
 from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
-from harness.devtools.simprocess import SimProcess, start_sim
-
-from harness.load.audio import decoded_seconds
-from harness.load.client import ChatClient
-from harness.media_tokens import audio_tokens
-from harness.load.payloads import build_payloads
-from harness.records import RequestRecord
-from harness.tokenizer import count_tokens_batch, load_tokenizer
 
 SMALL = ["--min-prompt-length", "40", "--max-prompt-length", "40", "--image-num", "0"]
 
@@ -64,10 +65,15 @@ def test_ttft_skips_the_role_event_and_quirky_framing_parses() -> None:
         (0.15, chunk(first[:20])),  # the first token's event, split across two writes
         (0.02, chunk(first[20:])),
         (0.02, chunk(b"data:" + event({"content": " beta gamma"})[6:] + event({}, "length"))),  # no space; two events
-        (0.0, chunk(b'data: {"id": "x", "object": "chat.completion.chunk", "choices": [],\ndata:  "usage": '
-                    b'{"prompt_tokens": 40, "completion_tokens": 3}}\n\n')),  # multi-line data
+        (
+            0.0,
+            chunk(
+                b'data: {"id": "x", "object": "chat.completion.chunk", "choices": [],\ndata:  "usage": '
+                b'{"prompt_tokens": 40, "completion_tokens": 3}}\n\n'
+            ),
+        ),  # multi-line data
         (0.0, chunk(DONE) + LAST_CHUNK),
-    ]  # fmt: skip
+    ]
     with scripted_server(script) as url:
         record = exchange(url, [*SMALL, "--max-tokens", "3"])
     assert record.status == "ok", record.error
@@ -85,7 +91,10 @@ def test_each_read_notes_its_delay_after_the_kernel_stamp() -> None:
 
     from harness.load.http1 import READ_DELAYS_S
 
-    script = [(0.0, SSE_HEAD + chunk(ROLE)), (0.1, chunk(event({"content": " a b c"}, "length") + USAGE + DONE) + LAST_CHUNK)]
+    script = [
+        (0.0, SSE_HEAD + chunk(ROLE)),
+        (0.1, chunk(event({"content": " a b c"}, "length") + USAGE + DONE) + LAST_CHUNK),
+    ]
     READ_DELAYS_S.clear()
 
     def hold_the_loop_after_the_first_read() -> None:
@@ -103,8 +112,14 @@ def test_each_read_notes_its_delay_after_the_kernel_stamp() -> None:
 
 
 def test_missing_usage_is_counted_locally_and_flagged() -> None:
-    script = [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " one"}) + event({"content": " two"}, "stop") + DONE)
-               + LAST_CHUNK)]  # fmt: skip
+    script = [
+        (
+            0.0,
+            SSE_HEAD
+            + chunk(ROLE + event({"content": " one"}) + event({"content": " two"}, "stop") + DONE)
+            + LAST_CHUNK,
+        )
+    ]
     with scripted_server(script) as url:
         record = exchange(url, [*SMALL, "--max-tokens", "2"])
     assert record.status == "ok", record.error
@@ -121,28 +136,86 @@ def test_close_delimited_stream_without_chunking() -> None:
 @pytest.mark.parametrize(
     ("script", "reason"),
     [
-        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}) + b'data: {"error": {"message": "engine died"}}\n\n'
-                                 + DONE) + LAST_CHUNK)], "server_error_event"),
+        (
+            [
+                (
+                    0.0,
+                    SSE_HEAD
+                    + chunk(ROLE + event({"content": " a"}) + b'data: {"error": {"message": "engine died"}}\n\n' + DONE)
+                    + LAST_CHUNK,
+                )
+            ],
+            "server_error_event",
+        ),
         ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})) + LAST_CHUNK)], "stream_truncated"),  # no finish
         ([(0.0, b"")], "connect_error"),  # closed before any response byte
         ([(0.0, SSE_HEAD + chunk(b"<html><body>Bad Gateway</body></html>\n") + LAST_CHUNK)], "malformed_event"),
-        ([(0.0, SSE_HEAD + chunk(b'data: {"choices": {"a": 1}}\n\n' + event({"content": " a"}, "stop") + DONE)
-          + LAST_CHUNK)], "malformed_event"),
-        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop")
-                                 + event(usage={"prompt_tokens": "40", "completion_tokens": 1})) + LAST_CHUNK)],
-         "malformed_event"),
-        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop")
-                                 + event(usage={"prompt_tokens": 40, "completion_tokens": 5})) + LAST_CHUNK)],
-         "overlong_output"),
-        ([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})))], "stream_truncated"),  # connection closes mid-stream
-        ([(0.0, SSE_HEAD + chunk(ROLE + b"data: {half\n\n" + event({"content": " a"}, "stop") + DONE) + LAST_CHUNK)],
-         "malformed_event"),
-        ([(0.0, b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 34\r\n\r\n"
-                b'{"error": {"message": "overload"}}')], "http_503"),
-        ([(0.0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")], "malformed_event"),
+        (
+            [
+                (
+                    0.0,
+                    SSE_HEAD
+                    + chunk(b'data: {"choices": {"a": 1}}\n\n' + event({"content": " a"}, "stop") + DONE)
+                    + LAST_CHUNK,
+                )
+            ],
+            "malformed_event",
+        ),
+        (
+            [
+                (
+                    0.0,
+                    SSE_HEAD
+                    + chunk(
+                        ROLE
+                        + event({"content": " a"}, "stop")
+                        + event(usage={"prompt_tokens": "40", "completion_tokens": 1})
+                    )
+                    + LAST_CHUNK,
+                )
+            ],
+            "malformed_event",
+        ),
+        (
+            [
+                (
+                    0.0,
+                    SSE_HEAD
+                    + chunk(
+                        ROLE
+                        + event({"content": " a"}, "stop")
+                        + event(usage={"prompt_tokens": 40, "completion_tokens": 5})
+                    )
+                    + LAST_CHUNK,
+                )
+            ],
+            "overlong_output",
+        ),
+        (
+            [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"})))],
+            "stream_truncated",
+        ),  # connection closes mid-stream
+        (
+            [(0.0, SSE_HEAD + chunk(ROLE + b"data: {half\n\n" + event({"content": " a"}, "stop") + DONE) + LAST_CHUNK)],
+            "malformed_event",
+        ),
+        (
+            [
+                (
+                    0.0,
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 34\r\n\r\n"
+                    b'{"error": {"message": "overload"}}',
+                )
+            ],
+            "http_503",
+        ),
+        (
+            [(0.0, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")],
+            "malformed_event",
+        ),
         ([(0.0, SSE_HEAD + chunk(ROLE)), (0.6, chunk(DONE) + LAST_CHUNK)], "timeout"),
     ],
-)  # fmt: skip
+)
 def test_failures_are_classified_and_kept(script: list[tuple[float, bytes]], reason: str) -> None:
     with scripted_server(script) as url:
         record = exchange(url, [*SMALL, "--max-tokens", "1", "--min-tokens", "0", "--read-timeout", "0.3"])
@@ -153,20 +226,25 @@ def test_failures_are_classified_and_kept(script: list[tuple[float, bytes]], rea
 
 def test_a_stream_without_done_that_ends_normally_is_complete() -> None:
     """Real servers (transformers serve) omit data: [DONE]; the finish_reason and the chunked end suffice."""
-    with scripted_server([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]) as url:
+    with scripted_server(
+        [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]
+    ) as url:
         record = exchange(url, [*SMALL, "--max-tokens", "3", "--min-tokens", "0"])
     assert record.status == "ok", record.error
     assert record.done_marker is False and record.completion_tokens == 3
 
 
-@pytest.mark.parametrize(("repeat", "argv", "reason"), [
-    # output forever: ended as soon as it passes max_tokens
-    ((0.001, chunk(event({"content": " a"}))), [], "overlong_output"),
-    # keep-alive comments forever: each gap is short, the whole is bounded by --total-timeout
-    ((0.05, chunk(b": keep-alive\n\n")), ["--total-timeout", "1"], "timeout"),
-    # one data line that never ends (it would grow memory without a bound)
-    ((0.0, chunk(b"x" * 1_048_576)), [], "malformed_event"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("repeat", "argv", "reason"),
+    [
+        # output forever: ended as soon as it passes max_tokens
+        ((0.001, chunk(event({"content": " a"}))), [], "overlong_output"),
+        # keep-alive comments forever: each gap is short, the whole is bounded by --total-timeout
+        ((0.05, chunk(b": keep-alive\n\n")), ["--total-timeout", "1"], "timeout"),
+        # one data line that never ends (it would grow memory without a bound)
+        ((0.0, chunk(b"x" * 1_048_576)), [], "malformed_event"),
+    ],
+)
 def test_an_endless_answer_cannot_hang_a_run(repeat: tuple[float, bytes], argv: list[str], reason: str) -> None:
     with scripted_server([(0.0, SSE_HEAD + chunk(ROLE))], repeat=repeat) as url:
         started_s = time.monotonic()
@@ -189,7 +267,9 @@ def test_an_unexpected_client_error_is_classified_not_raised(monkeypatch: pytest
         raise RuntimeError("a bug in the client")
 
     monkeypatch.setattr(stream.ChatStream, "on_event", broken)
-    with scripted_server([(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]) as url:
+    with scripted_server(
+        [(0.0, SSE_HEAD + chunk(ROLE + event({"content": " a"}, "stop") + USAGE) + LAST_CHUNK)]
+    ) as url:
         record = exchange(url, [*SMALL, "--max-tokens", "3"])
     assert record.error == {"reason": "client_error", "message": "RuntimeError: a bug in the client"}
 
@@ -210,10 +290,16 @@ def sim() -> Iterator[SimProcess]:
 
 @pytest.mark.parametrize(
     ("fault", "reason"),
-    [("http_500", "http_500"), ("http_429", "http_429"), ("disconnect@3", "stream_truncated"),
-     ("malformed@3", "malformed_event"), ("error_event@3", "server_error_event"), ("cut@3", "stream_truncated"),
-     ("short@5", "short_output")],
-)  # fmt: skip
+    [
+        ("http_500", "http_500"),
+        ("http_429", "http_429"),
+        ("disconnect@3", "stream_truncated"),
+        ("malformed@3", "malformed_event"),
+        ("error_event@3", "server_error_event"),
+        ("cut@3", "stream_truncated"),
+        ("short@5", "short_output"),
+    ],
+)
 def test_simulator_faults_are_classified(sim: SimProcess, fault: str, reason: str) -> None:
     record = exchange(sim.base_url, [*SMALL, "--max-tokens", "10"], headers={"X-Sim-Fault": fault})
     assert record.error is not None and record.error["reason"] == reason, record.error
@@ -225,8 +311,21 @@ def test_the_simulators_stream_without_done_is_complete(sim: SimProcess) -> None
 
 
 def test_forced_output_length_and_text_tokens_match_the_server(sim: SimProcess) -> None:
-    record = exchange(sim.base_url, ["--min-prompt-length", "300", "--max-prompt-length", "300", "--max-tokens", "17",
-                                     "--image-width", "512", "--image-height", "512"])  # fmt: skip
+    record = exchange(
+        sim.base_url,
+        [
+            "--min-prompt-length",
+            "300",
+            "--max-prompt-length",
+            "300",
+            "--max-tokens",
+            "17",
+            "--image-width",
+            "512",
+            "--image-height",
+            "512",
+        ],
+    )
     assert record.status == "ok", record.error
     assert record.completion_tokens == 17 and record.tokens_per_event == [1] * 17
     assert record.prompt_tokens == 300 + 258  # the simulator's count: text exactly as built + a 512x512 image
@@ -243,14 +342,36 @@ def test_non_streamed_request(sim: SimProcess) -> None:
 def test_a_stream_over_https_is_read_and_timed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """TLS cannot recvmsg: the https path reads through gevent's SSL socket, stamps on return."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client's default context trusts it
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    script = [(0.0, SSE_HEAD + chunk(ROLE)), (0.05, chunk(event({"content": " a"}))),
-              (0.05, chunk(event({"content": " b"}, "stop") + USAGE + DONE) + LAST_CHUNK)]  # fmt: skip
+    script = [
+        (0.0, SSE_HEAD + chunk(ROLE)),
+        (0.05, chunk(event({"content": " a"}))),
+        (0.05, chunk(event({"content": " b"}, "stop") + USAGE + DONE) + LAST_CHUNK),
+    ]
     with scripted_server(script, wrap=lambda connection: context.wrap_socket(connection, server_side=True)) as url:
         record = exchange(url.replace("http://", "https://"), [*SMALL, "--max-tokens", "3", "--min-tokens", "0"])
     assert record.status == "ok", record.error
@@ -259,11 +380,28 @@ def test_a_stream_over_https_is_read_and_timed(tmp_path: Path, monkeypatch: pyte
 
 
 @pytest.mark.parametrize("audio_format", ["wav", "flac", "mp3"])
-def test_audio_clips_carry_their_length_and_the_server_counts_the_expected_tokens(audio_format: str,
-                                                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_audio_clips_carry_their_length_and_the_server_counts_the_expected_tokens(
+    audio_format: str, tmp_path: Path
+) -> None:
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
-    argv = [*SMALL, "--max-tokens", "3", "--audio-num", "2", "--audio-seconds", "1.5", "6.5", "--audio-format",
-            audio_format, "--image-num", "1", "--image-width", "64", "--image-height", "64"]  # fmt: skip
+    argv = [
+        *SMALL,
+        "--max-tokens",
+        "3",
+        "--audio-num",
+        "2",
+        "--audio-seconds",
+        "1.5",
+        "6.5",
+        "--audio-format",
+        audio_format,
+        "--image-num",
+        "1",
+        "--image-width",
+        "64",
+        "--image-height",
+        "64",
+    ]
     try:
         options = options_from(["--model", MODEL, *argv], host=sim.base_url)
         payloads = build_payloads(options.payload, MODEL, load_tokenizer(), 3, seed=0, prefix_seed=0)
@@ -286,5 +424,7 @@ def test_audio_clips_carry_their_length_and_the_server_counts_the_expected_token
         assert all(1.5 <= seconds <= 6.6 for seconds in lengths_s), lengths_s  # MP3 frames pad a little
         server = truth[record.request_id]
         assert server["audio_tokens"] == sum(audio_tokens(seconds) for seconds in lengths_s)
-        assert record.multimodal_tokens == payload.expected_media_tokens == server["audio_tokens"] + server["image_tokens"]
+        assert (
+            record.multimodal_tokens == payload.expected_media_tokens == server["audio_tokens"] + server["image_tokens"]
+        )
     assert len({record.multimodal_tokens for record, _ in records}) > 1  # lengths drawn in [1.5, 6.5] s

@@ -6,9 +6,9 @@ import json
 import runpy
 from pathlib import Path
 
-from conftest import REPO
-
 from harness.resources import dashboard_path
+
+from conftest import REPO
 
 
 def test_committed_dashboard_matches_its_generator() -> None:

@@ -9,18 +9,24 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import MODEL, REPO
 
 from harness.devtools.locustproc import run_locust
-from harness.options import DEFAULT_STOP_TIMEOUT_S
 from harness.devtools.simprocess import start_sim
+from harness.options import DEFAULT_STOP_TIMEOUT_S
+
+from conftest import MODEL, REPO
 
 MANIFESTS = REPO / "deploy" / "kubernetes"
 
 
 def documents() -> list[dict]:
-    return [document for path in sorted(MANIFESTS.glob("*.yaml")) if path.name != "kustomization.yaml"
-            for document in yaml.safe_load_all(path.read_text()) if document]  # fmt: skip
+    return [
+        document
+        for path in sorted(MANIFESTS.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+    ]
 
 
 @pytest.mark.parametrize("document", documents(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
@@ -65,7 +71,12 @@ def test_only_workers_reach_the_master_port() -> None:
     assert master["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "master"
     rpc_rules = [rule for rule in master["ingress"] if any(port["port"] == 5557 for port in rule["ports"])]
     assert len(rpc_rules) == 1 and rpc_rules[0]["from"] == [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "omniload", "app.kubernetes.io/component": "worker"}}}]
+        {
+            "podSelector": {
+                "matchLabels": {"app.kubernetes.io/name": "omniload", "app.kubernetes.io/component": "worker"}
+            }
+        }
+    ]
     assert all("from" in rule or all(port["port"] == 9646 for port in rule["ports"]) for rule in master["ingress"])
     assert policies["omniload-worker"]["policyTypes"] == ["Ingress"] and "ingress" not in policies["omniload-worker"]
     assert "networkpolicy.yaml" in (MANIFESTS / "kustomization.yaml").read_text()
@@ -102,11 +113,37 @@ def test_the_configmaps_locust_conf_runs(tmp_path: Path) -> None:
     (tmp_path / "locust.conf").write_text(config)
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL])
     try:
-        result = run_locust(["--config", str(tmp_path / "locust.conf"), "--host", sim.base_url, "--parallel", "1",
-                             "2", "--number", "2", "2", "--report-dir", str(tmp_path / "r"), "--metrics-port", "0",
-                             "--max-tokens", "4", "--image-num", "0", "--min-prompt-length", "32",
-                             "--max-prompt-length", "32", "--no-omnibench-use-audio", "--omnibench-limit", "2",
-                             "--sleep-interval", "0"])  # fmt: skip
+        result = run_locust(
+            [
+                "--config",
+                str(tmp_path / "locust.conf"),
+                "--host",
+                sim.base_url,
+                "--parallel",
+                "1",
+                "2",
+                "--number",
+                "2",
+                "2",
+                "--report-dir",
+                str(tmp_path / "r"),
+                "--metrics-port",
+                "0",
+                "--max-tokens",
+                "4",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "32",
+                "--max-prompt-length",
+                "32",
+                "--no-omnibench-use-audio",
+                "--omnibench-limit",
+                "2",
+                "--sleep-interval",
+                "0",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode in (0, 1), result.stderr[-3000:]

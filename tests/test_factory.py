@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-
 import gevent
-from loadopts import options_from
 
 from harness.load.builder import BuilderProcess
 from harness.load.factory import PayloadFactory
 
+from loadopts import options_from
+
 BATCH = 4
-SMALL = ["--model", "m", "--image-width", "16", "--image-height", "16", "--min-prompt-length", "24",
-         "--max-prompt-length", "24", "--pool-size", str(BATCH)]  # fmt: skip
+SMALL = [
+    "--model",
+    "m",
+    "--image-width",
+    "16",
+    "--image-height",
+    "16",
+    "--min-prompt-length",
+    "24",
+    "--max-prompt-length",
+    "24",
+    "--pool-size",
+    str(BATCH),
+]
 
 
 def make_factory(builder: BuilderProcess) -> PayloadFactory:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import REPO
-
 from harness.devtools.flagdoc import render
 from harness.options import flag_dests
+
+from conftest import REPO
 
 
 def test_the_flag_reference_is_current() -> None:

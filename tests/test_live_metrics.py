@@ -17,16 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import MODEL
-from conftest import REPO
+from harness.buckets import CLIENT_TTFT_BUCKETS_S
 from harness.devtools.locustproc import locust_command, run_locust
 from harness.devtools.promserver import free_port, start_prometheus
-
-from harness.buckets import CLIENT_TTFT_BUCKETS_S
-from harness.records import RequestRecord, read_records
-from harness.resources import dashboard_path
 from harness.devtools.simprocess import start_sim
 from harness.master.stats import percentile
+from harness.records import RequestRecord, read_records
+from harness.resources import dashboard_path
+
+from conftest import MODEL, REPO
 
 DASHBOARD = Path(dashboard_path())
 MASTER_HOST = "127.0.0.2"
@@ -48,16 +47,55 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
     prometheus = start_prometheus(tmp_path, {"omniload": f"127.0.0.1:{metrics_port}", "vllm": sim_target})
     report = tmp_path / "r"
     master_port = free_port(MASTER_HOST)
-    workers = [subprocess.Popen(locust_command(["--worker", "--master-host", MASTER_HOST, "--master-port",
-                                                str(master_port)]), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            locust_command(["--worker", "--master-host", MASTER_HOST, "--master-port", str(master_port)]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     try:
-        result = run_locust(["--master", "--master-bind-host", MASTER_HOST, "--master-bind-port", str(master_port),
-                             "--expect-workers", "2", "--headless", "--host", sim.base_url, "--model", MODEL,
-                             "--report-dir", str(report), "--parallel", "2", "4", "--number", "12", "24",
-                             "--sleep-interval", "1", "--max-tokens", "48", "--image-width", "64",
-                             "--image-height", "64", "--min-prompt-length", "128", "--max-prompt-length", "128",
-                             "--metrics-port", str(metrics_port), "--metrics-linger", str(LINGER_S)])  # fmt: skip
+        result = run_locust(
+            [
+                "--master",
+                "--master-bind-host",
+                MASTER_HOST,
+                "--master-bind-port",
+                str(master_port),
+                "--expect-workers",
+                "2",
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--parallel",
+                "2",
+                "4",
+                "--number",
+                "12",
+                "24",
+                "--sleep-interval",
+                "1",
+                "--max-tokens",
+                "48",
+                "--image-width",
+                "64",
+                "--image-height",
+                "64",
+                "--min-prompt-length",
+                "128",
+                "--max-prompt-length",
+                "128",
+                "--metrics-port",
+                str(metrics_port),
+                "--metrics-linger",
+                str(LINGER_S),
+            ]
+        )
         ended_at = time.time() - LINGER_S / 2  # while the master still served its final values
         assert result.returncode == 0, result.stderr[-3000:]
         for worker in workers:
@@ -65,14 +103,18 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
         records = [r for r in read_records(str(report / "requests.jsonl")) if not r.warmup]
         summary = json.loads((report / "summary.json").read_text())
 
-        completion = prometheus.query(f'max_over_time(omniload_completion_tokens_total{{model="{MODEL}"}}[10m])',
-                                      ended_at)  # fmt: skip
+        completion = prometheus.query(
+            f'max_over_time(omniload_completion_tokens_total{{model="{MODEL}"}}[10m])', ended_at
+        )
         total_completion = sum(r.completion_tokens or 0 for r in records if r.status == "ok")
         assert total_completion == sum(s["completion_tokens"]["mean"] * s["succeeded"] for s in summary["stages"])
         assert float(completion[0]["value"][1]) == total_completion
 
-        estimate = prometheus.query("histogram_quantile(0.9, sum by (le) (max_over_time("
-                                    f'omniload_ttft_seconds_bucket{{model="{MODEL}"}}[10m])))', ended_at)  # fmt: skip
+        estimate = prometheus.query(
+            "histogram_quantile(0.9, sum by (le) (max_over_time("
+            f'omniload_ttft_seconds_bucket{{model="{MODEL}"}}[10m])))',
+            ended_at,
+        )
         p90_s = percentile(sorted(r.ttft_s for r in records if r.status == "ok" and r.ttft_s is not None), 90)
         bucket_of = lambda value: bisect.bisect_left(CLIENT_TTFT_BUCKETS_S, value)  # noqa: E731
         assert abs(bucket_of(float(estimate[0]["value"][1])) - bucket_of(p90_s)) <= 1
@@ -88,12 +130,23 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
 
 
 def test_compose_and_prometheus_config_are_valid() -> None:
-    compose = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                              str(REPO / "docker-compose.yml")], capture_output=True, text=True)  # fmt: skip
+    compose = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(REPO / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert compose.returncode == 0, compose.stdout + compose.stderr
     for config in ("prometheus.yml", "prometheus-local.yml"):  # the compose stack's, and one machine's
-        promtool = subprocess.run(["promtool", "check", "config", str(REPO / "dashboards" / config)],
-                                  capture_output=True, text=True)  # fmt: skip
+        promtool = subprocess.run(
+            ["promtool", "check", "config", str(REPO / "dashboards" / config)], capture_output=True, text=True
+        )
         assert promtool.returncode == 0, promtool.stdout + promtool.stderr
         for target in re.findall(r"targets: \[(.*?)\]", (REPO / "dashboards" / config).read_text()):
             assert target  # every job scrapes something
@@ -107,8 +160,20 @@ def test_metrics_render_cheaply_with_bounded_labels() -> None:
 
     metrics = LiveMetrics(MODEL)
     for worker in range(8):
-        record = RequestRecord("r", 0, worker, 0, 0.0, 1024, ttft_s=0.05, tpot_s=0.01, latency_s=1.0,
-                               itl_s=[0.01] * 100, prompt_tokens=1282, completion_tokens=100)  # fmt: skip
+        record = RequestRecord(
+            "r",
+            0,
+            worker,
+            0,
+            0.0,
+            1024,
+            ttft_s=0.05,
+            tpot_s=0.01,
+            latency_s=1.0,
+            itl_s=[0.01] * 100,
+            prompt_tokens=1282,
+            completion_tokens=100,
+        )
         for _ in range(200):
             metrics.observe(record, worker_cpu_s=1.0)
     started_s = time.perf_counter()

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
+
 from harness.devtools.locustproc import locust_command, run_locust
 from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import SimProcess, start_sim
+
+from conftest import MODEL
 
 SECRET = "sk-omniload-test-SECRET-4242"
 
@@ -27,10 +29,37 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
     sim = start_sim(["--fixed", "20", "2", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     report = tmp_path / "report"
     try:
-        result = run_locust(["--headless", "-u", "4", "-r", "4", "-t", "3s", "--host", sim.base_url, "--model", MODEL,
-                             "--api-key", SECRET, "--report-dir", str(report), "--max-tokens", "16",
-                             "--min-prompt-length", "256", "--max-prompt-length", "256", "--image-width", "128",
-                             "--image-height", "96", "--pool-size", "400"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "3s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--api-key",
+                SECRET,
+                "--report-dir",
+                str(report),
+                "--max-tokens",
+                "16",
+                "--min-prompt-length",
+                "256",
+                "--max-prompt-length",
+                "256",
+                "--image-width",
+                "128",
+                "--image-height",
+                "96",
+                "--pool-size",
+                "400",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -51,8 +80,12 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
     assert {json.dumps(g["images"]) for g in truth.values()} == {json.dumps([[128, 96, "RGB", "PNG"]])}
     assert {(r["status"], r["completion_tokens"], r["expected_text_tokens"]) for r in records} == {("ok", 16, 256)}
     assert "Avg TTFT(ms)" in result.stdout
-    for text in (result.stdout, result.stderr, (report / "summary.json").read_text(),
-                 (report / "requests.jsonl").read_text()):  # fmt: skip
+    for text in (
+        result.stdout,
+        result.stderr,
+        (report / "summary.json").read_text(),
+        (report / "requests.jsonl").read_text(),
+    ):
         assert SECRET not in text
 
 
@@ -74,12 +107,28 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
         (["--min-prompt-length", "60000", "--max-prompt-length", "60000", "--image-num", "0"], "--max-prompt-length"),
         (["--omnibench", "--omnibench-dataset", "/no/such/dataset.parquet"], "--omnibench-dataset"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2_with_one_line_before_any_request(tmp_path: Path, argv: list[str], flag: str) -> None:
     sim = start_sim(["--fixed", "10", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     try:
-        result = run_locust(["--headless", "-u", "2", "-r", "2", "-t", "2s", "--host", sim.base_url, "--model", MODEL,
-                             "--report-dir", str(tmp_path / "r"), *argv])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "2s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(tmp_path / "r"),
+                *argv,
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 2, result.stderr[-2000:]
@@ -94,9 +143,23 @@ def test_flags_from_environment_and_config_file(tmp_path: Path) -> None:
     config = tmp_path / "locust.conf"
     config.write_text(f"model = {MODEL}\nmax-tokens = 6\nimage-num = 0\nheadless = true\n")
     try:
-        result = run_locust(["--config", str(config), "-u", "2", "-r", "2", "-t", "2s", "--host", sim.base_url,
-                             "--report-dir", str(tmp_path / "r")],
-                            env={"LOCUST_MIN_PROMPT_LENGTH": "64", "LOCUST_MAX_PROMPT_LENGTH": "64"})  # fmt: skip
+        result = run_locust(
+            [
+                "--config",
+                str(config),
+                "-u",
+                "2",
+                "-r",
+                "2",
+                "-t",
+                "2s",
+                "--host",
+                sim.base_url,
+                "--report-dir",
+                str(tmp_path / "r"),
+            ],
+            env={"LOCUST_MIN_PROMPT_LENGTH": "64", "LOCUST_MAX_PROMPT_LENGTH": "64"},
+        )
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -105,13 +168,50 @@ def test_flags_from_environment_and_config_file(tmp_path: Path) -> None:
 
 
 def test_server_faults_are_counted_and_fail_the_run(tmp_path: Path) -> None:
-    sim = start_sim(["--fixed", "10", "1", "--model", MODEL, "--faults", "http_503", "disconnect@2",
-                     "--fault-rate", "0.5", "--seed", "3"], ground_truth=str(tmp_path / "gt.jsonl"))  # fmt: skip
+    sim = start_sim(
+        [
+            "--fixed",
+            "10",
+            "1",
+            "--model",
+            MODEL,
+            "--faults",
+            "http_503",
+            "disconnect@2",
+            "--fault-rate",
+            "0.5",
+            "--seed",
+            "3",
+        ],
+        ground_truth=str(tmp_path / "gt.jsonl"),
+    )
     report = tmp_path / "r"
     try:
-        result = run_locust(["--headless", "-u", "3", "-r", "3", "-t", "2s", "--host", sim.base_url, "--model", MODEL,
-                             "--report-dir", str(report), "--max-tokens", "8", "--image-num", "0",
-                             "--min-prompt-length", "64", "--max-prompt-length", "64"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "-u",
+                "3",
+                "-r",
+                "3",
+                "-t",
+                "2s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--max-tokens",
+                "8",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "64",
+                "--max-prompt-length",
+                "64",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 1
@@ -127,8 +227,23 @@ def test_an_unreachable_server_is_refused_before_load(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run_locust(["--headless", "-u", "1", "-r", "1", "-t", "2s", "--host", f"http://127.0.0.1:{port}",
-                         "--model", MODEL, "--report-dir", str(tmp_path / "r")])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "-t",
+            "2s",
+            "--host",
+            f"http://127.0.0.1:{port}",
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
     assert errors == [f"omniload: error: --host: cannot connect to 127.0.0.1:{port} (Connection refused)"]
@@ -139,11 +254,36 @@ def test_an_outage_is_backed_off_and_its_length_reported(tmp_path: Path) -> None
     port = free_port()
     sim = start_sim(["--fixed", "10", "1", "--model", MODEL], port=port)
     report = tmp_path / "r"
-    locust = subprocess.Popen(locust_command(["--headless", "-u", "4", "-r", "4", "-t", "10s", "--host", sim.base_url,
-                                              "--model", MODEL, "--report-dir", str(report), "--max-tokens", "8",
-                                              "--image-num", "0", "--min-prompt-length", "32",
-                                              "--max-prompt-length", "32"]),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    locust = subprocess.Popen(
+        locust_command(
+            [
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "10s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--max-tokens",
+                "8",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "32",
+                "--max-prompt-length",
+                "32",
+            ]
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         requests = report / "requests.jsonl"
@@ -173,9 +313,35 @@ def test_a_plain_run_longer_than_its_pool_sends_only_fresh_payloads(tmp_path: Pa
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     report = tmp_path / "r"
     try:
-        result = run_locust(["--headless", "-u", "4", "-r", "4", "-t", "4s", "--host", sim.base_url, "--model", MODEL,
-                             "--report-dir", str(report), "--max-tokens", "8", "--image-width", "32", "--image-height",
-                             "32", "--min-prompt-length", "32", "--max-prompt-length", "32", "--pool-size", "8"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "4s",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--max-tokens",
+                "8",
+                "--image-width",
+                "32",
+                "--image-height",
+                "32",
+                "--min-prompt-length",
+                "32",
+                "--max-prompt-length",
+                "32",
+                "--pool-size",
+                "8",
+            ]
+        )
         truth = sim.ground_truth_records()
     finally:
         sim.stop()
@@ -191,10 +357,34 @@ def test_goodput_is_the_count_of_records_meeting_every_slo(tmp_path: Path) -> No
     sim = start_sim(["--model", MODEL, "--fixed", "20", "2", "--faults", "delay:0.5", "--fault-rate", "0.5"])
     report = tmp_path / "r"
     try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--parallel", "6", "--number", "18", "--sleep-interval", "0", "--max-tokens", "16",
-                             "--image-num", "0", "--min-prompt-length", "512", "--max-prompt-length", "512",
-                             "--goodput", "ttft:200", "e2el:5000"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--parallel",
+                "6",
+                "--number",
+                "18",
+                "--sleep-interval",
+                "0",
+                "--max-tokens",
+                "16",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "512",
+                "--max-prompt-length",
+                "512",
+                "--goodput",
+                "ttft:200",
+                "e2el:5000",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-3000:]
@@ -209,10 +399,33 @@ def test_goodput_is_the_count_of_records_meeting_every_slo(tmp_path: Path) -> No
 
 def test_one_token_outputs_meet_any_tpot_goodput_as_in_vllm(fixed_sim: SimProcess, tmp_path: Path) -> None:
     """vLLM counts a 1-token output's TPOT as 0 for goodput: every success is good under tpot:1 (1 ms)."""
-    result = run_locust(["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path),
-                         "--parallel", "2", "--number", "6", "--sleep-interval", "0", "--max-tokens", "1",
-                         "--image-num", "0", "--min-prompt-length", "32", "--max-prompt-length", "32",
-                         "--goodput", "tpot:1"])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            fixed_sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path),
+            "--parallel",
+            "2",
+            "--number",
+            "6",
+            "--sleep-interval",
+            "0",
+            "--max-tokens",
+            "1",
+            "--image-num",
+            "0",
+            "--min-prompt-length",
+            "32",
+            "--max-prompt-length",
+            "32",
+            "--goodput",
+            "tpot:1",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     stage = json.loads((tmp_path / "summary.json").read_text())["stages"][0]
     assert stage["good_requests"] == stage["succeeded"] == 6 and stage["tpot_s"]["p50"] is None
@@ -220,9 +433,27 @@ def test_one_token_outputs_meet_any_tpot_goodput_as_in_vllm(fixed_sim: SimProces
 
 def test_a_headless_sweep_is_quiet_unless_asked(fixed_sim: SimProcess, tmp_path: Path) -> None:
     """Stage tables and progress; Locust's table every 2 s only with --print-stats (its final table stays)."""
-    args = ["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path), "--parallel",
-            "2", "--number", "60", "--max-tokens", "64", "--image-num", "0", "--min-prompt-length", "32",
-            "--max-prompt-length", "32"]  # fmt: skip
+    args = [
+        "--headless",
+        "--host",
+        fixed_sim.base_url,
+        "--model",
+        MODEL,
+        "--report-dir",
+        str(tmp_path),
+        "--parallel",
+        "2",
+        "--number",
+        "60",
+        "--max-tokens",
+        "64",
+        "--image-num",
+        "0",
+        "--min-prompt-length",
+        "32",
+        "--max-prompt-length",
+        "32",
+    ]
     quiet = run_locust(args)
     loud = run_locust([*args, "--print-stats"])
     assert quiet.returncode == loud.returncode == 0, quiet.stderr[-2000:]

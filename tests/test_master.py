@@ -6,22 +6,34 @@ sweep stage by stage and check the budget, the records, the summary and lost wor
 
 from __future__ import annotations
 
+import gevent
+
 import json
 from pathlib import Path
 
-import gevent
 import pytest
-from harness.devtools.fakerunner import FakeClient, FakeCluster, fake_environment
-from loadopts import options_from
 
 from harness import wire
+from harness.devtools.fakerunner import FakeClient, FakeCluster, fake_environment
 from harness.load.generator import LoadGenerator
 from harness.master.master import Master
 from harness.options import LoadOptions
 from harness.records import read_records
 
-SMALL = ["--image-num", "0", "--min-prompt-length", "16", "--max-prompt-length", "16", "--max-tokens", "4",
-         "--sleep-interval", "0"]  # fmt: skip
+from loadopts import options_from
+
+SMALL = [
+    "--image-num",
+    "0",
+    "--min-prompt-length",
+    "16",
+    "--max-prompt-length",
+    "16",
+    "--max-tokens",
+    "4",
+    "--sleep-interval",
+    "0",
+]
 
 
 def sweep_options(tmp_path: Path, *flags: str) -> LoadOptions:
@@ -91,12 +103,16 @@ def test_a_sweep_runs_each_stage_with_its_exact_budget(tmp_path: Path) -> None:
         generator.report_done()
     summary = master.finish()
     assert [(s["parallel"], s["number"], s["sent"], s["succeeded"]) for s in summary["stages"]] == [
-        (1, 2, 2, 2), (2, 3, 3, 3)]  # fmt: skip
+        (1, 2, 2, 2),
+        (2, 3, 3, 3),
+    ]
     assert len(read_records(str(tmp_path / "requests.jsonl"))) == 5
     written = json.loads((tmp_path / "summary.json").read_text())
     # every worker's facts arrive as messages: its pool, its reuse, its CPU
     assert sorted(written["workers"]) == ["0", "1"]
-    assert all(worker["payloads"]["reused"] == 0 and "cpu_s" in worker["client"] for worker in written["workers"].values())
+    assert all(
+        worker["payloads"]["reused"] == 0 and "cpu_s" in worker["client"] for worker in written["workers"].values()
+    )
     assert written["payloads"]["pool_size"] == 2 * 5 and written["payloads"]["reused"] == 0
 
 
@@ -174,8 +190,14 @@ def test_a_stage_where_a_load_generator_ran_out_of_cpu_is_flagged(tmp_path: Path
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "2"))
     master = cluster.start_first_stage(1)
     for worker, cpu_s, lag_s in ((0, 0.3, 0.001), (1, 0.95, 0.002)):  # worker 1: 95 % of a core
-        health: wire.HealthMessage = {"worker": worker, "wall_s": 1.0, "cpu_s": cpu_s, "lag_p99_s": lag_s, "lag_max_s": lag_s,
-                                      "read_delay_p99_s": 0.0002}  # fmt: skip
+        health: wire.HealthMessage = {
+            "worker": worker,
+            "wall_s": 1.0,
+            "cpu_s": cpu_s,
+            "lag_p99_s": lag_s,
+            "lag_max_s": lag_s,
+            "read_delay_p99_s": 0.0002,
+        }
         cluster.fake.workers[f"w{worker}"].send_message(wire.HEALTH, health)
     cluster.send_one("w0")
     cluster.send_one("w1")
@@ -186,16 +208,26 @@ def test_a_stage_where_a_load_generator_ran_out_of_cpu_is_flagged(tmp_path: Path
     assert health["workers"]["0"] == {"cpu_share": 0.3, "read_delay_p99_ms": 0.2, "loop_lag_p99_ms": 1.0}
 
 
-@pytest.mark.parametrize(("lag_s", "read_delay_s", "limited_by"), [
-    (0.0077, 0.0003, []),  # the GPU box under a queueing server: a slow loop, reads on time: not the client
-    (0.0010, 0.0150, ["read_delay"]),  # reads 15 ms after their bytes arrived: events merge
-])  # fmt: skip
-def test_only_measured_effects_flag_a_stage(tmp_path: Path, lag_s: float, read_delay_s: float,
-                                            limited_by: list[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("lag_s", "read_delay_s", "limited_by"),
+    [
+        (0.0077, 0.0003, []),  # the GPU box under a queueing server: a slow loop, reads on time: not the client
+        (0.0010, 0.0150, ["read_delay"]),  # reads 15 ms after their bytes arrived: events merge
+    ],
+)
+def test_only_measured_effects_flag_a_stage(
+    tmp_path: Path, lag_s: float, read_delay_s: float, limited_by: list[str]
+) -> None:
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "1"))
     master = cluster.start_first_stage(1)
-    health: wire.HealthMessage = {"worker": 0, "wall_s": 1.0, "cpu_s": 0.04, "lag_p99_s": lag_s, "lag_max_s": lag_s,
-                                  "read_delay_p99_s": read_delay_s}  # fmt: skip
+    health: wire.HealthMessage = {
+        "worker": 0,
+        "wall_s": 1.0,
+        "cpu_s": 0.04,
+        "lag_p99_s": lag_s,
+        "lag_max_s": lag_s,
+        "read_delay_p99_s": read_delay_s,
+    }
     cluster.fake.workers["w0"].send_message(wire.HEALTH, health)
     cluster.send_one("w0")
     assert master.tick() is None

@@ -12,25 +12,32 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 import pytest
-from conftest import MODEL
 
+from harness.devtools.simprocess import SimProcess, start_sim
 from harness.omnibench.dataset import DatasetError, bundled_sample_path, load_samples
 from harness.omnibench.prompt import build_messages, prompt_text, target_letter
 from harness.omnibench.scoring import extract_letter
 from harness.sim.answers import right_questions
-from harness.devtools.simprocess import SimProcess, start_sim
+
+from conftest import MODEL
 
 ACCURACY = 0.75
 
 
 @pytest.mark.parametrize(
     ("output", "letter"),
-    [("Let me think. B seems close.\nANSWER: C", "C"), ("ANSWER: A\n...on reflection ANSWER: D", "D"),
-     ("answer: b", "B"), ("ANSWER: Z\nso B", "B"), ("I pick C. Or maybe A", "A"), ("no idea", None),
-     ("ANSWER: (C)", "C"), ("ANSWER: E", None)],
-)  # fmt: skip
+    [
+        ("Let me think. B seems close.\nANSWER: C", "C"),
+        ("ANSWER: A\n...on reflection ANSWER: D", "D"),
+        ("answer: b", "B"),
+        ("ANSWER: Z\nso B", "B"),
+        ("I pick C. Or maybe A", "A"),
+        ("no idea", None),
+        ("ANSWER: (C)", "C"),
+        ("ANSWER: E", None),
+    ],
+)
 def test_letter_extraction(output: str, letter: str | None) -> None:
     assert extract_letter(output, 4) == letter
 
@@ -75,22 +82,38 @@ def expected_scores() -> tuple[float, dict[str, float], dict[str, float]]:
     for sample in samples:
         by_task[sample.task_type].append(sample.question in right)
         by_audio[sample.audio_type].append(sample.question in right)
-    return (len(right) / len(samples), {k: sum(v) / len(v) for k, v in by_task.items()},
-            {k: sum(v) / len(v) for k, v in by_audio.items()})  # fmt: skip
+    return (
+        len(right) / len(samples),
+        {k: sum(v) / len(v) for k, v in by_task.items()},
+        {k: sum(v) / len(v) for k, v in by_audio.items()},
+    )
 
 
 @pytest.fixture(scope="module")
 def answering_sim(tmp_path_factory: pytest.TempPathFactory) -> SimProcess:
     truth = tmp_path_factory.mktemp("omni") / "gt.jsonl"
-    sim = start_sim(["--fixed", "5", "1", "--model", MODEL, "--answer-key", bundled_sample_path(),
-                     "--answer-accuracy", str(ACCURACY)], ground_truth=str(truth))  # fmt: skip
+    sim = start_sim(
+        [
+            "--fixed",
+            "5",
+            "1",
+            "--model",
+            MODEL,
+            "--answer-key",
+            bundled_sample_path(),
+            "--answer-accuracy",
+            str(ACCURACY),
+        ],
+        ground_truth=str(truth),
+    )
     yield sim  # type: ignore[misc]
     sim.stop()
 
 
 def omnibench(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "omnibench", *args], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "omnibench", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_standalone_reports_the_exact_score_and_resumes(answering_sim: SimProcess, tmp_path: Path) -> None:
@@ -104,8 +127,9 @@ def test_standalone_reports_the_exact_score_and_resumes(answering_sim: SimProces
     assert {k: v["mean_acc"] for k, v in summary["by_audio_type"].items()} == pytest.approx(by_audio)
     assert f"| {MODEL} | omni_bench | mean_acc | OVERALL" in result.stdout.replace("  ", " ").replace("  ", " ")
     lines = (tmp_path / "omnibench" / "samples.jsonl").read_text().splitlines()
-    assert len(lines) == 24 and {"index", "target", "output", "extracted", "correct", "latency_s",
-                                 "usage"} <= set(json.loads(lines[0]))  # fmt: skip
+    assert len(lines) == 24 and {"index", "target", "output", "extracted", "correct", "latency_s", "usage"} <= set(
+        json.loads(lines[0])
+    )
     assert "the bundled OmniBench sample (24 samples" in summary["source"]
     assert (tmp_path / "report.html").exists() and f"report: {tmp_path / 'report.html'}" in result.stdout
     asked = len(answering_sim.ground_truth_records())
@@ -119,12 +143,28 @@ def test_standalone_reports_the_exact_score_and_resumes(answering_sim: SimProces
 
 
 def test_transient_errors_are_retried_and_failures_counted_apart(tmp_path: Path) -> None:
-    sim = start_sim(["--fixed", "5", "1", "--model", MODEL, "--answer-key", bundled_sample_path(),
-                     "--faults", "http_503", "--fault-rate", "0.4", "--seed", "11"],
-                    ground_truth=str(tmp_path / "gt.jsonl"))  # fmt: skip
+    sim = start_sim(
+        [
+            "--fixed",
+            "5",
+            "1",
+            "--model",
+            MODEL,
+            "--answer-key",
+            bundled_sample_path(),
+            "--faults",
+            "http_503",
+            "--fault-rate",
+            "0.4",
+            "--seed",
+            "11",
+        ],
+        ground_truth=str(tmp_path / "gt.jsonl"),
+    )
     try:
-        result = omnibench(["--api-url", sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path),
-                            "--concurrency", "8"])  # fmt: skip
+        result = omnibench(
+            ["--api-url", sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path), "--concurrency", "8"]
+        )
         truth = sim.ground_truth_records()
     finally:
         sim.stop()
@@ -138,8 +178,18 @@ def test_transient_errors_are_retried_and_failures_counted_apart(tmp_path: Path)
 
 
 def test_unreadable_dataset_exits_2(tmp_path: Path) -> None:
-    result = omnibench(["--api-url", "http://127.0.0.1:9", "--model", MODEL, "--dataset", str(tmp_path / "nope"),
-                        "--report-dir", str(tmp_path)])  # fmt: skip
+    result = omnibench(
+        [
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--model",
+            MODEL,
+            "--dataset",
+            str(tmp_path / "nope"),
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("omniload omnibench: error: --dataset: ")
 
@@ -147,10 +197,36 @@ def test_unreadable_dataset_exits_2(tmp_path: Path) -> None:
 def test_after_a_sweep_on_the_same_endpoint(answering_sim: SimProcess, tmp_path: Path) -> None:
     from harness.devtools.locustproc import run_locust
 
-    result = run_locust(["--headless", "--host", answering_sim.base_url, "--model", MODEL, "--report-dir",
-                         str(tmp_path), "--parallel", "1", "2", "--number", "1", "2", "--sleep-interval", "0",
-                         "--max-tokens", "8", "--image-num", "0", "--min-prompt-length", "32",
-                         "--max-prompt-length", "32", "--omnibench", "--omnibench-concurrency", "4"])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            answering_sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path),
+            "--parallel",
+            "1",
+            "2",
+            "--number",
+            "1",
+            "2",
+            "--sleep-interval",
+            "0",
+            "--max-tokens",
+            "8",
+            "--image-num",
+            "0",
+            "--min-prompt-length",
+            "32",
+            "--max-prompt-length",
+            "32",
+            "--omnibench",
+            "--omnibench-concurrency",
+            "4",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [stage["sent"] for stage in summary["stages"]] == [1, 2]
@@ -168,18 +244,23 @@ def write_dataset(path: Path, change: Callable[[dict[str, Any]], None] | None = 
     return str(path)
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: p.write_bytes(b"PAR1 not really a parquet file") and str(p), "not a readable parquet file"),
-    (lambda p: write_dataset(p, lambda row: row.update(answer="no such option")), "is not one of its options"),
-    (lambda p: write_dataset(p, lambda row: row["image"].update(bytes=b"\x89PNG broken")), "media cannot be read"),
-    (lambda p: write_dataset(p, rows=0), "holds no samples"),
-])  # fmt: skip
-def test_bad_datasets_exit_2_before_any_request(answering_sim: SimProcess, tmp_path: Path,
-                                                make: Callable[[Path], str], message: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b"PAR1 not really a parquet file") and str(p), "not a readable parquet file"),
+        (lambda p: write_dataset(p, lambda row: row.update(answer="no such option")), "is not one of its options"),
+        (lambda p: write_dataset(p, lambda row: row["image"].update(bytes=b"\x89PNG broken")), "media cannot be read"),
+        (lambda p: write_dataset(p, rows=0), "holds no samples"),
+    ],
+)
+def test_bad_datasets_exit_2_before_any_request(
+    answering_sim: SimProcess, tmp_path: Path, make: Callable[[Path], str], message: str
+) -> None:
     asked = len(answering_sim.ground_truth_records())
     dataset = make(tmp_path / "bad.parquet")
-    result = omnibench(["--api-url", answering_sim.base_url, "--model", MODEL, "--dataset", dataset,
-                        "--report-dir", str(tmp_path)])  # fmt: skip
+    result = omnibench(
+        ["--api-url", answering_sim.base_url, "--model", MODEL, "--dataset", dataset, "--report-dir", str(tmp_path)]
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("omniload omnibench: error: --dataset: ") and message in last
@@ -201,15 +282,26 @@ def test_a_cut_off_last_line_is_asked_again_on_resume(answering_sim: SimProcess,
 
 @pytest.mark.parametrize("api_url_suffix", ["", "/v1", "/v1/", "/v1/chat/completions"])
 def test_api_url_with_or_without_v1(answering_sim: SimProcess, tmp_path: Path, api_url_suffix: str) -> None:
-    result = omnibench(["--api-url", answering_sim.base_url + api_url_suffix, "--model", MODEL, "--report-dir",
-                        str(tmp_path), "--limit", "2"])  # fmt: skip
+    result = omnibench(
+        [
+            "--api-url",
+            answering_sim.base_url + api_url_suffix,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path),
+            "--limit",
+            "2",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_a_4xx_stops_the_pass_at_once_without_retries(answering_sim: SimProcess, tmp_path: Path) -> None:
     asked = len(answering_sim.ground_truth_records())
-    result = omnibench(["--api-url", answering_sim.base_url, "--model", "not-the-served-model", "--report-dir",
-                        str(tmp_path)])  # fmt: skip
+    result = omnibench(
+        ["--api-url", answering_sim.base_url, "--model", "not-the-served-model", "--report-dir", str(tmp_path)]
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("omniload omnibench: error: ")
     assert "HTTP 404" in result.stderr and "Traceback" not in result.stderr

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gevent
+from gevent import monkey
+
 import threading
 import time
 
-import gevent
 import pytest
-from gevent import monkey
 
 from harness.load.pacing import run_at, sleep_until
 

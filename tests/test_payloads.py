@@ -8,13 +8,14 @@ import json
 
 import numpy as np
 import pytest
-from loadopts import options_from
 from PIL import Image
 
 from harness.load.audio import SAMPLE_RATE_HZ, decoded_seconds, encode_audio, make_audio
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import PayloadPool, build_payloads
 from harness.tokenizer import load_tokenizer
+
+from loadopts import options_from
 
 
 def decode_first_image(body: bytes) -> Image.Image:
@@ -24,9 +25,26 @@ def decode_first_image(body: bytes) -> Image.Image:
 
 
 def test_body_asks_for_exact_output_and_merges_extra_args() -> None:
-    options = options_from(["--model", "m", "--max-tokens", "64", "--image-num", "2", "--min-prompt-length", "50",
-                            "--max-prompt-length", "50", "--extra-args", '{"top_p": 0.5, "temperature": 0.7}',
-                            "--image-width", "32", "--image-height", "16"])  # fmt: skip
+    options = options_from(
+        [
+            "--model",
+            "m",
+            "--max-tokens",
+            "64",
+            "--image-num",
+            "2",
+            "--min-prompt-length",
+            "50",
+            "--max-prompt-length",
+            "50",
+            "--extra-args",
+            '{"top_p": 0.5, "temperature": 0.7}',
+            "--image-width",
+            "32",
+            "--image-height",
+            "16",
+        ]
+    )
     payload = build_payloads(options.payload, "m", load_tokenizer(), 2, seed=1, prefix_seed=1)[0]
     body = json.loads(payload.body)
     assert (body["model"], body["max_tokens"], body["min_tokens"], body["ignore_eos"]) == ("m", 64, 64, True)
@@ -37,21 +55,52 @@ def test_body_asks_for_exact_output_and_merges_extra_args() -> None:
     assert payload.expected_text_tokens == 50
 
 
-@pytest.mark.parametrize(("mode", "encoding", "content"), [("RGB", "png", "noise"), ("L", "jpeg", "shapes"),
-                                                         ("RGBA", "png", "shapes"), ("RGB", "jpeg", "noise")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("mode", "encoding", "content"),
+    [("RGB", "png", "noise"), ("L", "jpeg", "shapes"), ("RGBA", "png", "shapes"), ("RGB", "jpeg", "noise")],
+)
 def test_images_have_the_asked_size_mode_and_format(mode: str, encoding: str, content: str) -> None:
-    options = options_from(["--model", "m", "--image-width", "640", "--image-height", "480", "--image-format", mode,
-                            "--image-encoding", encoding, "--image-content", content, "--min-prompt-length", "20",
-                            "--max-prompt-length", "20"])  # fmt: skip
+    options = options_from(
+        [
+            "--model",
+            "m",
+            "--image-width",
+            "640",
+            "--image-height",
+            "480",
+            "--image-format",
+            mode,
+            "--image-encoding",
+            encoding,
+            "--image-content",
+            content,
+            "--min-prompt-length",
+            "20",
+            "--max-prompt-length",
+            "20",
+        ]
+    )
     image = decode_first_image(build_payloads(options.payload, "m", load_tokenizer(), 1, seed=2, prefix_seed=2)[0].body)
     assert (image.size, image.mode, image.format) == ((640, 480), mode, encoding.upper())
 
 
 def test_unique_images_by_default_and_shared_when_asked() -> None:
-    argv = ["--model", "m", "--image-width", "64", "--image-height", "64", "--min-prompt-length", "20",
-            "--max-prompt-length", "20"]  # fmt: skip
+    argv = [
+        "--model",
+        "m",
+        "--image-width",
+        "64",
+        "--image-height",
+        "64",
+        "--min-prompt-length",
+        "20",
+        "--max-prompt-length",
+        "20",
+    ]
     unique = build_payloads(options_from(argv).payload, "m", load_tokenizer(), 3, seed=3, prefix_seed=3)
-    shared = build_payloads(options_from([*argv, "--no-unique-images"]).payload, "m", load_tokenizer(), 3, seed=3, prefix_seed=3)
+    shared = build_payloads(
+        options_from([*argv, "--no-unique-images"]).payload, "m", load_tokenizer(), 3, seed=3, prefix_seed=3
+    )
     assert len({decode_first_image(p.body).tobytes() for p in unique}) == 3
     assert len({decode_first_image(p.body).tobytes() for p in shared}) == 1
 
@@ -65,7 +114,9 @@ def test_noise_does_not_compress_and_shapes_do() -> None:
 
 
 def test_pool_hands_out_in_order_then_counts_reuse() -> None:
-    options = options_from(["--model", "m", "--image-num", "0", "--min-prompt-length", "20", "--max-prompt-length", "20"])
+    options = options_from(
+        ["--model", "m", "--image-num", "0", "--min-prompt-length", "20", "--max-prompt-length", "20"]
+    )
     payloads = build_payloads(options.payload, "m", load_tokenizer(), 2, seed=4, prefix_seed=4)
     pool = PayloadPool(payloads)
     assert [pool.take() for _ in range(3)] == [payloads[0], payloads[1], payloads[0]]

@@ -9,16 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
 from harness.provenance import provenance
+
+from conftest import REPO
 
 PRINT = "import json; from harness.provenance import provenance; print(json.dumps(provenance()))"
 
 
 def test_this_checkout_names_its_commit() -> None:
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert provenance()["git commit"].removesuffix("+modified") == head
 
 
@@ -30,11 +31,33 @@ def test_a_source_tree_without_git_inside_a_users_repository(tmp_path: Path) -> 
     user = tmp_path / "my-project"
     user.mkdir()
     subprocess.run(["git", "init", "-q", str(user)], check=True)
-    subprocess.run(["git", "-C", str(user), "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q",
-                    "--allow-empty", "-m", "mine"], check=True)  # fmt: skip
-    result = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(source)!r}); {PRINT}"],
-                            capture_output=True, text=True, cwd=user, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(user),
+            "-c",
+            "user.name=u",
+            "-c",
+            "user.email=u@x",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "mine",
+        ],
+        check=True,
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(source)!r}); {PRINT}"],
+        capture_output=True,
+        text=True,
+        cwd=user,
+        timeout=60,
+    )
     made_by = json.loads(result.stdout)
     assert made_by["git commit"] == "not a checkout"  # not the user's repository's commit
     declared = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M).group(1)  # type: ignore[union-attr]
-    assert made_by["omniload"] == declared != "unknown"  # from pyproject.toml: not installed here (-S: no site-packages)
+    assert (
+        made_by["omniload"] == declared != "unknown"
+    )  # from pyproject.toml: not installed here (-S: no site-packages)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MODEL
 from test_sweep import master_args, start_workers, stop_all
 
 from harness.devtools.locustproc import run_locust
@@ -21,8 +20,22 @@ from harness.devtools.simprocess import SimProcess, start_sim
 from harness.master.stats import LATE_P99_LIMIT_S
 from harness.records import RequestRecord, read_records
 
-LIGHT = ["--max-tokens", "8", "--image-width", "64", "--image-height", "64", "--min-prompt-length", "128",
-         "--max-prompt-length", "128", "--metrics-port", "0"]  # fmt: skip
+from conftest import MODEL
+
+LIGHT = [
+    "--max-tokens",
+    "8",
+    "--image-width",
+    "64",
+    "--image-height",
+    "64",
+    "--min-prompt-length",
+    "128",
+    "--max-prompt-length",
+    "128",
+    "--metrics-port",
+    "0",
+]
 SCHEDULE_ERROR_P99_LIMIT_S = 0.002
 
 
@@ -44,8 +57,19 @@ def test_open_loop_poisson_across_two_workers_arrives_at_the_asked_rate(sim: Sim
     report = tmp_path / "r"
     workers = start_workers(5621, 2, tmp_path)
     try:
-        result = run_locust([*master_args(5621, sim, report), "--open-loop", "--rate", "20", "--number", "200",
-                             "--arrival", "poisson", *LIGHT])  # fmt: skip
+        result = run_locust(
+            [
+                *master_args(5621, sim, report),
+                "--open-loop",
+                "--rate",
+                "20",
+                "--number",
+                "200",
+                "--arrival",
+                "poisson",
+                *LIGHT,
+            ]
+        )
         for worker in workers:
             assert worker.wait(30) == 0
     finally:
@@ -56,8 +80,10 @@ def test_open_loop_poisson_across_two_workers_arrives_at_the_asked_rate(sim: Sim
     assert {r.worker for r in records} == {0, 1}  # one schedule, both workers sending on it
     received_s, due_s = arrivals(sim, records)
     gaps_s = np.diff(received_s)
-    print(f"gaps mean {gaps_s.mean() * 1000:.2f} ms, CV {gaps_s.std() / gaps_s.mean():.3f}; arrival - due p99 "
-          f"{np.percentile(received_s - due_s, 99) * 1000:.2f} ms")  # fmt: skip
+    print(
+        f"gaps mean {gaps_s.mean() * 1000:.2f} ms, CV {gaps_s.std() / gaps_s.mean():.3f}; arrival - due p99 "
+        f"{np.percentile(received_s - due_s, 99) * 1000:.2f} ms"
+    )
     assert gaps_s.mean() == pytest.approx(0.050, rel=0.05)
     assert gaps_s.std() / gaps_s.mean() == pytest.approx(1.0, abs=0.1)
     stage = json.loads((report / "summary.json").read_text())["stages"][0]
@@ -66,15 +92,34 @@ def test_open_loop_poisson_across_two_workers_arrives_at_the_asked_rate(sim: Sim
 
 def test_a_constant_rate_arrives_on_its_schedule(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         "--open-loop", "--rate", "50", "--number", "100", "--arrival", "constant", *LIGHT])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(report),
+            "--open-loop",
+            "--rate",
+            "50",
+            "--number",
+            "100",
+            "--arrival",
+            "constant",
+            *LIGHT,
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = read_records(str(report / "requests.jsonl"))
     received_s, due_s = arrivals(sim, records)
     assert len(received_s) == 100
     assert np.diff(due_s) == pytest.approx(0.02, abs=1e-6)  # the schedule: one every 20 ms
     error_s = received_s - due_s  # the server's kernel stamp against the schedule
-    print(f"arrival - due: p50 {np.percentile(error_s, 50) * 1000:.2f} ms, p99 {np.percentile(error_s, 99) * 1000:.2f} ms")
+    print(
+        f"arrival - due: p50 {np.percentile(error_s, 50) * 1000:.2f} ms, p99 {np.percentile(error_s, 99) * 1000:.2f} ms"
+    )
     assert error_s.min() > 0 and np.percentile(error_s, 99) <= SCHEDULE_ERROR_P99_LIMIT_S
     lateness_s = [r.lateness_s for r in records]
     assert all(late is not None and late >= 0 for late in lateness_s)
@@ -85,8 +130,25 @@ def test_open_loop_past_max_concurrency_rejects_and_never_sends(tmp_path: Path) 
     sim = start_sim(["--fixed", "250", "5", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     report = tmp_path / "r"
     try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--open-loop", "--rate", "50", "--number", "50", "--max-concurrency", "2", *LIGHT])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--open-loop",
+                "--rate",
+                "50",
+                "--number",
+                "50",
+                "--max-concurrency",
+                "2",
+                *LIGHT,
+            ]
+        )
         truth = sim.ground_truth_records()
     finally:
         sim.stop()
@@ -102,16 +164,36 @@ def test_open_loop_past_max_concurrency_rejects_and_never_sends(tmp_path: Path) 
 
 def test_a_closed_loop_paced_by_rate_keeps_its_users_and_its_schedule(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         "--parallel", "4", "--rate", "10", "--number", "30", "--arrival", "constant", *LIGHT])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(report),
+            "--parallel",
+            "4",
+            "--rate",
+            "10",
+            "--number",
+            "30",
+            "--arrival",
+            "constant",
+            *LIGHT,
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = read_records(str(report / "requests.jsonl"))
     assert len(records) == 30 and {r.status for r in records} == {"ok"}
     received_s, due_s = arrivals(sim, records)
     assert np.diff(due_s) == pytest.approx(0.1, abs=1e-6)
     error_s = np.sort(received_s - due_s)
-    print(f"closed loop, arrival - due: p50 {np.percentile(error_s, 50) * 1000:.2f} ms, p99 "
-          f"{np.percentile(error_s, 99) * 1000:.2f} ms")  # fmt: skip
+    print(
+        f"closed loop, arrival - due: p50 {np.percentile(error_s, 50) * 1000:.2f} ms, p99 "
+        f"{np.percentile(error_s, 99) * 1000:.2f} ms"
+    )
     assert np.percentile(error_s, 99) <= LATE_P99_LIMIT_S  # the product's own "load generator late" bound
     # each record's own lateness (its send against its due time) is what the server saw, to the millisecond
     truth = {request["request_id"]: request["received_at"] for request in sim.ground_truth_records()}

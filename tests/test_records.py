@@ -11,9 +11,27 @@ from harness.jsonl import JsonlWriter, read_jsonl
 from harness.records import RequestRecord, inter_token_latencies_s, read_records, time_per_output_token_s
 
 # requests.jsonl fields promised in the README (DESIGN.md's list, plus duration/status/finish).
-CONTRACT_FIELDS = {"request_id", "stage", "worker", "user", "t_send", "ttfb_s", "ttft_s", "ttfot_s", "latency_s",
-                   "tpot_s", "itl_s", "tokens_per_event", "prompt_tokens", "expected_text_tokens",
-                   "multimodal_tokens", "completion_tokens", "tokens_source", "status", "error"}  # fmt: skip
+CONTRACT_FIELDS = {
+    "request_id",
+    "stage",
+    "worker",
+    "user",
+    "t_send",
+    "ttfb_s",
+    "ttft_s",
+    "ttfot_s",
+    "latency_s",
+    "tpot_s",
+    "itl_s",
+    "tokens_per_event",
+    "prompt_tokens",
+    "expected_text_tokens",
+    "multimodal_tokens",
+    "completion_tokens",
+    "tokens_source",
+    "status",
+    "error",
+}
 
 
 def test_tpot_divides_by_tokens_not_events() -> None:

@@ -7,29 +7,53 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
 
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.jsonl import read_jsonl
 
-SWEEP = ["--parallel", "1", "2", "--number", "2", "4", "--sleep-interval", "0", "--max-tokens", "16", "--image-width",
-         "64", "--image-height", "64", "--min-prompt-length", "64", "--max-prompt-length", "64", "--metrics-port", "0"]
+from conftest import MODEL
+
+SWEEP = [
+    "--parallel",
+    "1",
+    "2",
+    "--number",
+    "2",
+    "4",
+    "--sleep-interval",
+    "0",
+    "--max-tokens",
+    "16",
+    "--image-width",
+    "64",
+    "--image-height",
+    "64",
+    "--min-prompt-length",
+    "64",
+    "--max-prompt-length",
+    "64",
+    "--metrics-port",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
 def plain_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     truth = tmp_path_factory.mktemp("plain") / "truth.jsonl"
-    sim = start_sim(["--fixed", "10", "1", "--model", MODEL, "--compat", "openai", "--natural-output-tokens", "9"],
-                    ground_truth=str(truth))  # fmt: skip
+    sim = start_sim(
+        ["--fixed", "10", "1", "--model", MODEL, "--compat", "openai", "--natural-output-tokens", "9"],
+        ground_truth=str(truth),
+    )
     yield sim
     sim.stop()
 
 
 def test_the_sweep_works_against_a_plain_openai_server(plain_sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", plain_sim.base_url + "/v1", "--model", MODEL, "--report-dir",
-                         str(report), *SWEEP])  # fmt: skip
+    result = run_locust(
+        ["--headless", "--host", plain_sim.base_url + "/v1", "--model", MODEL, "--report-dir", str(report), *SWEEP]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
     assert summary["server_profile"] == "openai" and summary["output_length_enforced"] is False
@@ -44,8 +68,20 @@ def test_the_sweep_works_against_a_plain_openai_server(plain_sim: SimProcess, tm
 
 def test_vllm_fields_forced_on_a_plain_server_stop_before_load(plain_sim: SimProcess, tmp_path: Path) -> None:
     seen_before = len(plain_sim.ground_truth_records(with_preflight=True))
-    result = run_locust(["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir",
-                         str(tmp_path / "r"), "--server-profile", "vllm", *SWEEP])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            plain_sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--server-profile",
+            "vllm",
+            *SWEEP,
+        ]
+    )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
     assert len(errors) == 1 and errors[0].startswith("omniload: error: --server-profile: the server refused")
@@ -55,8 +91,9 @@ def test_vllm_fields_forced_on_a_plain_server_stop_before_load(plain_sim: SimPro
 
 def test_vllm_is_detected_and_told_the_exact_length(fixed_sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         *SWEEP])  # fmt: skip
+    result = run_locust(
+        ["--headless", "--host", fixed_sim.base_url, "--model", MODEL, "--report-dir", str(report), *SWEEP]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
     assert summary["server_profile"] == "vllm" and summary["output_length_enforced"] is True
@@ -67,18 +104,23 @@ def test_vllm_is_detected_and_told_the_exact_length(fixed_sim: SimProcess, tmp_p
 def gateway_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     """vLLM behind a proxy that forwards only /v1/*: no /version, /metrics, /tokenize or /health to detect it by."""
     truth = tmp_path_factory.mktemp("gateway") / "truth.jsonl"
-    sim = start_sim(["--fixed", "10", "1", "--model", MODEL, "--compat", "gateway", "--natural-output-tokens", "5"],
-                    ground_truth=str(truth))  # fmt: skip
+    sim = start_sim(
+        ["--fixed", "10", "1", "--model", MODEL, "--compat", "gateway", "--natural-output-tokens", "5"],
+        ground_truth=str(truth),
+    )
     yield sim
     sim.stop()
 
 
 @pytest.mark.parametrize("explicit", [[], ["--min-tokens", "12"]])
-def test_exact_lengths_reach_vllm_behind_a_gateway(gateway_sim: SimProcess, tmp_path: Path, explicit: list[str]) -> None:
+def test_exact_lengths_reach_vllm_behind_a_gateway(
+    gateway_sim: SimProcess, tmp_path: Path, explicit: list[str]
+) -> None:
     """auto sends vLLM's extensions when an exact length is asked; summary.json's config says what the bodies held."""
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", gateway_sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         *SWEEP, *explicit])  # fmt: skip
+    result = run_locust(
+        ["--headless", "--host", gateway_sim.base_url, "--model", MODEL, "--report-dir", str(report), *SWEEP, *explicit]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
     assert summary["server_profile"] == "vllm" and summary["output_length_enforced"] is True
@@ -89,19 +131,26 @@ def test_exact_lengths_reach_vllm_behind_a_gateway(gateway_sim: SimProcess, tmp_
     truth = {r["request_id"]: r for r in gateway_sim.ground_truth_records()}
     for record in records:
         sampling = truth[record["request_id"]]["sampling"]
-        assert sampling == {"max_tokens": config["request_fields"]["max_tokens"], "stream": True,
-                            "min_tokens": config["request_fields"]["min_tokens"],
-                            "ignore_eos": config["request_fields"]["ignore_eos"]}  # fmt: skip
+        assert sampling == {
+            "max_tokens": config["request_fields"]["max_tokens"],
+            "stream": True,
+            "min_tokens": config["request_fields"]["min_tokens"],
+            "ignore_eos": config["request_fields"]["ignore_eos"],
+        }
     assert (config["min_tokens"], config["ignore_eos"]) == (minimum, True)
 
 
-def test_auto_drops_refused_extensions_with_a_warning_and_says_so_in_the_config(plain_sim: SimProcess,
-                                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_auto_drops_refused_extensions_with_a_warning_and_says_so_in_the_config(
+    plain_sim: SimProcess, tmp_path: Path
+) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         *SWEEP])  # fmt: skip
+    result = run_locust(
+        ["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir", str(report), *SWEEP]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    warnings = [line for line in result.stderr.splitlines() if "refused min_tokens" in line or "refused ignore_eos" in line]
+    warnings = [
+        line for line in result.stderr.splitlines() if "refused min_tokens" in line or "refused ignore_eos" in line
+    ]
     assert len(warnings) == 1 and "sending plain OpenAI fields" in warnings[0]
     config = json.loads((report / "summary.json").read_text())["config"]
     assert "min_tokens" not in config["request_fields"] and "ignore_eos" not in config["request_fields"]
@@ -109,7 +158,19 @@ def test_auto_drops_refused_extensions_with_a_warning_and_says_so_in_the_config(
 
 
 def test_explicit_extensions_are_never_dropped(plain_sim: SimProcess, tmp_path: Path) -> None:
-    result = run_locust(["--headless", "--host", plain_sim.base_url, "--model", MODEL, "--report-dir",
-                         str(tmp_path / "r"), "--min-tokens", "8", *SWEEP])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            plain_sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--min-tokens",
+            "8",
+            *SWEEP,
+        ]
+    )
     errors = [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")]
     assert result.returncode == 2 and len(errors) == 1 and "min_tokens" in errors[0]

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
 
 from harness.devtools.locustproc import RUN_DEADLINE_S, locust_command
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.jsonl import read_jsonl
+
+from conftest import MODEL
 
 RECORDS_BEFORE_SIGNAL = 3
 
@@ -32,19 +33,45 @@ def slow_sim(tmp_path_factory: pytest.TempPathFactory) -> SimProcess:
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_mid_stage_keeps_every_record_and_writes_the_reports(slow_sim: SimProcess, tmp_path: Path,
-                                                                       signal_number: int) -> None:  # fmt: skip
+def test_a_signal_mid_stage_keeps_every_record_and_writes_the_reports(
+    slow_sim: SimProcess, tmp_path: Path, signal_number: int
+) -> None:
     report = tmp_path / "report"
     truth_before = len(slow_sim.ground_truth_records())
     # 200 output tokens at 5 ms: each request takes ~1 s; the budget would take minutes
-    locust = subprocess.Popen(locust_command(["--headless", "--host", slow_sim.base_url, "--model", MODEL,
-                                              "--parallel", "2", "--number", "500", "--max-tokens", "200",
-                                              "--image-num", "0", "--min-prompt-length", "32",
-                                              "--max-prompt-length", "32", "--report-dir", str(report)]),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    locust = subprocess.Popen(
+        locust_command(
+            [
+                "--headless",
+                "--host",
+                slow_sim.base_url,
+                "--model",
+                MODEL,
+                "--parallel",
+                "2",
+                "--number",
+                "500",
+                "--max-tokens",
+                "200",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "32",
+                "--max-prompt-length",
+                "32",
+                "--report-dir",
+                str(report),
+            ]
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + RUN_DEADLINE_S
     requests = report / "requests.jsonl"
-    while time.monotonic() < deadline and (not requests.exists() or len(read_jsonl(str(requests))) < RECORDS_BEFORE_SIGNAL):
+    while time.monotonic() < deadline and (
+        not requests.exists() or len(read_jsonl(str(requests))) < RECORDS_BEFORE_SIGNAL
+    ):
         time.sleep(0.1)
     locust.send_signal(signal_number)
     stdout, stderr = locust.communicate(timeout=RUN_DEADLINE_S)

@@ -3,7 +3,8 @@
 Each sender thread reads the wall clock just before and just after writing its whole
 request (on loopback the kernel receives the bytes within that write); the simulator
 stamps each request with the kernel's receive time of the read that completed its head,
-which must fall inside that window, give or take TOLERANCE_S. Before, the stamp was taken as aiohttp parsed each head, one after another on
+which must fall inside that window, give or take TOLERANCE_S. Before, the stamp was taken as aiohttp parsed
+each head, one after another on
 the event loop, and the last of a herd came out tens of ms late.
 """
 
@@ -15,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import MODEL
-
 from harness.devtools.simprocess import start_sim
+
+from conftest import MODEL
 
 HERD = 100
 TOLERANCE_S = 0.001
@@ -33,8 +34,10 @@ def test_a_herd_of_100_is_stamped_within_1_ms_of_each_send(tmp_path: Path) -> No
 
     def send(index: int) -> None:
         request_id = f"herd-{index}"
-        request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   b"X-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s" % (request_id.encode(), len(body), body))  # fmt: skip
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Request-Id: %s\r\nContent-Length: %d\r\n\r\n%s" % (request_id.encode(), len(body), body)
+        )
         with socket.create_connection((host, int(port)), timeout=DEADLINE_S) as connection:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             ready.wait()
@@ -59,9 +62,13 @@ def test_a_herd_of_100_is_stamped_within_1_ms_of_each_send(tmp_path: Path) -> No
         sim.stop()
     assert len(sent_at) == HERD and set(sent_at) <= set(truth)
     # how far outside its write's window each stamp fell (0 when inside)
-    errors_s = sorted(max(0.0, before_s - truth[request_id]["received_at"], truth[request_id]["received_at"] - after_s)
-                      for request_id, (before_s, after_s) in sent_at.items())  # fmt: skip
+    errors_s = sorted(
+        max(0.0, before_s - truth[request_id]["received_at"], truth[request_id]["received_at"] - after_s)
+        for request_id, (before_s, after_s) in sent_at.items()
+    )
     spread_s = max(after for _, after in sent_at.values()) - min(before for before, _ in sent_at.values())
-    print(f"herd of {HERD} sent within {spread_s * 1000:.1f} ms: stamp error p50 {errors_s[HERD // 2] * 1000:.3f} ms, "
-          f"max {errors_s[-1] * 1000:.3f} ms")  # fmt: skip
+    print(
+        f"herd of {HERD} sent within {spread_s * 1000:.1f} ms: stamp error p50 {errors_s[HERD // 2] * 1000:.3f} ms, "
+        f"max {errors_s[-1] * 1000:.3f} ms"
+    )
     assert errors_s[-1] <= TOLERANCE_S

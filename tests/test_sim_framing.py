@@ -18,7 +18,11 @@ def test_events_match_vllm_shapes() -> None:
     reasoning = _data(framer.delta_event(" hmm", None, reasoning=True))
     assert reasoning["choices"][0]["delta"] == {"reasoning_content": " hmm"}
     usage = _data(framer.usage_event(10, 4))
-    assert usage["choices"] == [] and usage["usage"] == {"prompt_tokens": 10, "total_tokens": 14, "completion_tokens": 4}
+    assert usage["choices"] == [] and usage["usage"] == {
+        "prompt_tokens": 10,
+        "total_tokens": 14,
+        "completion_tokens": 4,
+    }
     assert DONE_EVENT == b"data: [DONE]\n\n"
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import MODEL
-
 from harness.devtools.simprocess import start_sim
+
+from conftest import MODEL
 
 DEADLINE_S = 15.0
 
@@ -48,8 +48,12 @@ def test_a_port_in_use_is_one_line_and_exit_2() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "harness.sim", "--port", str(port), "--model", MODEL],
-                                capture_output=True, text=True, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "harness.sim", "--port", str(port), "--model", MODEL],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith(f"python -m harness.sim: error: --port: cannot listen on 127.0.0.1:{port}")
@@ -60,12 +64,15 @@ def test_a_client_leaving_a_non_streamed_reply_is_recorded_not_a_traceback(tmp_p
     truth = tmp_path / "truth.jsonl"
     sim = start_sim(["--fixed", "300", "1", "--model", MODEL], ground_truth=str(truth))
     try:
-        body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
-                           "stream": False}).encode()  # fmt: skip
+        body = json.dumps(
+            {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "stream": False}
+        ).encode()
         host, port = sim.base_url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port))) as client:
-            client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           b"X-Request-Id: leaver\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+            client.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Request-Id: leaver\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             time.sleep(0.1)  # the server is generating; the client leaves with a reset
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         deadline = time.monotonic() + DEADLINE_S

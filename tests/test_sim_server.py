@@ -10,11 +10,11 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.devtools.simprocess import SimProcess, start_sim
+from harness.media_tokens import audio_tokens, image_tokens
+
 from conftest import MODEL
 from media import audio_base64, image_data_url
-from harness.devtools.simprocess import SimProcess, start_sim
-
-from harness.media_tokens import audio_tokens, image_tokens
 
 HELLO = [{"role": "user", "content": "Hello world"}]
 HELLO_TEXT_TOKENS = 10  # "<|im_start|>user\nHello world<|im_end|>\n<|im_start|>assistant\n"
@@ -49,15 +49,25 @@ def _sse_events(sim: SimProcess, body: dict, headers: dict[str, str] | None = No
 
 
 def _stream_body(max_tokens: int = 8, **extra: object) -> dict:
-    return {"model": MODEL, "messages": HELLO, "max_tokens": max_tokens, "stream": True,
-            "stream_options": {"include_usage": True}, **extra}  # fmt: skip
+    return {
+        "model": MODEL,
+        "messages": HELLO,
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        **extra,
+    }
 
 
 def test_openai_client_streams(fixed_sim: SimProcess) -> None:
     stream = _client(fixed_sim).chat.completions.create(
-        model=MODEL, messages=HELLO, max_tokens=12, stream=True, stream_options={"include_usage": True},
+        model=MODEL,
+        messages=HELLO,
+        max_tokens=12,
+        stream=True,
+        stream_options={"include_usage": True},
         extra_headers={"X-Request-Id": "stream-1"},
-    )  # fmt: skip
+    )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant" and chunks[0].choices[0].delta.content == ""
     contents = [c.choices[0].delta.content for c in chunks[1:] if c.choices]
@@ -96,8 +106,9 @@ def test_without_ignore_eos_the_answer_ends_naturally(tmp_path) -> None:
         client = _client(sim)
         natural = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=50)
         assert natural.usage.completion_tokens == 5 and natural.choices[0].finish_reason == "stop"
-        floored = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=50,
-                                                 extra_body={"min_tokens": 20})  # fmt: skip
+        floored = client.chat.completions.create(
+            model=MODEL, messages=HELLO, max_tokens=50, extra_body={"min_tokens": 20}
+        )
         assert floored.usage.completion_tokens == 20
     finally:
         sim.stop()
@@ -112,9 +123,11 @@ def test_usage_counts_image_and_audio_tokens(fixed_sim: SimProcess) -> None:
         {"type": "audio_url", "audio_url": {"url": "data:audio/mpeg;base64," + audio_base64(1.0, "MP3")}},
     ]
     response = _client(fixed_sim).chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": content}], max_tokens=2,
+        model=MODEL,
+        messages=[{"role": "user", "content": content}],
+        max_tokens=2,
         extra_headers={"X-Request-Id": "media-1"},
-    )  # fmt: skip
+    )
     expected_media = 258 + image_tokens(640, 480) + 28 + 15
     assert image_tokens(640, 480) == 20 * 15 + 2
     assert response.usage.prompt_tokens == HELLO_TEXT_TOKENS + expected_media
@@ -132,10 +145,23 @@ def test_usage_counts_image_and_audio_tokens(fixed_sim: SimProcess) -> None:
         (json.dumps({"model": MODEL, "messages": []}).encode(), 400, "messages"),
         (json.dumps({"model": MODEL, "messages": HELLO, "max_tokens": 40000}).encode(), 400, "maximum context"),
         (json.dumps({"model": MODEL, "messages": HELLO, "max_tokens": 4, "min_tokens": 5}).encode(), 400, "min_tokens"),
-        (json.dumps({"model": MODEL, "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]}).encode(), 400, "remote"),
+        (
+            json.dumps(
+                {
+                    "model": MODEL,
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [{"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}],
+                        }
+                    ],
+                }
+            ).encode(),
+            400,
+            "remote",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_get_vllm_error_bodies(fixed_sim: SimProcess, body: bytes, status: int, fragment: str) -> None:
     response = httpx.post(fixed_sim.base_url + "/v1/chat/completions", content=body, timeout=10)
     assert response.status_code == status
@@ -190,11 +216,15 @@ def test_metrics_parse_with_vllm_names(fixed_sim: SimProcess) -> None:
     }
     for name, metric_type in expected_types.items():
         assert families[name].type == metric_type, name
-    ttft_buckets = [s.labels["le"] for s in families["vllm:time_to_first_token_seconds"].samples
-                    if s.name.endswith("_bucket")]  # fmt: skip
+    ttft_buckets = [
+        s.labels["le"] for s in families["vllm:time_to_first_token_seconds"].samples if s.name.endswith("_bucket")
+    ]
     assert ttft_buckets[:3] == ["0.001", "0.005", "0.01"] and ttft_buckets[-1] == "+Inf"
-    success = {s.labels["finished_reason"]: s.value for s in families["vllm:request_success"].samples
-               if s.name.endswith("_total")}  # fmt: skip
+    success = {
+        s.labels["finished_reason"]: s.value
+        for s in families["vllm:request_success"].samples
+        if s.name.endswith("_total")
+    }
     assert success["length"] >= 1
     for sample in families["vllm:generation_tokens"].samples:
         assert sample.labels == {"model_name": MODEL, "engine": "0"}
@@ -206,8 +236,9 @@ def test_metrics_parse_with_vllm_names(fixed_sim: SimProcess) -> None:
 
 def test_http_fault_statuses(fixed_sim: SimProcess) -> None:
     for spec, status in (("http_500", 500), ("http_503", 503), ("http_429:3", 429)):
-        response = httpx.post(fixed_sim.base_url + "/v1/chat/completions", json=_stream_body(),
-                              headers={"X-Sim-Fault": spec}, timeout=10)  # fmt: skip
+        response = httpx.post(
+            fixed_sim.base_url + "/v1/chat/completions", json=_stream_body(), headers={"X-Sim-Fault": spec}, timeout=10
+        )
         assert response.status_code == status and response.json()["error"]["code"] == status
         if status == 429:
             assert response.headers["Retry-After"] == "3"
@@ -223,10 +254,11 @@ def test_delay_before_headers(fixed_sim: SimProcess) -> None:
 def test_stall_mid_stream(fixed_sim: SimProcess) -> None:
     body = _stream_body(max_tokens=6)
     with httpx.Client(timeout=30) as client:
-        with client.stream("POST", fixed_sim.base_url + "/v1/chat/completions", json=body,
-                           headers={"X-Sim-Fault": "stall:0.4@3"}) as response:  # fmt: skip
+        with client.stream(
+            "POST", fixed_sim.base_url + "/v1/chat/completions", json=body, headers={"X-Sim-Fault": "stall:0.4@3"}
+        ) as response:
             arrivals = [time.perf_counter() for line in response.iter_lines() if line.startswith("data: {")]
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
     # role, tokens 1-3, (stall), tokens 4-6, usage: the gap after the 3rd token is the stall
     assert gaps[3] >= 0.4 and max(gaps[:3] + gaps[4:]) < 0.2
 
@@ -273,8 +305,9 @@ def test_short_output_ignores_min_tokens(fixed_sim: SimProcess) -> None:
 
 
 def test_bad_fault_header_is_a_400(fixed_sim: SimProcess) -> None:
-    response = httpx.post(fixed_sim.base_url + "/v1/chat/completions", json=_stream_body(),
-                          headers={"X-Sim-Fault": "explode"}, timeout=10)  # fmt: skip
+    response = httpx.post(
+        fixed_sim.base_url + "/v1/chat/completions", json=_stream_body(), headers={"X-Sim-Fault": "explode"}, timeout=10
+    )
     assert response.status_code == 400 and "X-Sim-Fault" in response.json()["error"]["message"]
 
 
@@ -320,9 +353,14 @@ def test_batching_queues_beyond_max_num_seqs(tmp_path) -> None:
         client = _client(sim)
 
         def one(i: int) -> int:
-            stream = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=20, stream=True,
-                                                    stream_options={"include_usage": True},
-                                                    extra_headers={"X-Request-Id": f"b{i}"})  # fmt: skip
+            stream = client.chat.completions.create(
+                model=MODEL,
+                messages=HELLO,
+                max_tokens=20,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_headers={"X-Request-Id": f"b{i}"},
+            )
             return list(stream)[-1].usage.completion_tokens
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -332,8 +370,12 @@ def test_batching_queues_beyond_max_num_seqs(tmp_path) -> None:
         # the two admitted late waited ~20 decode steps of 5 ms for a slot
         assert max(ttfts[:2]) < 0.05 and min(ttfts[2:]) > 0.08
         text = httpx.get(sim.base_url + "/metrics", timeout=10).text
-        queue = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
-                 if f.name == "vllm:request_queue_time_seconds"}  # fmt: skip
+        queue = {
+            s.name: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if f.name == "vllm:request_queue_time_seconds"
+        }
         assert queue["vllm:request_queue_time_seconds_count"] == 4
         assert queue["vllm:request_queue_time_seconds_sum"] > 0.15
     finally:

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
 
 from harness.argparsing import BadOption
 from harness.devtools.locustproc import run_locust
@@ -18,17 +17,27 @@ from harness.options import options_from_argv
 from harness.records import RequestRecord
 from harness.slaspec import Criterion, SlaSpec, parse_sla_params
 
+from conftest import MODEL
+
 
 def test_groups_are_anded_inside_and_ored_between() -> None:
     groups = parse_sla_params('[{"avg_ttft": "<=1", "avg_tpot": "<= 0.05"}, {"p99_latency": "<5"}]')
-    assert groups == ((Criterion("avg_ttft", "<=", 1.0), Criterion("avg_tpot", "<=", 0.05)),
-                      (Criterion("p99_latency", "<", 5.0),))  # fmt: skip
+    assert groups == (
+        (Criterion("avg_ttft", "<=", 1.0), Criterion("avg_tpot", "<=", 0.05)),
+        (Criterion("p99_latency", "<", 5.0),),
+    )
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("p99_latency<=2", "not JSON"), ("[]", "a JSON list of objects"), ('[{"p98_latency": "<=2"}]', "unknown metric"),
-    ('[{"tps": "max"}]', "not supported"), ('[{"avg_ttft": "about 1"}]', "is not <=, <, >= or >"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("p99_latency<=2", "not JSON"),
+        ("[]", "a JSON list of objects"),
+        ('[{"p98_latency": "<=2"}]', "unknown metric"),
+        ('[{"tps": "max"}]', "not supported"),
+        ('[{"avg_ttft": "about 1"}]', "is not <=, <, >= or >"),
+    ],
+)
 def test_bad_sla_params_name_the_flag(text: str, says: str) -> None:
     with pytest.raises(BadOption) as caught:
         parse_sla_params(text)
@@ -39,8 +48,21 @@ def stage_at(value: float, ttft_s: float, failed: int = 0) -> StageSummary:
     """A stage summary whose every request had this TTFT (and `failed` more that failed)."""
     accumulator = StageAccumulator(int(value), 2)
     for index in range(2):
-        accumulator.add(RequestRecord(f"r{index}", 0, 0, 0, 1.0 + index, 10, ttft_s=ttft_s, latency_s=ttft_s + 1,
-                                      duration_s=ttft_s + 1, completion_tokens=10, prompt_tokens=10))  # fmt: skip
+        accumulator.add(
+            RequestRecord(
+                f"r{index}",
+                0,
+                0,
+                0,
+                1.0 + index,
+                10,
+                ttft_s=ttft_s,
+                latency_s=ttft_s + 1,
+                duration_s=ttft_s + 1,
+                completion_tokens=10,
+                prompt_tokens=10,
+            )
+        )
     for index in range(failed):
         record = RequestRecord(f"f{index}", 0, 0, 0, 1.0, 10, duration_s=0.1)
         record.fail("http_503", "overloaded")
@@ -62,8 +84,13 @@ def search(spec: SlaSpec, ttft_at: object, failed_at: object = lambda value: 0) 
     raise AssertionError("the search did not end")
 
 
-def spec(variable: str = "parallel", groups: str = '[{"p99_ttft": "<=0.1"}]', num_runs: int = 1, start: float = 1,
-         upper: float = 65536) -> SlaSpec:  # fmt: skip
+def spec(
+    variable: str = "parallel",
+    groups: str = '[{"p99_ttft": "<=0.1"}]',
+    num_runs: int = 1,
+    start: float = 1,
+    upper: float = 65536,
+) -> SlaSpec:
     return SlaSpec(variable, parse_sla_params(groups), start, 1, upper, num_runs, 2.0, users=4)
 
 
@@ -97,19 +124,29 @@ def test_bounds_end_the_search_either_way() -> None:
 
 
 def test_every_group_gets_its_answer_and_measured_values_are_reused() -> None:
-    sla = search(spec(groups='[{"p99_ttft": "<=0.1"}, {"p99_ttft": "<=1"}]'),
-                 lambda users: 0.05 if users <= 8 else (0.5 if users <= 32 else 5))  # fmt: skip
+    sla = search(
+        spec(groups='[{"p99_ttft": "<=0.1"}, {"p99_ttft": "<=1"}]'),
+        lambda users: 0.05 if users <= 8 else (0.5 if users <= 32 else 5),
+    )
     assert [result["max_satisfied"] for result in sla.results] == [8, 32]
     assert len(sla.points) == len({*sla.results[0]["tried"], *sla.results[1]["tried"]})  # none measured twice
 
 
-@pytest.mark.parametrize(("argv", "flag"), [
-    (["--sla-auto-tune"], "--sla-params"),
-    (["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--sla-variable", "rate"], "--parallel"),
-    (["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--parallel", "100", "--sla-upper-bound", "64"], "--parallel"),
-    (["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--sla-lower-bound", "8", "--sla-upper-bound", "4"],
-     "--sla-upper-bound"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--sla-auto-tune"], "--sla-params"),
+        (["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--sla-variable", "rate"], "--parallel"),
+        (
+            ["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--parallel", "100", "--sla-upper-bound", "64"],
+            "--parallel",
+        ),
+        (
+            ["--sla-auto-tune", "--sla-params", '[{"rps": ">=1"}]', "--sla-lower-bound", "8", "--sla-upper-bound", "4"],
+            "--sla-upper-bound",
+        ),
+    ],
+)
 def test_bad_sla_flags_are_refused_with_their_name(argv: list[str], flag: str) -> None:
     with pytest.raises(BadOption) as caught:
         options_from_argv(["--model", MODEL, *argv], "http://127.0.0.1:9")
@@ -122,11 +159,38 @@ def test_a_real_search_finds_the_simulators_running_slots(tmp_path: Path) -> Non
     sim = start_sim(["--model", MODEL, "--max-num-seqs", "4", "--decode-ms", "10", "--decode-ms-per-seq", "0"])
     report = tmp_path / "r"
     try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=0.2"}]', "--sla-num-runs", "1",
-                             "--sla-upper-bound", "16", "--sleep-interval", "0.2", "--max-tokens", "32",
-                             "--min-prompt-length", "128", "--max-prompt-length", "128", "--image-width", "64",
-                             "--image-height", "64", "--metrics-port", "0"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--sla-auto-tune",
+                "--sla-params",
+                '[{"p99_ttft": "<=0.2"}]',
+                "--sla-num-runs",
+                "1",
+                "--sla-upper-bound",
+                "16",
+                "--sleep-interval",
+                "0.2",
+                "--max-tokens",
+                "32",
+                "--min-prompt-length",
+                "128",
+                "--max-prompt-length",
+                "128",
+                "--image-width",
+                "64",
+                "--image-height",
+                "64",
+                "--metrics-port",
+                "0",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-3000:]

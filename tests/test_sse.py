@@ -26,7 +26,7 @@ def test_crlf_split_between_reads_is_one_line_end() -> None:
 
 
 def test_multi_line_data_is_joined_with_lf() -> None:
-    assert feed_all([b"data: {\"a\":\ndata: 1}\n\n"]) == [(0.0, b'{"a":\n1}')]
+    assert feed_all([b'data: {"a":\ndata: 1}\n\n']) == [(0.0, b'{"a":\n1}')]
 
 
 def test_comments_keepalives_and_other_fields_carry_nothing() -> None:

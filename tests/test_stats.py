@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.records import RequestRecord
 from harness.master.stats import StageAccumulator, distribution, percentile
+from harness.records import RequestRecord
 
 
 def test_nearest_rank_percentile() -> None:
@@ -23,8 +23,15 @@ def test_nearest_rank_percentile() -> None:
 
 def test_distribution_of_nothing_is_all_none() -> None:
     assert set(distribution([]).values()) == {None}
-    assert distribution([3.0, 1.0, 2.0]) == {"mean": 2.0, "min": 1.0, "p50": 2.0, "p90": 3.0, "p95": 3.0,
-                                             "p99": 3.0, "max": 3.0}  # fmt: skip
+    assert distribution([3.0, 1.0, 2.0]) == {
+        "mean": 2.0,
+        "min": 1.0,
+        "p50": 2.0,
+        "p90": 3.0,
+        "p95": 3.0,
+        "p99": 3.0,
+        "max": 3.0,
+    }
 
 
 def record(t_send: float, duration_s: float, ok: bool = True, **fields: Any) -> RequestRecord:
@@ -36,10 +43,23 @@ def record(t_send: float, duration_s: float, ok: bool = True, **fields: Any) -> 
 
 def test_stage_summary_rates_and_errors() -> None:
     stage = StageAccumulator(parallel=2, number=3)
-    stage.add(record(100.0, 2.0, ttft_s=0.1, tpot_s=0.01, latency_s=2.0, itl_s=[0.01, 0.02],
-                     prompt_tokens=100, completion_tokens=10))  # fmt: skip
-    stage.add(record(100.5, 3.5, ttft_s=0.3, tpot_s=0.03, latency_s=3.5, itl_s=[0.03],
-                     prompt_tokens=100, completion_tokens=30))  # fmt: skip
+    stage.add(
+        record(
+            100.0,
+            2.0,
+            ttft_s=0.1,
+            tpot_s=0.01,
+            latency_s=2.0,
+            itl_s=[0.01, 0.02],
+            prompt_tokens=100,
+            completion_tokens=10,
+        )
+    )
+    stage.add(
+        record(
+            100.5, 3.5, ttft_s=0.3, tpot_s=0.03, latency_s=3.5, itl_s=[0.03], prompt_tokens=100, completion_tokens=30
+        )
+    )
     stage.add(record(101.0, 0.5, ok=False))
     summary = stage.summary()
     assert (summary["sent"], summary["succeeded"], summary["failed"]) == (3, 2, 1)
@@ -82,20 +102,42 @@ def vllm_good_completed(outputs: list[dict[str, float]], slos_ms: dict[str, floa
         if name in slos_ms:
             valid_metrics.append(values)
             slo_values.append(slos_ms[name] / 1000)
-    return sum(all(s >= r for s, r in zip(slo_values, metric)) for metric in zip(*valid_metrics))
+    return sum(
+        all(s >= r for s, r in zip(slo_values, metric, strict=False)) for metric in zip(*valid_metrics, strict=False)
+    )
 
 
 def test_goodput_equals_vllms_with_one_token_outputs() -> None:
-    outputs = [{"ttft": 0.1, "latency": 0.1, "output_len": 1}, {"ttft": 0.1, "latency": 0.5, "output_len": 1},
-               {"ttft": 0.1, "latency": 0.6, "output_len": 6}, {"ttft": 0.1, "latency": 0.2, "output_len": 3},
-               {"ttft": 0.3, "latency": 0.3, "output_len": 1}]  # fmt: skip
+    outputs = [
+        {"ttft": 0.1, "latency": 0.1, "output_len": 1},
+        {"ttft": 0.1, "latency": 0.5, "output_len": 1},
+        {"ttft": 0.1, "latency": 0.6, "output_len": 6},
+        {"ttft": 0.1, "latency": 0.2, "output_len": 3},
+        {"ttft": 0.3, "latency": 0.3, "output_len": 1},
+    ]
     for slos_ms in ({"tpot": 60}, {"tpot": 60, "ttft": 200}, {"tpot": 60, "e2el": 400}, {"ttft": 200}):
-        stage = StageAccumulator(1, len(outputs), {{"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s"}[name]:
-                                                   ms / 1000 for name, ms in slos_ms.items()})  # fmt: skip
+        stage = StageAccumulator(
+            1,
+            len(outputs),
+            {
+                {"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s"}[name]: ms / 1000
+                for name, ms in slos_ms.items()
+            },
+        )
         for output in outputs:
-            tpot_s = (output["latency"] - output["ttft"]) / (output["output_len"] - 1) if output["output_len"] > 1 else None
-            stage.add(record(100.0, output["latency"], ttft_s=output["ttft"], latency_s=output["latency"],
-                             tpot_s=tpot_s, completion_tokens=int(output["output_len"])))  # fmt: skip
+            tpot_s = (
+                (output["latency"] - output["ttft"]) / (output["output_len"] - 1) if output["output_len"] > 1 else None
+            )
+            stage.add(
+                record(
+                    100.0,
+                    output["latency"],
+                    ttft_s=output["ttft"],
+                    latency_s=output["latency"],
+                    tpot_s=tpot_s,
+                    completion_tokens=int(output["output_len"]),
+                )
+            )
         assert stage.summary()["good_requests"] == vllm_good_completed(outputs, slos_ms), slos_ms
 
 

@@ -30,8 +30,14 @@ USAGE = chunk(usage={"prompt_tokens": 10, "completion_tokens": 3, "total_tokens"
 
 
 def test_role_only_and_empty_deltas_do_not_count_as_output() -> None:
-    stream = run(chunk({"role": "assistant", "content": ""}), chunk({"content": ""}), chunk({"content": "Hi"}),
-                 chunk({"content": " there"}, "stop"), USAGE, b"[DONE]")  # fmt: skip
+    stream = run(
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": ""}),
+        chunk({"content": "Hi"}),
+        chunk({"content": " there"}, "stop"),
+        USAGE,
+        b"[DONE]",
+    )
     assert stream.output_times_s == [2.0, 3.0]
     assert stream.first_content_s == 2.0
     assert stream.last_event_s == 4.0  # the usage event, not [DONE]
@@ -40,8 +46,9 @@ def test_role_only_and_empty_deltas_do_not_count_as_output() -> None:
 
 
 def test_reasoning_counts_for_ttft_but_not_ttfot() -> None:
-    stream = run(chunk({"reasoning_content": "think"}), chunk({"reasoning": "more"}), chunk({"content": "A"}, "stop"),
-                 b"[DONE]")  # fmt: skip
+    stream = run(
+        chunk({"reasoning_content": "think"}), chunk({"reasoning": "more"}), chunk({"content": "A"}, "stop"), b"[DONE]"
+    )
     assert stream.output_times_s == [0.0, 1.0, 2.0]
     assert stream.first_content_s == 2.0
     assert stream.output_texts == ["think", "more", "A"]
@@ -79,14 +86,17 @@ def test_done_is_optional_but_a_finish_reason_is_not() -> None:
     assert run(chunk({"content": "A"}), b"[DONE]").end_failure()[0] == "stream_truncated"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("data", [
-    b'{"choices": {"0": {}}}',  # choices not a list
-    b'{"choices": [{"delta": "A"}]}',  # delta a string
-    b'{"choices": ["A"]}',  # a choice that is not an object
-    b'{"choices": [], "usage": {"prompt_tokens": "12", "completion_tokens": 3}}',  # a count as a string
-    b'{"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": true}}',
-    b'{"choices": [], "usage": ["x"]}',
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"choices": {"0": {}}}',  # choices not a list
+        b'{"choices": [{"delta": "A"}]}',  # delta a string
+        b'{"choices": ["A"]}',  # a choice that is not an object
+        b'{"choices": [], "usage": {"prompt_tokens": "12", "completion_tokens": 3}}',  # a count as a string
+        b'{"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": true}}',
+        b'{"choices": [], "usage": ["x"]}',
+    ],
+)
 def test_chunks_of_the_wrong_shape_are_malformed_not_a_crash(data: bytes) -> None:
     stream = run(data, chunk({"content": "A"}, "stop"), b"[DONE]")
     assert stream.end_failure()[0] == "malformed_event"  # type: ignore[index]
@@ -117,6 +127,10 @@ def test_error_message_shapes() -> None:
 
 
 def test_parse_completion_reads_text_finish_and_usage() -> None:
-    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Hello"}, "finish_reason": "length"}],
-                       "usage": {"prompt_tokens": 5, "completion_tokens": 1}}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "choices": [{"message": {"role": "assistant", "content": "Hello"}, "finish_reason": "length"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+        }
+    ).encode()
     assert parse_completion(body) == ("Hello", "length", 5, 1)

@@ -18,20 +18,31 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
+
 from harness.devtools.locustproc import RUN_DEADLINE_S, locust_command, run_locust
 from harness.devtools.promserver import free_port
-
-from harness.jsonl import read_jsonl
-from harness.records import read_records
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.devtools.verify import stages_seen
+from harness.jsonl import read_jsonl
+from harness.records import read_records
+
+from conftest import MODEL
 
 PARALLEL = [1, 4, 8]
 NUMBER = [2, 8, 16]
 SWEEP = ["--parallel", *map(str, PARALLEL), "--number", *map(str, NUMBER), "--sleep-interval", "0.5"]
-LIGHT = ["--max-tokens", "24", "--image-width", "64", "--image-height", "64", "--min-prompt-length", "128",
-         "--max-prompt-length", "128"]  # fmt: skip
+LIGHT = [
+    "--max-tokens",
+    "24",
+    "--image-width",
+    "64",
+    "--image-height",
+    "64",
+    "--min-prompt-length",
+    "128",
+    "--max-prompt-length",
+    "128",
+]
 MASTER_HOST = "127.0.0.2"
 WORKER_EXIT_DEADLINE_S = 15.0
 
@@ -42,18 +53,20 @@ def check_sweep(sim: SimProcess, report: Path, parallel: list[int], number: list
     assert {r.request_id for r in records} == {g["request_id"] for g in truth}
     seen = stages_seen(records, truth)
     assert sorted(seen) == list(range(len(parallel)))
-    for index, (users, requests) in enumerate(zip(parallel, number)):
+    for index, (users, requests) in enumerate(zip(parallel, number, strict=False)):
         assert seen[index].requests == requests
         assert seen[index].peak_in_flight == min(users, requests)
         if index:
             assert seen[index].first_received_at > seen[index - 1].last_finished_at  # no overlap, in order
     summary = json.loads((report / "summary.json").read_text())
     assert [(s["parallel"], s["number"], s["sent"], s["succeeded"]) for s in summary["stages"]] == [
-        (p, n, n, n) for p, n in zip(parallel, number)]  # fmt: skip
+        (p, n, n, n) for p, n in zip(parallel, number, strict=False)
+    ]
     with open(report / "stages.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [(int(r["parallel"]), int(r["sent"]), float(r["rps"])) for r in rows] == [
-        (s["parallel"], s["sent"], s["rps"]) for s in summary["stages"]]  # fmt: skip
+        (s["parallel"], s["sent"], s["rps"]) for s in summary["stages"]
+    ]
 
 
 @pytest.fixture
@@ -65,8 +78,9 @@ def sim(tmp_path: Path) -> SimProcess:
 
 def test_one_process(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         *SWEEP, *LIGHT])  # fmt: skip
+    result = run_locust(
+        ["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report), *SWEEP, *LIGHT]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(sim, report, PARALLEL, NUMBER)
     assert "Best configuration: highest RPS" in result.stdout
@@ -74,16 +88,34 @@ def test_one_process(sim: SimProcess, tmp_path: Path) -> None:
 
 def test_processes_2(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--processes", "2", "--host", sim.base_url, "--model", MODEL,
-                         "--report-dir", str(report), *SWEEP, *LIGHT])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--processes",
+            "2",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(report),
+            *SWEEP,
+            *LIGHT,
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     check_sweep(sim, report, PARALLEL, NUMBER)
 
 
 def start_workers(port: int, count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
-    return [subprocess.Popen(locust_command(["--worker", "--master-host", MASTER_HOST, "--master-port", str(port)]),
-                             stdout=open(log_dir / f"worker{i}.log", "wb"), stderr=subprocess.STDOUT)
-            for i in range(count)]  # fmt: skip
+    return [
+        subprocess.Popen(
+            locust_command(["--worker", "--master-host", MASTER_HOST, "--master-port", str(port)]),
+            stdout=open(log_dir / f"worker{i}.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(count)
+    ]
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -98,8 +130,22 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def master_args(port: int, sim: SimProcess, report: Path) -> list[str]:
-    return ["--master", "--master-bind-host", MASTER_HOST, "--master-bind-port", str(port), "--expect-workers", "2",
-            "--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report)]  # fmt: skip
+    return [
+        "--master",
+        "--master-bind-host",
+        MASTER_HOST,
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        "2",
+        "--headless",
+        "--host",
+        sim.base_url,
+        "--model",
+        MODEL,
+        "--report-dir",
+        str(report),
+    ]
 
 
 def test_master_and_two_workers(sim: SimProcess, tmp_path: Path) -> None:
@@ -122,10 +168,30 @@ def test_master_and_two_workers(sim: SimProcess, tmp_path: Path) -> None:
 def test_lost_worker_gives_its_budget_to_the_survivor(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
     workers = start_workers(5612, 2, tmp_path)
-    master = subprocess.Popen(locust_command([*master_args(5612, sim, report), "--parallel", "4", "--number", "40",
-                                              "--max-tokens", "200", "--image-num", "0", "--min-prompt-length", "64",
-                                              "--max-prompt-length", "64", "--sleep-interval", "0"]),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    master = subprocess.Popen(
+        locust_command(
+            [
+                *master_args(5612, sim, report),
+                "--parallel",
+                "4",
+                "--number",
+                "40",
+                "--max-tokens",
+                "200",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "64",
+                "--max-prompt-length",
+                "64",
+                "--sleep-interval",
+                "0",
+            ]
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         own_files = [report / f"requests.worker-{index}.jsonl" for index in (0, 1)]
         deadline = time.monotonic() + 60
@@ -151,10 +217,27 @@ def test_lost_worker_gives_its_budget_to_the_survivor(sim: SimProcess, tmp_path:
 def test_lost_master_stops_the_workers(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
     workers = start_workers(5613, 2, tmp_path)
-    master = subprocess.Popen(locust_command([*master_args(5613, sim, report), "--parallel", "4", "--number", "400",
-                                              "--max-tokens", "1000", "--image-num", "0", "--min-prompt-length", "64",
-                                              "--max-prompt-length", "64"]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    master = subprocess.Popen(
+        locust_command(
+            [
+                *master_args(5613, sim, report),
+                "--parallel",
+                "4",
+                "--number",
+                "400",
+                "--max-tokens",
+                "1000",
+                "--image-num",
+                "0",
+                "--min-prompt-length",
+                "64",
+                "--max-prompt-length",
+                "64",
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not list(report.glob("requests.worker-*.jsonl")) and time.monotonic() < deadline:
@@ -171,8 +254,24 @@ def test_lost_master_stops_the_workers(sim: SimProcess, tmp_path: Path) -> None:
 
 def test_warmup_requests_go_first_and_stay_out_of_the_statistics(sim: SimProcess, tmp_path: Path) -> None:
     report = tmp_path / "r"
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         "--parallel", "2", "--number", "4", "--warmup-num", "2", *LIGHT])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(report),
+            "--parallel",
+            "2",
+            "--number",
+            "4",
+            "--warmup-num",
+            "2",
+            *LIGHT,
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = read_records(str(report / "requests.jsonl"))
     truth = {g["request_id"]: g for g in sim.ground_truth_records()}
@@ -184,11 +283,26 @@ def test_warmup_requests_go_first_and_stay_out_of_the_statistics(sim: SimProcess
 
 
 def test_unpaired_lists_exit_2_before_any_request(sim: SimProcess, tmp_path: Path) -> None:
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(tmp_path / "r"),
-                         "--parallel", "1", "2", "--number", "5"])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(tmp_path / "r"),
+            "--parallel",
+            "1",
+            "2",
+            "--number",
+            "5",
+        ]
+    )
     assert result.returncode == 2
     assert [line for line in result.stderr.splitlines() if line.startswith("omniload: error:")] == [
-        "omniload: error: --number: 1 values for 2 --parallel values (pairs them up)"]  # fmt: skip
+        "omniload: error: --number: 1 values for 2 --parallel values (pairs them up)"
+    ]
     assert sim.ground_truth_records() == []
 
 
@@ -198,8 +312,9 @@ def test_workers_that_refuse_the_input_make_the_master_exit_2(sim: SimProcess, t
     truth_before = len(sim.ground_truth_records())
     workers = start_workers(5613, 2, tmp_path)
     try:
-        result = run_locust([*master_args(5613, sim, report), *SWEEP, *LIGHT, "--tokenizer-path",
-                             str(tmp_path / "no-tokenizer-here")])  # fmt: skip
+        result = run_locust(
+            [*master_args(5613, sim, report), *SWEEP, *LIGHT, "--tokenizer-path", str(tmp_path / "no-tokenizer-here")]
+        )
         codes = [worker.wait(30) for worker in workers]
     finally:
         stop_all(workers)
@@ -217,8 +332,9 @@ def test_a_plain_distributed_run_keeps_every_record(tmp_path: Path) -> None:
     report = tmp_path / "r"
     workers = start_workers(5615, 2, tmp_path)
     try:
-        result = run_locust([*master_args(5615, sim, report), "-u", "6", "-r", "6", "-t", "4s", *LIGHT,
-                             "--max-tokens", "300"])  # fmt: skip
+        result = run_locust(
+            [*master_args(5615, sim, report), "-u", "6", "-r", "6", "-t", "4s", *LIGHT, "--max-tokens", "300"]
+        )
         for worker in workers:
             worker.wait(60)
         truth = sim.ground_truth_records()
@@ -233,12 +349,29 @@ def test_a_plain_distributed_run_keeps_every_record(tmp_path: Path) -> None:
     assert summary["stages"][0]["sent"] == len(records) >= 6
 
 
-def test_a_stage_with_a_duration_sends_until_its_time_and_lets_open_requests_finish(sim: SimProcess,
-                                                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_a_stage_with_a_duration_sends_until_its_time_and_lets_open_requests_finish(
+    sim: SimProcess, tmp_path: Path
+) -> None:
     report = tmp_path / "r"
     truth_before = {g["request_id"] for g in sim.ground_truth_records()}
-    result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                         "--parallel", "2", "--duration", "2", "--sleep-interval", "0", *LIGHT])  # fmt: skip
+    result = run_locust(
+        [
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            MODEL,
+            "--report-dir",
+            str(report),
+            "--parallel",
+            "2",
+            "--duration",
+            "2",
+            "--sleep-interval",
+            "0",
+            *LIGHT,
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     stage = json.loads((report / "summary.json").read_text())["stages"][0]
     records = read_records(str(report / "requests.jsonl"))
@@ -255,8 +388,22 @@ def test_workers_started_seconds_apart_all_take_part_cleanly(sim: SimProcess, tm
     request is accounted for, and every worker ends with the master's quit, no ERROR and no traceback."""
     port = free_port()
     report = tmp_path / "r"
-    args = [*master_args(port, sim, report), "--expect-workers", "1", "--parallel", "1", "2", "4", "--number", "20",
-            "40", "80", "--sleep-interval", "2", *LIGHT]  # the later --expect-workers wins  # fmt: skip
+    args = [
+        *master_args(port, sim, report),
+        "--expect-workers",
+        "1",
+        "--parallel",
+        "1",
+        "2",
+        "4",
+        "--number",
+        "20",
+        "40",
+        "80",
+        "--sleep-interval",
+        "2",
+        *LIGHT,
+    ]  # the later --expect-workers wins
     master = subprocess.Popen(locust_command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers: list[subprocess.Popen[bytes]] = []
     try:

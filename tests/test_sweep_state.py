@@ -9,8 +9,13 @@ from harness.options import Stage
 def make(sleep_interval_s: float) -> tuple[SweepState, list[tuple[str, int]], list[bool]]:
     events: list[tuple[str, int]] = []
     complete = [False]
-    state = SweepState((Stage(1, 2), Stage(4, 8)), sleep_interval_s, lambda i, _: events.append(("start", i)),
-                       lambda i, _: events.append(("end", i)), lambda: complete[0])  # fmt: skip
+    state = SweepState(
+        (Stage(1, 2), Stage(4, 8)),
+        sleep_interval_s,
+        lambda i, _: events.append(("start", i)),
+        lambda i, _: events.append(("end", i)),
+        lambda: complete[0],
+    )
     return state, events, complete
 
 
@@ -46,4 +51,3 @@ def test_the_pause_between_stages_keeps_the_last_stages_users() -> None:
 def test_no_stages_means_nothing_to_run() -> None:
     state = SweepState((), 0, lambda *_: None, lambda *_: None, lambda: True)
     assert state.tick(0, 0) is None
-

@@ -14,21 +14,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
 
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.omnibench.dataset import bundled_sample_path
 from harness.tokenizer import Tokenizer, bundled_tokenizer_dir, load_tokenizer
 
+from conftest import MODEL
+
 CONVERSATIONS = [
     [{"role": "user", "content": "Hello world"}],
     [{"role": "user", "content": ""}],
     [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <b>x</b> {{ y }} & \t\n  z"}],
-    [{"role": "user", "content": "a"}, {"role": "assistant", "content": "<think>\nr\n</think>\n\nb"},
-     {"role": "user", "content": "c"}],
+    [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "<think>\nr\n</think>\n\nb"},
+        {"role": "user", "content": "c"},
+    ],
     [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("messages", CONVERSATIONS)
@@ -39,7 +43,9 @@ def test_rendering_equals_transformers(messages: list[dict[str, str]], add_gener
     reference = AutoTokenizer.from_pretrained(bundled_tokenizer_dir(), local_files_only=True)
     ours = load_tokenizer()
     rendered = ours.apply_chat_template(messages, add_generation_prompt=add_generation_prompt)
-    assert rendered == reference.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    assert rendered == reference.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
     assert ours.encode(rendered) == reference.encode(rendered, add_special_tokens=False)
     assert ours.decode(ours.encode(rendered)) == reference.decode(reference.encode(rendered, add_special_tokens=False))
 
@@ -83,11 +89,40 @@ def test_no_omniload_process_imports_torch(torch_that_explodes: Path, tmp_path: 
     """A timed stage (its payloads refilled by the builder child), then OmniBench, where torch 'is installed'."""
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL, "--answer-key", bundled_sample_path()])
     try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--parallel", "2", "--duration",
-                             "3", "--pool-size", "8", "--max-tokens", "4", "--image-width", "32", "--image-height",
-                             "32", "--min-prompt-length", "32", "--max-prompt-length", "64", "--sleep-interval", "0",
-                             "--metrics-port", "0", "--report-dir", str(tmp_path / "r"), "--omnibench",
-                             "--omnibench-limit", "4"])  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--parallel",
+                "2",
+                "--duration",
+                "3",
+                "--pool-size",
+                "8",
+                "--max-tokens",
+                "4",
+                "--image-width",
+                "32",
+                "--image-height",
+                "32",
+                "--min-prompt-length",
+                "32",
+                "--max-prompt-length",
+                "64",
+                "--sleep-interval",
+                "0",
+                "--metrics-port",
+                "0",
+                "--report-dir",
+                str(tmp_path / "r"),
+                "--omnibench",
+                "--omnibench-limit",
+                "4",
+            ]
+        )
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-3000:]

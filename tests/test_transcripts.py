@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from loadopts import options_from
 from test_client import exchange
-from transcripts import pieces, transcript_server
 
 from harness.argparsing import BadOption
-from harness.load.preflight import (check_prompt_with_server, check_request_shape, detect_server_profile,
-                                    server_max_model_len)  # fmt: skip
+from harness.load.preflight import (
+    check_prompt_with_server,
+    check_request_shape,
+    detect_server_profile,
+    server_max_model_len,
+)
+
+from loadopts import options_from
+from transcripts import pieces, transcript_server
 
 CHAT = "/v1/chat/completions"
 OPENAI = ["--server-profile", "openai", "--image-num", "0", "--min-prompt-length", "40", "--max-prompt-length", "40"]
@@ -52,8 +57,9 @@ def test_the_vllm_fields_refusal_is_caught_by_the_preflight_with_the_flags_that_
     options = options_from(["--model", "tiny-qwen3", "--server-profile", "vllm"], "http://127.0.0.1:9")
     with transcript_server({CHAT: "vllm_fields_rejected.http"}) as url:
         with pytest.raises(BadOption) as caught:
-            check_request_shape(options_from(["--model", "tiny-qwen3", "--server-profile", "vllm"], url).endpoint,
-                                options.payload)  # fmt: skip
+            check_request_shape(
+                options_from(["--model", "tiny-qwen3", "--server-profile", "vllm"], url).endpoint, options.payload
+            )
     message = str(caught.value)
     assert caught.value.flag == "--server-profile"
     assert "HTTP 422" in message and "min_tokens" in message and "ignore_eos" in message

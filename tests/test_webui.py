@@ -15,17 +15,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
 
 from harness.devtools.locustproc import locust_command
 from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import SimProcess, start_sim
 
+from conftest import MODEL
+
 DEADLINE_S = 90.0
 API_KEY = "sk-omniload-secret-7f3a"
 GRAFANA_PASSWORD = "grafana-pw-91c2"
-SMALL = ["--max-tokens", "8", "--image-num", "0", "--min-prompt-length", "32", "--max-prompt-length", "32",
-         "--metrics-port", "0"]  # fmt: skip
+SMALL = [
+    "--max-tokens",
+    "8",
+    "--image-num",
+    "0",
+    "--min-prompt-length",
+    "32",
+    "--max-prompt-length",
+    "32",
+    "--metrics-port",
+    "0",
+]
 
 
 @pytest.fixture()
@@ -65,12 +76,38 @@ def wait_for_rows(port: int, done: int) -> list[dict]:
 
 
 def start_locust(sim: SimProcess, port: int, report: Path, extra: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(locust_command(["--web-host", "127.0.0.1", "--web-port", str(port), "--host",
-                                            sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                                            "--parallel", "1", "2", "--number", "2", "4", "--sleep-interval", "0",
-                                            "--api-key", API_KEY, "--grafana-url",
-                                            f"http://admin:{GRAFANA_PASSWORD}@127.0.0.1:9", *SMALL, *extra]),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        locust_command(
+            [
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                str(port),
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--parallel",
+                "1",
+                "2",
+                "--number",
+                "2",
+                "4",
+                "--sleep-interval",
+                "0",
+                "--api-key",
+                API_KEY,
+                "--grafana-url",
+                f"http://admin:{GRAFANA_PASSWORD}@127.0.0.1:9",
+                *SMALL,
+                *extra,
+            ]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def stop(locust: subprocess.Popen[bytes]) -> str:
@@ -89,7 +126,9 @@ def test_stage_table_is_served_and_secrets_stay_out_of_the_page(keyed_sim: SimPr
     finally:
         log = stop(locust)
     assert [(r["name"], r["parallel"], r["number"], r["sent"], r["failed"]) for r in rows] == [
-        ("stage 1", 1, 2, 2, 0), ("stage 2", 2, 4, 4, 0)]  # fmt: skip
+        ("stage 1", 1, 2, 2, 0),
+        ("stage 2", 2, 4, 4, 0),
+    ]
     assert all(isinstance(r["p90_ttft_ms"], float) and r["p90_ttft_ms"] > 0 for r in rows)
     assert "omniload stages" in page  # the tab is declared to the UI
     # TTFT and TPOT are rows of Locust's own statistics (and so lines in its charts), successes only
@@ -116,8 +155,16 @@ def test_a_blank_secret_in_the_start_form_keeps_the_command_lines_key(keyed_sim:
                 break
             except OSError:
                 time.sleep(0.2)
-        form = urllib.parse.urlencode({"user_count": "1", "spawn_rate": "1", "host": keyed_sim.base_url,
-                                       "api_key": "", "grafana_url": "", "model": MODEL}).encode()  # fmt: skip
+        form = urllib.parse.urlencode(
+            {
+                "user_count": "1",
+                "spawn_rate": "1",
+                "host": keyed_sim.base_url,
+                "api_key": "",
+                "grafana_url": "",
+                "model": MODEL,
+            }
+        ).encode()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=form, timeout=5) as response:
             assert json.load(response)["success"]
         rows = wait_for_rows(port, done=4)

@@ -14,8 +14,15 @@ from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's own probe starts it: no sandbox as root, no background network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -37,7 +44,9 @@ def browser_page(allowed_prefix: str = "file://") -> Iterator[tuple[Any, PageLog
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport=VIEWPORT)
-            page.on("console", lambda message: log.console_errors.append(message.text) if message.type == "error" else None)
+            page.on(
+                "console", lambda message: log.console_errors.append(message.text) if message.type == "error" else None
+            )
             page.on("pageerror", lambda error: log.console_errors.append(str(error)))
 
             def route(request_route: Any) -> None:

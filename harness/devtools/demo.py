@@ -21,27 +21,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness.sim.config import DEFAULT_MODEL
-from harness.devtools.browser import PageLog, browser_page
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
+from harness.devtools.browser import PageLog, browser_page
 from harness.devtools.promserver import Prometheus, free_port, start_prometheus
-from harness.master.stats import percentile
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.devtools.verify import request_errors, stages_seen
 from harness.jsonl import read_jsonl
+from harness.master.stats import percentile
 from harness.omnibench.dataset import bundled_sample_path
 from harness.records import read_records
 from harness.report.html import REPORT_FILE
 from harness.report.stages_csv import STAGES_CSV
 from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
 from harness.resources import locustfile_path
+from harness.sim.config import DEFAULT_MODEL
 
 DEMO_PARALLEL = ("1", "4", "8")
 DEMO_NUMBER = ("4", "8", "16")
@@ -52,10 +52,39 @@ METRICS_LINGER_S = "3"
 LOCUST_DEADLINE_S = 300.0
 SCREENSHOTS = ("report.png", "app.png")
 # step 5: the other load models, each into its own directory under the report's
-RATES_ARGS = ("--open-loop", "--rate", "2", "4", "--number", "6", "12", "--audio-num", "1", "--audio-seconds", "2", "4",
-              "--max-tokens", "32", "--sleep-interval", "1")  # fmt: skip
-SLA_ARGS = ("--sla-auto-tune", "--sla-params", '[{"p99_ttft": "<=1"}]', "--sla-num-runs", "1", "--sla-upper-bound",
-            "8", "--sla-number-multiplier", "1", "--max-tokens", "32", "--sleep-interval", "0.5")  # fmt: skip
+RATES_ARGS = (
+    "--open-loop",
+    "--rate",
+    "2",
+    "4",
+    "--number",
+    "6",
+    "12",
+    "--audio-num",
+    "1",
+    "--audio-seconds",
+    "2",
+    "4",
+    "--max-tokens",
+    "32",
+    "--sleep-interval",
+    "1",
+)
+SLA_ARGS = (
+    "--sla-auto-tune",
+    "--sla-params",
+    '[{"p99_ttft": "<=1"}]',
+    "--sla-num-runs",
+    "1",
+    "--sla-upper-bound",
+    "8",
+    "--sla-number-multiplier",
+    "1",
+    "--max-tokens",
+    "32",
+    "--sleep-interval",
+    "0.5",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,20 +100,48 @@ def main(argv: list[str] | None = None) -> int:
     ground_truth = str(report_dir / "sim_ground_truth.jsonl")
 
     print("[demo] 1/6 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
-    sim = start_sim(["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy",
-                     DEMO_ANSWER_ACCURACY], ground_truth=ground_truth, port=args.port)  # fmt: skip
+    sim = start_sim(
+        ["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy", DEMO_ANSWER_ACCURACY],
+        ground_truth=ground_truth,
+        port=args.port,
+    )
     print(f"[demo]     {sim.base_url} (pid {sim.process.pid}), ground truth -> {ground_truth}")
     metrics_port = free_port()
-    prometheus = start_prometheus(report_dir / "prometheus", {"omniload": f"127.0.0.1:{metrics_port}",
-                                                              "vllm": sim.base_url.removeprefix("http://")})  # fmt: skip
+    prometheus = start_prometheus(
+        report_dir / "prometheus",
+        {"omniload": f"127.0.0.1:{metrics_port}", "vllm": sim.base_url.removeprefix("http://")},
+    )
     print(f"[demo]     Prometheus {prometheus.url} scrapes the master (:{metrics_port}) and the simulator every second")
     try:
-        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless",
-                   "--host", sim.base_url, "--model", DEFAULT_MODEL, "--parallel", *DEMO_PARALLEL,
-                   "--number", *DEMO_NUMBER, "--max-tokens", str(DEMO_OUTPUT_TOKENS),
-                   "--sleep-interval", DEMO_SLEEP_INTERVAL_S, "--report-dir", str(report_dir),
-                   "--omnibench", "--omnibench-concurrency", "4", "--metrics-port", str(metrics_port),
-                   "--metrics-linger", METRICS_LINGER_S]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            locustfile_path(),
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            DEFAULT_MODEL,
+            "--parallel",
+            *DEMO_PARALLEL,
+            "--number",
+            *DEMO_NUMBER,
+            "--max-tokens",
+            str(DEMO_OUTPUT_TOKENS),
+            "--sleep-interval",
+            DEMO_SLEEP_INTERVAL_S,
+            "--report-dir",
+            str(report_dir),
+            "--omnibench",
+            "--omnibench-concurrency",
+            "4",
+            "--metrics-port",
+            str(metrics_port),
+            "--metrics-linger",
+            METRICS_LINGER_S,
+        ]
         print("[demo] 2/6 load through real Locust:\n       " + shlex.join(["locust", *command[3:]]))
         locust_exit = subprocess.run(command, timeout=LOCUST_DEADLINE_S).returncode
         scraped_at = time.time() - float(METRICS_LINGER_S) / 2
@@ -109,8 +166,23 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
     for name, extra in (("rates", RATES_ARGS), ("sla", SLA_ARGS)):
         directory = report_dir / name
         shutil.rmtree(directory, ignore_errors=True)
-        command = [sys.executable, "-m", "locust", "-f", locustfile_path(), "--headless", "--host",
-                   sim.base_url, "--model", DEFAULT_MODEL, "--report-dir", str(directory), "--metrics-port", "0", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            locustfile_path(),
+            "--headless",
+            "--host",
+            sim.base_url,
+            "--model",
+            DEFAULT_MODEL,
+            "--report-dir",
+            str(directory),
+            "--metrics-port",
+            "0",
+            *extra,
+        ]
         print("[demo]     " + shlex.join(["locust", *command[3:]]))
         exit_code = subprocess.run(command, timeout=LOCUST_DEADLINE_S, capture_output=True, text=True).returncode
         summary = json.loads((directory / SUMMARY_FILE).read_text())
@@ -119,19 +191,29 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
             records = [r for r in read_records(str(directory / REQUESTS_FILE)) if r.request_id in truth]
             late_ms = sorted((truth[r.request_id]["received_at"] - r.due_s) * 1000 for r in records if r.due_s)
             for stage in summary["stages"]:
-                print(f"[demo]     open loop at {stage['rate_rps']:g} req/s: {stage['sent']} sent, p99 lateness "
-                      f"{stage['lateness_s']['p99'] * 1000:.1f} ms, errors {stage['errors'] or 'none'}")  # fmt: skip
-            print(f"[demo]     server's kernel arrival stamp - due time: median {late_ms[len(late_ms) // 2]:.2f} ms, "
-                  f"max {late_ms[-1]:.2f} ms over {len(late_ms)} requests")  # fmt: skip
-            media = {(r.expected_media_tokens, truth[r.request_id]["image_tokens"] + truth[r.request_id]["audio_tokens"])
-                     for r in records}  # fmt: skip
-            print(f"[demo]     image+audio tokens expected vs counted by the server: "
-                  f"{'all equal' if all(a == b for a, b in media) else sorted(media)} ({len(records)} requests)")
+                print(
+                    f"[demo]     open loop at {stage['rate_rps']:g} req/s: {stage['sent']} sent, p99 lateness "
+                    f"{stage['lateness_s']['p99'] * 1000:.1f} ms, errors {stage['errors'] or 'none'}"
+                )
+            print(
+                f"[demo]     server's kernel arrival stamp - due time: median {late_ms[len(late_ms) // 2]:.2f} ms, "
+                f"max {late_ms[-1]:.2f} ms over {len(late_ms)} requests"
+            )
+            media = {
+                (r.expected_media_tokens, truth[r.request_id]["image_tokens"] + truth[r.request_id]["audio_tokens"])
+                for r in records
+            }
+            print(
+                f"[demo]     image+audio tokens expected vs counted by the server: "
+                f"{'all equal' if all(a == b for a, b in media) else sorted(media)} ({len(records)} requests)"
+            )
         else:
             for result in summary.get("sla", []):
                 best = "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g")
-                print(f"[demo]     SLA search, {result['criteria']}: most {result['variable']} satisfied {best} "
-                      f"({result['note']}; tried {' '.join(format(v, 'g') for v in result['tried'])})")
+                print(
+                    f"[demo]     SLA search, {result['criteria']}: most {result['variable']} satisfied {best} "
+                    f"({result['note']}; tried {' '.join(format(v, 'g') for v in result['tried'])})"
+                )
         print(f"[demo]     exit code {exit_code}; report {directory / REPORT_FILE}")
 
 
@@ -143,8 +225,11 @@ def show_report(report_dir: Path) -> None:
         page.screenshot(path=str(report_dir / SCREENSHOTS[0]), full_page=True)
         marks = page.locator("figure.chart .mark").count()
     print(f"[demo]     {report} ({report.stat().st_size / 1024:.0f} KB): {page_summary(marks, log)}")
-    app = subprocess.Popen([sys.executable, "-m", "harness.cli", "app", str(report_dir.parent), "--port", "0"],
-                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    app = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "app", str(report_dir.parent), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert app.stdout is not None
         base = app.stdout.readline().split("serving on ")[1].split()[0].rstrip("/")
@@ -155,14 +240,18 @@ def show_report(report_dir: Path) -> None:
     finally:
         app.terminate()
         app.wait(10)
-    print(f"[demo]     screenshots: {report_dir / SCREENSHOTS[0]}, {report_dir / SCREENSHOTS[1]} (the app's list: "
-          f"{runs_listed} runs)")
+    print(
+        f"[demo]     screenshots: {report_dir / SCREENSHOTS[0]}, {report_dir / SCREENSHOTS[1]} (the app's list: "
+        f"{runs_listed} runs)"
+    )
     print(f"[demo]     open it: a browser on {report}, or `omniload app {report_dir.parent}` (http://127.0.0.1:8650)")
 
 
 def page_summary(marks: int, log: PageLog) -> str:
-    return (f"{marks} chart marks drawn, {len(log.console_errors)} console errors, "
-            f"{len(log.blocked_requests)} network requests attempted")
+    return (
+        f"{marks} chart marks drawn, {len(log.console_errors)} console errors, "
+        f"{len(log.blocked_requests)} network requests attempted"
+    )
 
 
 def show_prometheus(prometheus: Prometheus, at_s: float, report_dir: Path) -> None:
@@ -170,20 +259,27 @@ def show_prometheus(prometheus: Prometheus, at_s: float, report_dir: Path) -> No
         result = prometheus.query(expr, at_s)
         return float(result[0]["value"][1]) if result else None
 
-    ttfts_s = sorted(r.ttft_s for r in read_records(str(report_dir / REQUESTS_FILE))
-                     if r.status == "ok" and not r.warmup and r.ttft_s is not None)  # fmt: skip
+    ttfts_s = sorted(
+        r.ttft_s
+        for r in read_records(str(report_dir / REQUESTS_FILE))
+        if r.status == "ok" and not r.warmup and r.ttft_s is not None
+    )
     if ttfts_s:
         exact_s = percentile(ttfts_s, 90)
         upper = next(bound for bound in (*CLIENT_TTFT_BUCKETS_S, float("inf")) if exact_s <= bound)
         lower = max((bound for bound in CLIENT_TTFT_BUCKETS_S if bound < exact_s), default=0.0)
-        print(f"[demo]     TTFT p90 over the run, exact from its {len(ttfts_s)} records: {exact_s * 1000:.0f} ms "
-              f"(largest {ttfts_s[-1] * 1000:.0f} ms). Prometheus's histogram_quantile below interpolates linearly "
-              f"inside the bucket holding it ({lower * 1000:g}–{upper * 1000:g} ms): anywhere in that bucket, even "
-              "above the largest value")  # fmt: skip
+        print(
+            f"[demo]     TTFT p90 over the run, exact from its {len(ttfts_s)} records: {exact_s * 1000:.0f} ms "
+            f"(largest {ttfts_s[-1] * 1000:.0f} ms). Prometheus's histogram_quantile below interpolates linearly "
+            f"inside the bucket holding it ({lower * 1000:g}–{upper * 1000:g} ms): anywhere in that bucket, even "
+            "above the largest value"
+        )
     for who, metric in (("client", "omniload_ttft_seconds"), ("server", "vllm:time_to_first_token_seconds")):
         p90_s = value(f"histogram_quantile(0.9, sum by (le) (max_over_time({metric}_bucket[10m])))")
-        print(f"[demo]     TTFT p90 over the run, {who} side ({metric}): "
-              + (f"{p90_s * 1000:.0f} ms" if p90_s is not None else "no data"))  # fmt: skip
+        print(
+            f"[demo]     TTFT p90 over the run, {who} side ({metric}): "
+            + (f"{p90_s * 1000:.0f} ms" if p90_s is not None else "no data")
+        )
     for who, metric in (("client", "omniload_completion_tokens_total"), ("server", "vllm:generation_tokens_total")):
         total = value(f"sum(max_over_time({metric}[10m]))")
         print(f"[demo]     output tokens, {who} side ({metric}): {total:.0f}" if total is not None else "no data")
@@ -195,17 +291,25 @@ def check_against_ground_truth(report_dir: Path, ground_truth: str) -> None:
     load_ids = {record.request_id for record in records}
     truth = [g for g in read_jsonl(ground_truth) if g["request_id"] in load_ids]  # not OmniBench's requests
     for stage, seen in sorted(stages_seen(records, truth).items()):
-        print(f"[demo]     stage {stage + 1}: the server got {seen.requests} requests, at most "
-              f"{seen.peak_in_flight} at a time")  # fmt: skip
+        print(
+            f"[demo]     stage {stage + 1}: the server got {seen.requests} requests, at most "
+            f"{seen.peak_in_flight} at a time"
+        )
     errors_ms = sorted(error.ttft_s * 1000 for error in request_errors(records, truth))
     if errors_ms:
-        print(f"[demo]     |client TTFT - server TTFT| over {len(errors_ms)} requests: median "
-              f"{errors_ms[len(errors_ms) // 2]:.2f} ms, max {errors_ms[-1]:.2f} ms")  # fmt: skip
+        print(
+            f"[demo]     |client TTFT - server TTFT| over {len(errors_ms)} requests: median "
+            f"{errors_ms[len(errors_ms) // 2]:.2f} ms, max {errors_ms[-1]:.2f} ms"
+        )
     ok_ids = {record.request_id for record in records if record.status == "ok"}
-    counted = {(g["text_tokens"], g["image_tokens"], g["completion_tokens"]) for g in truth if g["request_id"] in ok_ids}
+    counted = {
+        (g["text_tokens"], g["image_tokens"], g["completion_tokens"]) for g in truth if g["request_id"] in ok_ids
+    }
     print(f"[demo]     server-side (text, image, output) tokens per request: {sorted(counted)}")
-    files = ", ".join(str(report_dir / name) for name in (SUMMARY_FILE, STAGES_CSV, REQUESTS_FILE,
-                                                          "omnibench/summary.json", "omnibench/samples.jsonl"))  # fmt: skip
+    files = ", ".join(
+        str(report_dir / name)
+        for name in (SUMMARY_FILE, STAGES_CSV, REQUESTS_FILE, "omnibench/summary.json", "omnibench/samples.jsonl")
+    )
     print(f"[demo]     files: {files} ({len(records)} records)")
 
 

@@ -82,7 +82,9 @@ class FakeCluster:
 
 
 class FakeStats:
-    """Locust's RequestStats stand-in (importing locust here would monkey-patch too late): rows logged, by (name, method)."""
+    """Locust's RequestStats stand-in (importing locust here would monkey-patch too late).
+
+    Holds the rows logged, by (name, method)."""
 
     def __init__(self) -> None:
         self.logged: dict[tuple[str, str], list[float]] = {}
@@ -93,8 +95,13 @@ class FakeStats:
 
 
 def fake_environment(runner: FakeRunner, num_users: int | None = None) -> Any:
-    """An Environment stand-in: the runner, parsed options, Locust's statistics and a request event that records its calls."""
+    """An Environment stand-in: the runner, parsed options, Locust's statistics and a request event that
+    records its calls."""
     fired: list[dict[str, Any]] = []
     request = SimpleNamespace(fire=lambda **kwargs: fired.append(kwargs), fired=fired)
-    return SimpleNamespace(runner=runner, parsed_options=SimpleNamespace(num_users=num_users),
-                           events=SimpleNamespace(request=request), stats=FakeStats())  # fmt: skip
+    return SimpleNamespace(
+        runner=runner,
+        parsed_options=SimpleNamespace(num_users=num_users),
+        events=SimpleNamespace(request=request),
+        stats=FakeStats(),
+    )

@@ -1,6 +1,6 @@
 """docs/flags.md from the parser itself, so the flag reference cannot drift from the code.
 
-    python -m harness.devtools.flagdoc > docs/flags.md   (tests/test_flagdoc.py checks it is current)
+python -m harness.devtools.flagdoc > docs/flags.md   (tests/test_flagdoc.py checks it is current)
 """
 
 from __future__ import annotations
@@ -43,8 +43,12 @@ def render() -> str:
     for group in parser._action_groups:
         if not group.title or not any(group.title == title for title, _ in FLAG_GROUPS):
             continue
-        lines += [f"## {group.title.removeprefix('omniload: ').capitalize()}", "", "| flag | default | meaning |",
-                  "|---|---|---|"]  # fmt: skip
+        lines += [
+            f"## {group.title.removeprefix('omniload: ').capitalize()}",
+            "",
+            "| flag | default | meaning |",
+            "|---|---|---|",
+        ]
         for action in group._group_actions:
             flags = ", ".join(f"`{flag}`" for flag in action.option_strings)
             lines.append(f"| {flags} | {_default(action)} | {_cell(action.help or '')} |")

@@ -33,8 +33,15 @@ class HerdRun:
         return sum(len(record.itl_s) + 1 for record in self.records if record.status == "ok" and record.ttft_s)
 
 
-def run_herd(streams: int, workdir: Path, requests_per_user: int = REQUESTS_PER_USER, max_tokens: int = 128,
-             ttft_ms: float = 50, itl_ms: float = 20, spread_s: float = 0.0) -> HerdRun:  # fmt: skip
+def run_herd(
+    streams: int,
+    workdir: Path,
+    requests_per_user: int = REQUESTS_PER_USER,
+    max_tokens: int = 128,
+    ttft_ms: float = 50,
+    itl_ms: float = 20,
+    spread_s: float = 0.0,
+) -> HerdRun:
     """One stage of `streams` users, `requests_per_user` requests each: 1024-token prompts, a
     256x256 image, `max_tokens` output tokens against `--fixed ttft_ms itl_ms`.
 
@@ -45,12 +52,33 @@ def run_herd(streams: int, workdir: Path, requests_per_user: int = REQUESTS_PER_
     truth_path = workdir / f"truth{streams}-{'herd' if not spread_s else 'spread'}.jsonl"
     sim = start_sim(["--fixed", str(ttft_ms), str(itl_ms), "--model", MODEL], ground_truth=str(truth_path))
     try:
-        result = run_locust(["--headless", "--host", sim.base_url, "--model", MODEL, "--report-dir", str(report),
-                             "--parallel", str(streams), "--number", str(streams * requests_per_user),
-                             "--sleep-interval", "0", "--max-tokens", str(max_tokens), "--image-width", "256",
-                             "--image-height", "256", "--metrics-port", "0"],
-                            locustfile=STAGGERED_LOCUSTFILE,
-                            env={"OMNILOAD_TEST_STAGGER_S": str(spread_s / streams)})  # fmt: skip
+        result = run_locust(
+            [
+                "--headless",
+                "--host",
+                sim.base_url,
+                "--model",
+                MODEL,
+                "--report-dir",
+                str(report),
+                "--parallel",
+                str(streams),
+                "--number",
+                str(streams * requests_per_user),
+                "--sleep-interval",
+                "0",
+                "--max-tokens",
+                str(max_tokens),
+                "--image-width",
+                "256",
+                "--image-height",
+                "256",
+                "--metrics-port",
+                "0",
+            ],
+            locustfile=STAGGERED_LOCUSTFILE,
+            env={"OMNILOAD_TEST_STAGGER_S": str(spread_s / streams)},
+        )
         truth = sim.ground_truth_records()
     finally:
         sim.stop()

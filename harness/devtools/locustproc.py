@@ -19,8 +19,15 @@ def locust_command(args: list[str], locustfile: str = LOCUSTFILE) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", locustfile, *args]
 
 
-def run_locust(args: list[str], locustfile: str = LOCUSTFILE, env: dict[str, str] | None = None,
-               cwd: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_locust(
+    args: list[str], locustfile: str = LOCUSTFILE, env: dict[str, str] | None = None, cwd: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run locust to completion (bounded by RUN_DEADLINE_S); stdout and stderr captured."""
-    return subprocess.run(locust_command(args, locustfile), capture_output=True, text=True, timeout=RUN_DEADLINE_S,
-                          env={**os.environ, **(env or {})}, cwd=cwd)  # fmt: skip
+    return subprocess.run(
+        locust_command(args, locustfile),
+        capture_output=True,
+        text=True,
+        timeout=RUN_DEADLINE_S,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )

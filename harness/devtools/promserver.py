@@ -49,14 +49,25 @@ def start_prometheus(workdir: Path, targets: dict[str, str]) -> Prometheus:
     """targets: job name -> host:port (scraped at /metrics every second)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    jobs = "".join(f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
-                   for job, target in targets.items())  # fmt: skip
-    config.write_text(f"global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  evaluation_interval: {SCRAPE_INTERVAL}\n"
-                      f"scrape_configs:\n{jobs}")  # fmt: skip
+    jobs = "".join(
+        f"  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n" for job, target in targets.items()
+    )
+    config.write_text(
+        f"global:\n  scrape_interval: {SCRAPE_INTERVAL}\n  evaluation_interval: {SCRAPE_INTERVAL}\n"
+        f"scrape_configs:\n{jobs}"
+    )
     port = free_port()
-    process = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-                                f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                               stdout=open(workdir / "prometheus.log", "wb"), stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=open(workdir / "prometheus.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_DEADLINE_S
     while time.monotonic() < deadline:

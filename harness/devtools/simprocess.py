@@ -62,7 +62,11 @@ def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127
     if ground_truth:
         command += ["--ground-truth", ground_truth]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     assert process.stdout is not None

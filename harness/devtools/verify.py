@@ -39,9 +39,14 @@ def request_errors(records: Iterable[RequestRecord], truth: Iterable[GroundTruth
         if record.tpot_s is not None and server["completion_tokens"] > 1:
             server_tpot_s = (server["last_token_at"] - server["first_token_at"]) / (server["completion_tokens"] - 1)
             tpot_error_s = abs(record.tpot_s - server_tpot_s)
-        errors.append(RequestErrors(abs(record.ttft_s - server_ttft_s), tpot_error_s,
-                                    server["received_at"] - record.t_send,
-                                    abs(record.t_send + record.ttft_s - server["first_token_at"])))  # fmt: skip
+        errors.append(
+            RequestErrors(
+                abs(record.ttft_s - server_ttft_s),
+                tpot_error_s,
+                server["received_at"] - record.t_send,
+                abs(record.t_send + record.ttft_s - server["first_token_at"]),
+            )
+        )
     return errors
 
 
@@ -70,6 +75,10 @@ def stages_seen(records: Iterable[RequestRecord], truth: Iterable[GroundTruth]) 
         for _, step in sorted(edges):  # on a tie the end (-1) sorts first
             in_flight += step
             peak = max(peak, in_flight)
-        seen[stage] = StageSeen(len(requests), peak, min(r["received_at"] for r in requests),
-                                max(r["last_token_at"] or r["received_at"] for r in requests))  # fmt: skip
+        seen[stage] = StageSeen(
+            len(requests),
+            peak,
+            min(r["received_at"] for r in requests),
+            max(r["last_token_at"] or r["received_at"] for r in requests),
+        )
     return seen

@@ -22,8 +22,24 @@ SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "mp3"
 TONE_HZ = (220.0, 880.0)  # a tone's pitch is drawn in this range
 AMPLITUDE = 0.3
 ESPEAK = "espeak-ng"
-SPEECH_WORDS = ("load", "test", "audio", "token", "server", "stream", "model", "omni", "latency", "number",
-                "image", "sound", "quick", "brown", "signal", "window")  # fmt: skip
+SPEECH_WORDS = (
+    "load",
+    "test",
+    "audio",
+    "token",
+    "server",
+    "stream",
+    "model",
+    "omni",
+    "latency",
+    "number",
+    "image",
+    "sound",
+    "quick",
+    "brown",
+    "signal",
+    "window",
+)
 ESPEAK_TIMEOUT_S = 30.0
 
 

@@ -15,14 +15,14 @@ moves bytes through a pipe, one payload per frame.
 
 from __future__ import annotations
 
+from gevent import monkey
+
 import os
 import pickle
 import struct
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
-
-from gevent import monkey
 
 from harness.load.payloads import Payload, build_payloads
 from harness.tokenizer import load_tokenizer
@@ -66,8 +66,9 @@ class BuilderProcess:
         # Plain blocking pipes of our own: gevent's subprocess would make its pipe ends non-blocking.
         job_read, self._job_write = os.pipe()
         self._result_read, result_write = os.pipe()
-        self.process = subprocess.Popen([sys.executable, "-m", "harness.load.builder"], stdin=job_read,
-                                        stdout=result_write, close_fds=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "harness.load.builder"], stdin=job_read, stdout=result_write, close_fds=True
+        )
         os.close(job_read)
         os.close(result_write)
         self._building = _native_lock()  # held by the thread in build(); close() waits for it

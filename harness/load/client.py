@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
 from harness import safejson, wire
-from harness.options import ConnectionSpec, PayloadSpec
+from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
 from harness.load.payloads import Payload
-from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
 from harness.load.sse import SseReader, SseTooLong
 from harness.load.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
+from harness.options import ConnectionSpec, PayloadSpec
+from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
 
 REQUEST_ID_HEADER = "X-Request-Id"
 USER_AGENT = "omniload"
@@ -43,10 +43,15 @@ class ChatClient:
         port = url.port or (443 if tls else 80)
         self.path = url.path
         self.host_header = url.netloc
-        self.connection = HttpConnection(url.hostname or "", port, tls, connection.connect_timeout_s,
-                                         connection.read_timeout_s)  # fmt: skip
+        self.connection = HttpConnection(
+            url.hostname or "", port, tls, connection.connect_timeout_s, connection.read_timeout_s
+        )
         # sent every time
-        self.headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **connection.endpoint.auth_headers()}
+        self.headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **connection.endpoint.auth_headers(),
+        }
         if self.stream:
             self.headers["Accept"] = "text/event-stream"
 
@@ -129,8 +134,10 @@ class ChatClient:
                     record.http_status = response.status
                     streaming = response.status == 200 and self.stream
                     if streaming and not response.headers.get("content-type", "").startswith("text/event-stream"):
-                        record.fail(wire.MALFORMED_EVENT, "expected text/event-stream, got "
-                                    f"{response.headers.get('content-type', '')!r}")  # fmt: skip
+                        record.fail(
+                            wire.MALFORMED_EVENT,
+                            f"expected text/event-stream, got {response.headers.get('content-type', '')!r}",
+                        )
                         streaming = False
                 if streaming:
                     stream_bytes += len(piece)
@@ -153,8 +160,9 @@ class ChatClient:
             self._http_error(response.status, b"".join(body), record)
         elif streaming:
             if stream_bytes and not reader.data_lines_seen:
-                record.fail(wire.MALFORMED_EVENT, "a text/event-stream response without any data: line "
-                            "(not an event stream)")  # fmt: skip
+                record.fail(
+                    wire.MALFORMED_EVENT, "a text/event-stream response without any data: line (not an event stream)"
+                )
             failure = stream.end_failure()
             if failure is not None:
                 record.fail(*failure)
@@ -195,8 +203,14 @@ class ChatClient:
         self._fill_tokens(record, [text] if text else [], prompt_tokens, completion_tokens, payload)
         self._check_output(record)
 
-    def _fill_tokens(self, record: RequestRecord, output_texts: list[str], prompt_tokens: int | None,
-                     completion_tokens: int | None, payload: Payload) -> None:  # fmt: skip
+    def _fill_tokens(
+        self,
+        record: RequestRecord,
+        output_texts: list[str],
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        payload: Payload,
+    ) -> None:
         """Token counts from usage; locally counted (and flagged) when the server sent none.
 
         Tokens per event are 1 each when the events match the usage count, else counted
@@ -219,11 +233,14 @@ class ChatClient:
 
     def _check_output(self, record: RequestRecord) -> None:
         if record.status == "ok" and (record.completion_tokens or 0) > self.max_tokens:
-            record.fail(wire.OVERLONG_OUTPUT, f"{record.completion_tokens} completion tokens, "
-                        f"max_tokens {self.max_tokens}")  # fmt: skip
+            record.fail(
+                wire.OVERLONG_OUTPUT, f"{record.completion_tokens} completion tokens, max_tokens {self.max_tokens}"
+            )
         if record.status == "ok" and (record.completion_tokens or 0) < self.min_tokens:
-            record.fail(wire.SHORT_OUTPUT, f"{record.completion_tokens} completion tokens, "
-                        f"{self.min_tokens} asked for with min_tokens")  # fmt: skip
+            record.fail(
+                wire.SHORT_OUTPUT,
+                f"{record.completion_tokens} completion tokens, {self.min_tokens} asked for with min_tokens",
+            )
 
 
 def _message(exc: BaseException) -> str:

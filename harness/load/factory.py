@@ -11,11 +11,11 @@ server, was the limit then. `--reuse-payloads` keeps a fixed pool instead (Paylo
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-
 import gevent
 from gevent.event import Event
+
+from collections import deque
+from collections.abc import Callable
 
 from harness.load.payloads import Payload
 

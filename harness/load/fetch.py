@@ -48,8 +48,14 @@ class Answer:
     body: bytes
 
 
-def fetch(method: str, url: str, bounds: Bounds, headers: dict[str, str] | None = None,
-          body: bytes | None = None, pool: urllib3.PoolManager | None = None) -> Answer:  # fmt: skip
+def fetch(
+    method: str,
+    url: str,
+    bounds: Bounds,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    pool: urllib3.PoolManager | None = None,
+) -> Answer:
     """Send one request and read its whole answer within `bounds` (FetchError otherwise).
 
     `pool` reuses connections (the OmniBench pass); without it the exchange has its own.
@@ -60,8 +66,16 @@ def fetch(method: str, url: str, bounds: Bounds, headers: dict[str, str] | None 
     deadline_s = time.monotonic() + bounds.total_s
     timeout = urllib3.Timeout(connect=bounds.connect_s, read=bounds.read_s)
     try:
-        response = pool.request(method, url, body=body, headers=headers, preload_content=False, redirect=False,
-                                retries=False, timeout=timeout)  # fmt: skip
+        response = pool.request(
+            method,
+            url,
+            body=body,
+            headers=headers,
+            preload_content=False,
+            redirect=False,
+            retries=False,
+            timeout=timeout,
+        )
     except urllib3.exceptions.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}"[:300]) from None
     try:

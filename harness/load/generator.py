@@ -9,6 +9,9 @@ the master only in the messages of harness/wire.py, also when both are one proce
 
 from __future__ import annotations
 
+import gevent
+from gevent.event import AsyncResult
+
 import gc
 import inspect
 import itertools
@@ -18,17 +21,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import gevent
-from gevent.event import AsyncResult
-
 from harness import wire
+from harness.jsonl import JsonlWriter
 from harness.load.builder import BuilderProcess
 from harness.load.factory import PayloadFactory
 from harness.load.health import LoopWatch
 from harness.load.payloads import Payload, PayloadPool, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
-from harness.jsonl import JsonlWriter
 from harness.records import RequestRecord, error_reason
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 from harness.wire import Permit
@@ -101,13 +101,18 @@ class LoadGenerator:
         fixed_pool = budget is not None or payload_spec.reuse_payloads
         # Refills come from a child process, started first: it loads its tokenizer meanwhile.
         builder = self.builder = None if fixed_pool else BuilderProcess()
-        payloads = build_payloads(payload_spec, model, self.tokenizer, budget or payload_spec.pool_size, seed,
-                                  payload_spec.seed)  # fmt: skip
+        payloads = build_payloads(
+            payload_spec, model, self.tokenizer, budget or payload_spec.pool_size, seed, payload_spec.seed
+        )
         if builder is None:
             self.pool = PayloadPool(payloads)  # a sweep built one per request of its budget
         else:
-            self.pool = PayloadFactory(payloads, lambda batch: builder.build(
-                payload_spec, model, payload_spec.pool_size, seed + batch * BATCH_SEED_STRIDE, payload_spec.seed))  # fmt: skip
+            self.pool = PayloadFactory(
+                payloads,
+                lambda batch: builder.build(
+                    payload_spec, model, payload_spec.pool_size, seed + batch * BATCH_SEED_STRIDE, payload_spec.seed
+                ),
+            )
         build_s = time.perf_counter() - started_s
         facts: wire.PayloadFacts = {
             "pool_size": len(payloads),
@@ -116,8 +121,12 @@ class LoadGenerator:
             "body_bytes_mean": sum(len(payload.body) for payload in payloads) / len(payloads),
         }
         check = check_prompt_with_server(self.options.endpoint, payloads[0].text, payloads[0].expected_text_tokens)
-        logger.info("omniload: built %d payloads in %.1f s (mean body %.0f KB)", len(payloads), build_s,
-                    facts["body_bytes_mean"] / 1024)  # fmt: skip
+        logger.info(
+            "omniload: built %d payloads in %.1f s (mean body %.0f KB)",
+            len(payloads),
+            build_s,
+            facts["body_bytes_mean"] / 1024,
+        )
         ready: wire.ReadyMessage = {"worker": self.worker_index, "payloads": facts, "tokenize_check": check}
         self._send(wire.READY, ready)
         # The pool and tokenizer live for the whole run: keep them out of the collector's
@@ -176,10 +185,17 @@ class LoadGenerator:
 
     def new_record(self, user: int, payload: Payload, permit: Permit | None) -> RequestRecord:
         request_id = f"{self.run_tag}-{self.worker_index}-{next(self._request_numbers)}"
-        return RequestRecord(request_id=request_id, stage=permit.stage if permit else 0, worker=self.worker_index,
-                             user=user, t_send=0.0, expected_text_tokens=payload.expected_text_tokens,
-                             warmup=permit.warmup if permit else False, due_s=permit.due_s if permit else None,
-                             expected_media_tokens=payload.expected_media_tokens)  # fmt: skip
+        return RequestRecord(
+            request_id=request_id,
+            stage=permit.stage if permit else 0,
+            worker=self.worker_index,
+            user=user,
+            t_send=0.0,
+            expected_text_tokens=payload.expected_text_tokens,
+            warmup=permit.warmup if permit else False,
+            due_s=permit.due_s if permit else None,
+            expected_media_tokens=payload.expected_media_tokens,
+        )
 
     def finish(self, record: RequestRecord, permit: Permit | None) -> None:
         """Report the request to Locust once, keep it locally (workers) and send it to the master."""
@@ -204,8 +220,11 @@ class LoadGenerator:
         as_dict = record.to_dict()
         if self.writer is not None:
             self.writer.write(as_dict)
-        message: wire.RecordMessage = {"record": as_dict, "permit": permit.to_wire() if permit else None,
-                                       "cpu_s": time.process_time()}  # fmt: skip
+        message: wire.RecordMessage = {
+            "record": as_dict,
+            "permit": permit.to_wire() if permit else None,
+            "cpu_s": time.process_time(),
+        }
         self._send(wire.RECORD, message)
 
     def _track_outage(self, record: RequestRecord) -> None:
@@ -231,16 +250,23 @@ class LoadGenerator:
         self.watch.stop()
         cpu_s = time.process_time() - self._load_started_cpu_s
         wall_s = time.time() - self._load_started_wall_s
-        usage: wire.ClientUsage = {"cpu_s": round(cpu_s, 3), "wall_s": round(wall_s, 3),
-                                   "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0}  # fmt: skip
+        usage: wire.ClientUsage = {
+            "cpu_s": round(cpu_s, 3),
+            "wall_s": round(wall_s, 3),
+            "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
+        }
         unreachable_s = self.unreachable_s
         if self._unreachable_since_s is not None:  # still unreachable at the end
             unreachable_s += time.time() - self._unreachable_since_s
-        done: wire.DoneMessage = {"worker": self.worker_index, "reused": self.pool.reused, "client": usage,
-                                  "unreachable_s": round(unreachable_s, 3),
-                                  "built_during_load": getattr(self.pool, "built_during_load", 0),
-                                  "payload_waits": getattr(self.pool, "waits", 0),
-                                  "payload_wait_s": round(getattr(self.pool, "wait_s", 0.0), 3)}  # fmt: skip
+        done: wire.DoneMessage = {
+            "worker": self.worker_index,
+            "reused": self.pool.reused,
+            "client": usage,
+            "unreachable_s": round(unreachable_s, 3),
+            "built_during_load": getattr(self.pool, "built_during_load", 0),
+            "payload_waits": getattr(self.pool, "waits", 0),
+            "payload_wait_s": round(getattr(self.pool, "wait_s", 0.0), 3),
+        }
         self._send(wire.DONE, done)
 
     def close(self) -> None:

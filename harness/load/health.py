@@ -17,11 +17,11 @@ limits ("client-limited: add processes or workers").
 
 from __future__ import annotations
 
+import gevent
+
 import time
 from collections import deque
 from collections.abc import Callable
-
-import gevent
 
 from harness import wire
 from harness.load.http1 import READ_DELAYS_S
@@ -74,9 +74,14 @@ class LoopWatch:
             second_max_s = max(second_max_s, lag_s)
             if now_s - window_start_s >= REPORT_EVERY_S:
                 cpu_s = time.process_time()
-                health: wire.HealthMessage = {"worker": self.worker, "wall_s": now_s - window_start_s,
-                                              "cpu_s": cpu_s - window_cpu_s, "lag_p99_s": nearest_rank_p99(list(recent_s)) if len(recent_s) >= MIN_P99_TICKS else 0.0,
-                                              "lag_max_s": second_max_s, "read_delay_p99_s": read_delay_p99_s()}  # fmt: skip
+                health: wire.HealthMessage = {
+                    "worker": self.worker,
+                    "wall_s": now_s - window_start_s,
+                    "cpu_s": cpu_s - window_cpu_s,
+                    "lag_p99_s": nearest_rank_p99(list(recent_s)) if len(recent_s) >= MIN_P99_TICKS else 0.0,
+                    "lag_max_s": second_max_s,
+                    "read_delay_p99_s": read_delay_p99_s(),
+                }
                 self._send(health)
                 second_max_s = 0.0
                 window_start_s, window_cpu_s = now_s, cpu_s

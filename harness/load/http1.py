@@ -26,6 +26,10 @@ p99, the one measured way a busy client changes the figures (late reads merge ev
 
 from __future__ import annotations
 
+import gevent
+from gevent import Timeout
+from gevent.socket import wait_write
+
 import _socket
 import socket
 import ssl
@@ -35,10 +39,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-
-import gevent
-from gevent import Timeout
-from gevent.socket import wait_write
 
 from harness import kernelstamp
 from harness.load.pacing import run_at, sleep_until
@@ -249,7 +249,7 @@ class HttpConnection:
             try:
                 view = view[sock.send(view) :]
             except BlockingIOError:
-                wait_write(sock.fileno(), self.read_timeout_s, socket.timeout("timed out writing the request"))
+                wait_write(sock.fileno(), self.read_timeout_s, TimeoutError("timed out writing the request"))
 
     def reads(self, deadline_s: float) -> Iterator[tuple[bytes, float]]:
         """Bytes as they arrive, each with the unix time the kernel received them; b"" at EOF.
@@ -264,7 +264,7 @@ class HttpConnection:
         assert sock is not None and watcher is not None, "send() first"
         hub = gevent.get_hub()
         read_timeout_s = self.read_timeout_s
-        timeout = Timeout(read_timeout_s, socket.timeout("timed out"))
+        timeout = Timeout(read_timeout_s, TimeoutError("timed out"))
         try:
             while True:
                 # Wait, then read: a read that would block costs a syscall and an exception.
@@ -282,7 +282,9 @@ class HttpConnection:
                     timeout.cancel()  # reused for the next wait
                 while True:  # until the socket is drained
                     try:
-                        data, ancillary, _flags, _address = sock.recvmsg(READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES)
+                        data, ancillary, _flags, _address = sock.recvmsg(
+                            READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES
+                        )
                     except BlockingIOError:
                         break
                     arrived_s = kernelstamp.stamp_s(ancillary)

@@ -11,12 +11,12 @@ event loop gets round to resuming the user.
 
 from __future__ import annotations
 
+import gevent
+from gevent import monkey
+
 import time
 from collections.abc import Callable
 from typing import TypeVar
-
-import gevent
-from gevent import monkey
 
 FINE_WAIT_S = 0.002  # the last part of a wait, slept in a native thread
 # The real nanosleep: monkey-patched time.sleep would sleep on the native thread's own

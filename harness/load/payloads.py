@@ -8,6 +8,8 @@ keeps answering the master's heartbeats.
 
 from __future__ import annotations
 
+from gevent.threadpool import ThreadPoolExecutor
+
 import base64
 import gc
 import json
@@ -18,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from gevent.threadpool import ThreadPoolExecutor
 
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.images import data_url_prefix, encode_image, make_image
@@ -26,9 +27,8 @@ from harness.load.prompts import PromptBuilder
 from harness.media_tokens import audio_tokens, image_tokens
 
 if TYPE_CHECKING:
-    from harness.tokenizer import Tokenizer
-
     from harness.options import PayloadSpec
+    from harness.tokenizer import Tokenizer
 
 # Native threads for image encoding; at least two so one core's worth runs while the
 # calling greenlet waits.
@@ -45,7 +45,9 @@ class Payload:
     text: str  # the user turn's text (for checking a sample against the server's /tokenize)
     expected_text_tokens: int  # that text through the chat template
     image_bytes: int  # encoded image file sizes, summed
-    expected_media_tokens: int = 0  # its images' and clips' prompt tokens by Qwen3-Omni's rules (harness/media_tokens.py)
+    expected_media_tokens: int = (
+        0  # its images' and clips' prompt tokens by Qwen3-Omni's rules (harness/media_tokens.py)
+    )
 
 
 class PayloadPool:
@@ -66,8 +68,9 @@ class PayloadPool:
         return self.payloads[index % len(self.payloads)]
 
 
-def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes],
-                 audio_files: list[bytes] | None = None) -> bytes:  # fmt: skip
+def request_body(
+    spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes], audio_files: list[bytes] | None = None
+) -> bytes:
     """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs, clips as input_audio."""
     audio_files = audio_files or []
     content: str | list[dict[str, Any]] = prompt_text
@@ -75,9 +78,13 @@ def request_body(spec: PayloadSpec, model: str, prompt_text: str, image_files: l
         # Placeholders, spliced with the base64 after serializing: base64 is JSON-safe as it
         # is, and scanning (and copying) a megabyte of it for escapes costs more than the rest.
         content = [{"type": "text", "text": prompt_text}]
-        content += [{"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))]
-        content += [{"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": spec.audio_format}}
-                    for index in range(len(audio_files))]  # fmt: skip
+        content += [
+            {"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))
+        ]
+        content += [
+            {"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": spec.audio_format}}
+            for index in range(len(audio_files))
+        ]
     body = {"model": model, "messages": [{"role": "user", "content": content}], **spec.body_fields()}
     serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if not image_files and not audio_files:
@@ -116,8 +123,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int,
-           prefix_seed: int) -> list[Payload]:  # fmt: skip
+def _build(
+    spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int, prefix_seed: int
+) -> list[Payload]:
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
@@ -128,9 +136,15 @@ def _build(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed
     for index, prompt in enumerate(prompts):
         files = images[index] if spec.unique_images else images[0]
         audio = [file for file, _ in clips[index]]
-        payloads.append(Payload(request_body(spec, model, prompt.text, files, audio), prompt.text, prompt.text_tokens,
-                                sum(len(file_bytes) for file_bytes in files),
-                                image_cost + sum(audio_tokens(seconds) for _, seconds in clips[index])))  # fmt: skip
+        payloads.append(
+            Payload(
+                request_body(spec, model, prompt.text, files, audio),
+                prompt.text,
+                prompt.text_tokens,
+                sum(len(file_bytes) for file_bytes in files),
+                image_cost + sum(audio_tokens(seconds) for _, seconds in clips[index]),
+            )
+        )
     return payloads
 
 
@@ -157,8 +171,13 @@ def _image_files(spec: PayloadSpec, count: int, seed: int) -> list[list[bytes]]:
     sets = count if spec.unique_images else 1
 
     def one(index: int) -> bytes:
-        image = make_image(spec.image_width_px, spec.image_height_px, spec.image_mode,
-                           spec.image_content, np.random.default_rng([seed, 2, index]))  # fmt: skip
+        image = make_image(
+            spec.image_width_px,
+            spec.image_height_px,
+            spec.image_mode,
+            spec.image_content,
+            np.random.default_rng([seed, 2, index]),
+        )
         return encode_image(image, spec.image_encoding, spec.image_content)
 
     with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:

@@ -43,20 +43,24 @@ DEFAULT_BOUNDS = Bounds(DETECT_TIMEOUT_S, DETECT_TIMEOUT_S, 2 * DETECT_TIMEOUT_S
 def bounds_for(connection: ConnectionSpec, cap_s: float) -> Bounds:
     """A check before load within the run's own timeouts (connect + read, at most total) and at most cap_s."""
     return Bounds.of(connection.connect_timeout_s, connection.read_timeout_s, connection.total_timeout_s, cap_s)
-TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx: the server is busy or broken, not refusing the shape  # its X-Request-Id: no record of the run carries it
+
+
+TRANSIENT_STATUSES = frozenset({408, 429})  # and every 5xx: the server is busy or broken, not refusing the shape
 # vLLM's request extensions and the flag that stops omniload sending each one.
 VLLM_EXTENSION_FLAGS = {"min_tokens": "--min-tokens 0", "ignore_eos": "--no-ignore-eos"}
 
 
-def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_tokens: int,
-                             bounds: Bounds = DEFAULT_BOUNDS) -> dict[str, Any]:  # fmt: skip
+def check_prompt_with_server(
+    endpoint: Endpoint, prompt_text: str, expected_tokens: int, bounds: Bounds = DEFAULT_BOUNDS
+) -> dict[str, Any]:
     """Count one prompt with the server's /tokenize (vLLM has it); a mismatch is logged.
 
     Returns {"expected", "server", "match"}, or {"skipped": why} when the server has no
     /tokenize or cannot be reached (the load itself will say more).
     """
-    body = json.dumps({"model": endpoint.model, "messages": [{"role": "user", "content": prompt_text}],
-                       "add_generation_prompt": True}).encode()  # fmt: skip
+    body = json.dumps(
+        {"model": endpoint.model, "messages": [{"role": "user", "content": prompt_text}], "add_generation_prompt": True}
+    ).encode()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     try:
         response = fetch("POST", endpoint.base_url + TOKENIZE_PATH, bounds, headers, body)
@@ -72,8 +76,12 @@ def check_prompt_with_server(endpoint: Endpoint, prompt_text: str, expected_toke
         return {"skipped": "/tokenize answered without a count"}
     match = count == expected_tokens
     if not match:
-        logger.warning("omniload: the server counts %d tokens in a prompt built as %d; is --tokenizer-path "
-                       "the served model's tokenizer?", count, expected_tokens)  # fmt: skip
+        logger.warning(
+            "omniload: the server counts %d tokens in a prompt built as %d; is --tokenizer-path "
+            "the served model's tokenizer?",
+            count,
+            expected_tokens,
+        )
     return {"expected": expected_tokens, "server": count, "match": match}
 
 
@@ -103,13 +111,14 @@ def server_max_model_len(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) ->
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
-def _checked_fetch(method: str, url: str, bounds: Bounds, headers: dict[str, str],
-                   body: bytes | None = None) -> Any:  # fmt: skip
+def _checked_fetch(method: str, url: str, bounds: Bounds, headers: dict[str, str], body: bytes | None = None) -> Any:
     """fetch, where an endless answer refuses the run (BadOption("--host")); other failures raise FetchError."""
     try:
         return fetch(method, url, bounds, headers, body)
     except Unbounded as exc:
-        raise BadOption("--host", f"{method} {urlsplit(url).path}: {exc}; is this an OpenAI-compatible server?") from None
+        raise BadOption(
+            "--host", f"{method} {urlsplit(url).path}: {exc}; is this an OpenAI-compatible server?"
+        ) from None
 
 
 def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds = DEFAULT_BOUNDS) -> None:
@@ -117,9 +126,12 @@ def check_lengths_fit(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds =
     limit = server_max_model_len(endpoint, bounds)
     needed = payload.max_prompt_tokens + payload.prefix_tokens + payload.max_tokens
     if limit is not None and needed > limit:
-        raise BadOption("--max-prompt-length", f"{payload.max_prompt_tokens} prompt + {payload.prefix_tokens} "
-                        f"prefix + {payload.max_tokens} output tokens = {needed}, more than the server's "
-                        f"max_model_len {limit} (images add more)")  # fmt: skip
+        raise BadOption(
+            "--max-prompt-length",
+            f"{payload.max_prompt_tokens} prompt + {payload.prefix_tokens} "
+            f"prefix + {payload.max_tokens} output tokens = {needed}, more than the server's "
+            f"max_model_len {limit} (images add more)",
+        )
 
 
 def detect_server_profile(endpoint: Endpoint, bounds: Bounds = DEFAULT_BOUNDS) -> tuple[str, str]:
@@ -155,13 +167,26 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     A refusal stops the run here with one line naming the fields the server refused and
     the flags that drop them, instead of failing every request of every stage.
     """
-    small = dataclasses.replace(payload, max_tokens=PREFLIGHT_TOKENS, min_tokens=min(payload.min_tokens, PREFLIGHT_TOKENS))
-    image = encode_image(make_image(PREFLIGHT_IMAGE_SIDE_PX, PREFLIGHT_IMAGE_SIDE_PX, payload.image_mode,
-                                    payload.image_content, np.random.default_rng(0)),
-                         payload.image_encoding, payload.image_content)  # fmt: skip
+    small = dataclasses.replace(
+        payload, max_tokens=PREFLIGHT_TOKENS, min_tokens=min(payload.min_tokens, PREFLIGHT_TOKENS)
+    )
+    image = encode_image(
+        make_image(
+            PREFLIGHT_IMAGE_SIDE_PX,
+            PREFLIGHT_IMAGE_SIDE_PX,
+            payload.image_mode,
+            payload.image_content,
+            np.random.default_rng(0),
+        ),
+        payload.image_encoding,
+        payload.image_content,
+    )
     body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [image] * payload.image_num)
-    headers = {"Content-Type": "application/json", "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
-               **endpoint.auth_headers()}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
+        **endpoint.auth_headers(),
+    }
     try:
         response = _checked_fetch("POST", endpoint.chat_url, bounds, headers, body)
     except FetchError as exc:
@@ -169,8 +194,9 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     if response.status == 200:
         return
     if response.status in TRANSIENT_STATUSES or response.status >= 500:
-        logger.warning("omniload: the first request got HTTP %d (transient, not a refusal of its shape); going on",
-                       response.status)  # fmt: skip
+        logger.warning(
+            "omniload: the first request got HTTP %d (transient, not a refusal of its shape); going on", response.status
+        )
         return
     try:
         message = error_message(safejson.loads(response.body))
@@ -180,7 +206,7 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
 
 
 class ExtensionsRefused(BadOption):
-    """The server refused vLLM's request extensions by name (`fields`); with --server-profile auto they can be dropped."""
+    """The server refused vLLM's request extensions by name (`fields`); --server-profile auto can drop them."""
 
     def __init__(self, message: str, fields: list[str]) -> None:
         super().__init__("--server-profile", message)
@@ -193,8 +219,10 @@ def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadS
     extension_fields = [field for field in named if field in VLLM_EXTENSION_FLAGS]
     if extension_fields:
         flags = " ".join(VLLM_EXTENSION_FLAGS[field] for field in extension_fields)
-        return ExtensionsRefused(f"{said}; it does not take {', '.join(extension_fields)}: "
-                                 f"--server-profile openai (or {flags}) drops them", extension_fields)  # fmt: skip
+        return ExtensionsRefused(
+            f"{said}; it does not take {', '.join(extension_fields)}: --server-profile openai (or {flags}) drops them",
+            extension_fields,
+        )
     extra_fields = [field for field in named if field in payload.extra_body]
     if extra_fields:
         return BadOption("--extra-args", f"{said}; it does not take {', '.join(extra_fields)}")

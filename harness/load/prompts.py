@@ -75,14 +75,13 @@ class PromptBuilder:
         for tokens in prompt_tokens:
             if tokens <= self.overhead_tokens:
                 raise PromptLengthError(
-                    f"{tokens} tokens leave no room for text: the chat template alone takes "
-                    f"{self.overhead_tokens}"
+                    f"{tokens} tokens leave no room for text: the chat template alone takes {self.overhead_tokens}"
                 )
         lead = " " if self.prefix else ""
         tails = [lead + _shuffled_text(int(tokens * CHARS_PER_TOKEN_HEADROOM), rng) for tokens in prompt_tokens]
         targets = [self.prefix_tokens + tokens for tokens in prompt_tokens]
         texts = self._fit(tails, targets, head=self.prefix, render=True)
-        return [Prompt(text, target) for text, target in zip(texts, targets)]
+        return [Prompt(text, target) for text, target in zip(texts, targets, strict=False)]
 
     def _fit(self, tails: list[str], targets: list[int], head: str, render: bool) -> list[str]:
         """head + a cut of each tail, so that each (rendered, if asked) counts its target.
@@ -90,7 +89,10 @@ class PromptBuilder:
         The first cut comes from the tail's own token offsets; a cut that re-encodes to a
         different count (a word split at the boundary) moves by the difference and retries.
         """
-        offsets = [encoding.offsets for encoding in self.tokenizer.backend_tokenizer.encode_batch(tails, add_special_tokens=False)]
+        offsets = [
+            encoding.offsets
+            for encoding in self.tokenizer.backend_tokenizer.encode_batch(tails, add_special_tokens=False)
+        ]
         fixed_tokens = (self.overhead_tokens if render else 0) + (self.prefix_tokens if head else 0)
         cuts = [target - fixed_tokens for target in targets]
         texts = [""] * len(tails)
@@ -101,7 +103,7 @@ class PromptBuilder:
                 texts[index] = head + tails[index][: offsets[index][cut - 1][1]]
             candidates = [self._rendered(texts[index]) if render else texts[index] for index in pending]
             missed = []
-            for index, count in zip(pending, count_tokens_batch(self.tokenizer, candidates)):
+            for index, count in zip(pending, count_tokens_batch(self.tokenizer, candidates), strict=False):
                 if count != targets[index]:
                     cuts[index] += targets[index] - count
                     missed.append(index)

@@ -61,6 +61,8 @@ def wait_for_server(endpoint: Endpoint, wait_s: float, progress: ProgressLine | 
         if waited_s >= wait_s:
             line.end()
             raise BadOption("--wait-for-server", f"{endpoint.base_url} was not ready within {wait_s:g} s: {reason}")
-        line.show(f"omniload: waiting for {endpoint.base_url} ({waited_s:.0f}/{wait_s:g} s): {reason}",
-                  force=waited_s < POLL_INTERVAL_S)  # fmt: skip
+        line.show(
+            f"omniload: waiting for {endpoint.base_url} ({waited_s:.0f}/{wait_s:g} s): {reason}",
+            force=waited_s < POLL_INTERVAL_S,
+        )
         time.sleep(min(POLL_INTERVAL_S, max(0.0, wait_s - waited_s)))

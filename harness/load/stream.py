@@ -39,7 +39,9 @@ class ChatStream:
     """
 
     def __init__(self, max_tokens: int | None = None) -> None:
-        self.max_output_events = None if max_tokens is None else max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK
+        self.max_output_events = (
+            None if max_tokens is None else max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK
+        )
         self.max_output_chars = None if max_tokens is None else max_tokens * MAX_CHARS_PER_TOKEN + ENDLESS_CHARS_SLACK
         self.output_chars = 0
         self.output_times_s: list[float] = []  # arrival of each event carrying output
@@ -81,10 +83,14 @@ class ChatStream:
         except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
             self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
             return
-        if self.max_output_events is not None and (len(self.output_times_s) > self.max_output_events
-                                                   or self.output_chars > self.max_output_chars):  # fmt: skip
-            self._fail(wire.OVERLONG_OUTPUT, f"an endless stream, cut off: {len(self.output_times_s)} output events, "
-                       f"{self.output_chars} characters (limits {self.max_output_events}, {self.max_output_chars})")
+        if self.max_output_events is not None and (
+            len(self.output_times_s) > self.max_output_events or self.output_chars > self.max_output_chars
+        ):
+            self._fail(
+                wire.OVERLONG_OUTPUT,
+                f"an endless stream, cut off: {len(self.output_times_s)} output events, "
+                f"{self.output_chars} characters (limits {self.max_output_events}, {self.max_output_chars})",
+            )
             self.must_end = True
 
     def _on_choice(self, choice: dict[str, Any], arrived_s: float) -> None:
@@ -95,7 +101,9 @@ class ChatStream:
         reasoning = ""
         for field in REASONING_FIELDS:
             reasoning += delta.get(field) or ""
-        tool_text = "".join((call.get("function") or {}).get("arguments") or "" for call in delta.get("tool_calls") or ())
+        tool_text = "".join(
+            (call.get("function") or {}).get("arguments") or "" for call in delta.get("tool_calls") or ()
+        )
         if content or reasoning or tool_text or delta.get("tool_calls"):
             text = reasoning + content + tool_text
             self.output_times_s.append(arrived_s)

@@ -31,8 +31,15 @@ class ArrivalSchedule:
     The clock starts at the first call to `due_s` (when the stage's measured requests begin).
     """
 
-    def __init__(self, rate_rps: float, arrival: str, burstiness: float, seed: int,
-                 duration_s: float | None = None, count: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rate_rps: float,
+        arrival: str,
+        burstiness: float,
+        seed: int,
+        duration_s: float | None = None,
+        count: int | None = None,
+    ) -> None:
         """count: the stage's number of requests when known (its gaps are scaled to span (count - 1) / rate)."""
         if arrival not in ("poisson", "gamma", "constant"):
             raise ValueError(f"unknown arrival process {arrival!r}")

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from harness.master.arrivals import ArrivalSchedule
 from harness.wire import Permit
 
-
 # grant(worker_id, ask_id, permit)
 GrantSender = Callable[[str, int, Permit], None]
 UNBOUNDED = 2**62  # the budget of a stage that lasts a time, until end_budget
@@ -50,8 +49,14 @@ class BudgetLedger:
         self._open_loop = False
         self._next_due: Permit | None = None  # the next new permit, drawn ahead to learn its due time
 
-    def open(self, stage: int, warmup: int, number: int | None, schedule: ArrivalSchedule | None = None,
-             open_loop: bool = False) -> None:  # fmt: skip
+    def open(
+        self,
+        stage: int,
+        warmup: int,
+        number: int | None,
+        schedule: ArrivalSchedule | None = None,
+        open_loop: bool = False,
+    ) -> None:
         """Start handing out `warmup` then `number` permits for `stage` (None: until end_budget).
 
         With a schedule the measured permits carry due times; `open_loop` lets overdue

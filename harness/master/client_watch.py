@@ -76,28 +76,42 @@ class ClientWatch:
         shares = {worker: tally.cpu_s / tally.wall_s if tally.wall_s > 0 else 0.0 for worker, tally in workers.items()}
         lags = {worker: tally.lag_p99_max_s for worker, tally in workers.items()}
         delays = {worker: tally.read_delay_p99_max_s for worker, tally in workers.items()}
-        limited_by = [name for name, passed in (
-            ("cpu", any(share > CLIENT_CPU_LIMIT for share in shares.values())),
-            ("read_delay", any(delay > CLIENT_READ_DELAY_LIMIT_S for delay in delays.values())),
-            ("send_lateness", bool(summary and summary.get("generator_late"))),
-        ) if passed]  # fmt: skip
+        limited_by = [
+            name
+            for name, passed in (
+                ("cpu", any(share > CLIENT_CPU_LIMIT for share in shares.values())),
+                ("read_delay", any(delay > CLIENT_READ_DELAY_LIMIT_S for delay in delays.values())),
+                ("send_lateness", bool(summary and summary.get("generator_late"))),
+            )
+            if passed
+        ]
         return StageClientHealth(
             cpu_share_max=round(max(shares.values()), 3),
             read_delay_p99_ms_max=round(max(delays.values()) * 1000, 3),
             loop_lag_p99_ms_max=round(max(lags.values()) * 1000, 3),
             limited=bool(limited_by),
             limited_by=limited_by,
-            workers={str(worker): {"cpu_share": round(shares[worker], 3), "read_delay_p99_ms": round(delays[worker] * 1000, 3),
-                                   "loop_lag_p99_ms": round(lags[worker] * 1000, 3)} for worker in sorted(workers)},
-        )  # fmt: skip
+            workers={
+                str(worker): {
+                    "cpu_share": round(shares[worker], 3),
+                    "read_delay_p99_ms": round(delays[worker] * 1000, 3),
+                    "loop_lag_p99_ms": round(lags[worker] * 1000, 3),
+                }
+                for worker in sorted(workers)
+            },
+        )
 
 
 def limited_line(stage_number: int, stage: StageSummary, health: StageClientHealth) -> str:
-    said = {"cpu": f"a load generator used {100 * health['cpu_share_max']:.0f} % of a core "
-                   f"(limit {100 * CLIENT_CPU_LIMIT:.0f} %)",
-            "read_delay": f"reads came {health['read_delay_p99_ms_max']:.1f} ms after the kernel received the bytes "
-                          f"(p99; limit {1000 * CLIENT_READ_DELAY_LIMIT_S:.0f} ms)",
-            "send_lateness": f"sends were late against the schedule (p99 past {1000 * LATE_P99_LIMIT_S:.0f} ms)"}
+    said = {
+        "cpu": f"a load generator used {100 * health['cpu_share_max']:.0f} % of a core "
+        f"(limit {100 * CLIENT_CPU_LIMIT:.0f} %)",
+        "read_delay": f"reads came {health['read_delay_p99_ms_max']:.1f} ms after the kernel received the bytes "
+        f"(p99; limit {1000 * CLIENT_READ_DELAY_LIMIT_S:.0f} ms)",
+        "send_lateness": f"sends were late against the schedule (p99 past {1000 * LATE_P99_LIMIT_S:.0f} ms)",
+    }
     reasons = "; ".join(said[name] for name in health.get("limited_by", ["cpu"]))
-    return (f"client-limited at stage {stage_number} ({load_of(stage)}): {reasons}: add processes or workers; "
-            "this stage's figures may show the client's limits, not the server's")  # fmt: skip
+    return (
+        f"client-limited at stage {stage_number} ({load_of(stage)}): {reasons}: add processes or workers; "
+        "this stage's figures may show the client's limits, not the server's"
+    )

@@ -8,11 +8,11 @@ writes summary.json and stages.csv and prints the tables.
 
 from __future__ import annotations
 
+import gevent
+
 import logging
 import os
 import time
-
-import gevent
 from typing import TYPE_CHECKING, Any
 
 from harness import wire
@@ -26,13 +26,19 @@ from harness.master.sla import SlaSearch, sla_summary, sla_table
 from harness.master.stats import StageAccumulator, StageSummary
 from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
+from harness.provenance import provenance
 from harness.records import RequestRecord
 from harness.report.progress import ProgressLine, eta_text
 from harness.report.recommendations import late_line, recommendations
 from harness.report.stages_csv import write_stages_csv
-from harness.provenance import provenance
-from harness.report.summary import (REQUESTS_FILE, SLA_SUMMARY_FILE, RunSummary, add_load_generators, write_json,
-                                    write_summary)  # fmt: skip
+from harness.report.summary import (
+    REQUESTS_FILE,
+    SLA_SUMMARY_FILE,
+    RunSummary,
+    add_load_generators,
+    write_json,
+    write_summary,
+)
 from harness.report.table import format_stage_table
 from harness.wire import Permit
 
@@ -64,8 +70,14 @@ class Master:
         self.ledger = BudgetLedger(self._send_grant)
         self.sla = SlaSearch(options.sweep.sla) if options.sweep.sla is not None else None
         next_stage = (lambda: self.sla.next_stage(self.summaries)) if self.sla is not None else None  # type: ignore[union-attr]
-        self.sweep = SweepState(options.sweep.stages, options.sweep.sleep_interval_s, self._start_stage,
-                                self._end_stage, lambda: self.ledger.complete, next_stage)  # fmt: skip
+        self.sweep = SweepState(
+            options.sweep.stages,
+            options.sweep.sleep_interval_s,
+            self._start_stage,
+            self._end_stage,
+            lambda: self.ledger.complete,
+            next_stage,
+        )
         self._time_up: gevent.Greenlet | None = None  # ends a stage's budget when its --duration is up
         self._expiry: gevent.Greenlet | None = None  # an open-loop stage's overdue requests
         self.accumulators: list[StageAccumulator] = []
@@ -82,10 +94,16 @@ class Master:
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
         assert runner is not None
-        for name, handler in ((wire.WANT, self._on_want), (wire.CANCEL, self._on_cancel),
-                              (wire.RETURN, self._on_return), (wire.RECORD, self._on_record),
-                              (wire.READY, self._on_ready), (wire.DONE, self._on_done),
-                              (wire.REJECTED, self._on_rejected), (wire.HEALTH, self._on_health)):  # fmt: skip
+        for name, handler in (
+            (wire.WANT, self._on_want),
+            (wire.CANCEL, self._on_cancel),
+            (wire.RETURN, self._on_return),
+            (wire.RECORD, self._on_record),
+            (wire.READY, self._on_ready),
+            (wire.DONE, self._on_done),
+            (wire.REJECTED, self._on_rejected),
+            (wire.HEALTH, self._on_health),
+        ):
             runner.register_message(name, handler)
 
     # --- the sweep, one tick a second (from the shape) --------------------------------
@@ -103,8 +121,9 @@ class Master:
         """Stop sending (the shape ends at its next tick); requests in flight may finish."""
         if self.stop_reason is None:
             self.stop_reason = reason
-            logger.warning("omniload: %s: stopping; requests in flight may finish, then the reports are written",
-                           reason)  # fmt: skip
+            logger.warning(
+                "omniload: %s: stopping; requests in flight may finish, then the reports are written", reason
+            )
 
     def run_completed(self) -> bool:
         """Every stage ran its whole budget (a plain run: it was not cut short by a signal before -t)."""
@@ -113,13 +132,20 @@ class Master:
         return self.stop_reason is None or not getattr(self.environment.parsed_options, "run_time", None)
 
     def _start_stage(self, index: int, stage: Stage) -> None:
-        self.accumulators.append(StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos,
-                                                  stage.rate_rps, stage.open_loop))  # fmt: skip
+        self.accumulators.append(
+            StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos, stage.rate_rps, stage.open_loop)
+        )
         sweep = self.options.sweep
         schedule = None
         if stage.rate_rps is not None:
-            schedule = ArrivalSchedule(stage.rate_rps, sweep.arrival, sweep.burstiness,
-                                       self.options.payload.seed + index, stage.duration_s, stage.number)  # fmt: skip
+            schedule = ArrivalSchedule(
+                stage.rate_rps,
+                sweep.arrival,
+                sweep.burstiness,
+                self.options.payload.seed + index,
+                stage.duration_s,
+                stage.number,
+            )
         self.ledger.open(index, sweep.warmup_num, stage.number, schedule, stage.open_loop)
         if stage.duration_s is not None:  # a timer, not the once-a-second tick: the limit holds to the ms
             self._time_up = gevent.spawn_later(stage.duration_s, self.ledger.end_budget)
@@ -130,13 +156,16 @@ class Master:
             self.annotator.mark("start", index + 1, stage.parallel, stage.label)
         pace = ""
         if stage.rate_rps is not None:
-            pace = (f", {'open loop' if stage.open_loop else 'paced'} at {stage.rate_rps:g} req/s "
-                    f"({sweep.arrival}{f' burstiness {sweep.burstiness:g}' if sweep.arrival == 'gamma' else ''})")
-        logger.info("omniload: stage %s: %d users, %s requests%s", self._stage_name(index), stage.parallel,
-                    stage.label, pace)  # fmt: skip
+            pace = (
+                f", {'open loop' if stage.open_loop else 'paced'} at {stage.rate_rps:g} req/s "
+                f"({sweep.arrival}{f' burstiness {sweep.burstiness:g}' if sweep.arrival == 'gamma' else ''})"
+            )
+        logger.info(
+            "omniload: stage %s: %d users, %s requests%s", self._stage_name(index), stage.parallel, stage.label, pace
+        )
 
     def _stage_name(self, index: int) -> str:
-        """"3/5" in a sweep; "3 (SLA search)" when the search decides how many there will be."""
+        """ "3/5" in a sweep; "3 (SLA search)" when the search decides how many there will be."""
         return f"{index + 1} (SLA search)" if self.sla is not None else f"{index + 1}/{len(self.sweep.stages)}"
 
     def _expire_overdue(self, index: int, stage: Stage) -> None:
@@ -149,10 +178,19 @@ class Master:
                 self._keep(self._rejected_record(permit, stage), permit)
 
     def _rejected_record(self, permit: Permit, stage: Stage) -> RequestRecord:
-        record = RequestRecord(f"rejected-{permit.stage}-{permit.seq}", permit.stage, -1, -1, permit.due_s or 0.0, 0,
-                               duration_s=0.0, due_s=permit.due_s)  # fmt: skip
-        record.fail(wire.REJECTED_CLIENT_LIMIT, f"due with --max-concurrency {stage.parallel} requests in flight; "
-                    "not sent")  # fmt: skip
+        record = RequestRecord(
+            f"rejected-{permit.stage}-{permit.seq}",
+            permit.stage,
+            -1,
+            -1,
+            permit.due_s or 0.0,
+            0,
+            duration_s=0.0,
+            due_s=permit.due_s,
+        )
+        record.fail(
+            wire.REJECTED_CLIENT_LIMIT, f"due with --max-concurrency {stage.parallel} requests in flight; not sent"
+        )
         return record
 
     def _end_stage(self, index: int, stage: Stage) -> None:
@@ -190,8 +228,16 @@ class Master:
                     self._keep(self._lost_record(client.id, permit), permit)
 
     def _lost_record(self, worker_id: str, permit: Permit) -> RequestRecord:
-        record = RequestRecord(f"lost-{permit.stage}-{permit.seq}", permit.stage, -1, -1, time.time(), 0,
-                               warmup=permit.warmup, duration_s=0.0)  # fmt: skip
+        record = RequestRecord(
+            f"lost-{permit.stage}-{permit.seq}",
+            permit.stage,
+            -1,
+            -1,
+            time.time(),
+            0,
+            warmup=permit.warmup,
+            duration_s=0.0,
+        )
         record.fail(wire.WORKER_LOST, f"worker {worker_id} stopped answering with this request in flight")
         return record
 
@@ -205,8 +251,10 @@ class Master:
         if self.sweep.stages and self.sweep.running:
             stage = self.sweep.stages[self.sweep.index]
             left = eta_text(stage.number - sent, rps) if stage.number is not None else f"{stage.label} stage"
-            line.show(f"stage {self._stage_name(self.sweep.index)}: {sent}/{stage.label} done, "
-                      f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {left}")  # fmt: skip
+            line.show(
+                f"stage {self._stage_name(self.sweep.index)}: {sent}/{stage.label} done, "
+                f"{in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}, {left}"
+            )
         elif not self.sweep.stages:
             line.show(f"{sent} done, {in_flight} in flight, {rps:.2f} req/s, p50 TTFT {ttft}")
 
@@ -247,9 +295,13 @@ class Master:
         ready: wire.ReadyMessage = msg.data
         self.ready[ready["worker"]] = ready
         if self.sweep.stages and (self.sweep.index > 0 or self.sweep.running):
-            logger.warning("omniload: worker %d joined during stage %d and takes part from now on; start every "
-                           "worker before the master, or give --expect-workers the number you start, so every stage "
-                           "runs on all of them", ready["worker"], self.sweep.index + 1)  # fmt: skip
+            logger.warning(
+                "omniload: worker %d joined during stage %d and takes part from now on; start every "
+                "worker before the master, or give --expect-workers the number you start, so every stage "
+                "runs on all of them",
+                ready["worker"],
+                self.sweep.index + 1,
+            )
 
     def _on_done(self, environment: Environment, msg: Message) -> None:
         done: wire.DoneMessage = msg.data
@@ -285,9 +337,11 @@ class Master:
         sent = self.requests_sent
         if locust_requests == sent:
             return None
-        return (f"note: Locust's table counts {locust_requests} requests, omniload's records {sent} (warm-ups "
-                "included): workers report to Locust's statistics every 3 s and a stopping worker's last report can "
-                "miss the end; omniload's figures come from its own records, one per request")  # fmt: skip
+        return (
+            f"note: Locust's table counts {locust_requests} requests, omniload's records {sent} (warm-ups "
+            "included): workers report to Locust's statistics every 3 s and a stopping worker's last report can "
+            "miss the end; omniload's figures come from its own records, one per request"
+        )
 
     def _count(self, record: RequestRecord, permit: Permit | None, worker_cpu_s: float | None = None) -> None:
         if record.user >= 0:  # sent (an open loop's rejected request never was)
@@ -316,8 +370,12 @@ class Master:
             self.summaries = [self._with_client_health(0, accumulator.summary())]
         elif len(self.summaries) < len(self.accumulators):  # stopped mid-stage
             self.summaries.append(self._with_client_health(len(self.summaries), self.accumulators[-1].summary()))
-        summary = RunSummary(model=self.options.endpoint.model, started_at=self.started_at,
-                             config=self.options.public_config(), stages=self.summaries)  # fmt: skip
+        summary = RunSummary(
+            model=self.options.endpoint.model,
+            started_at=self.started_at,
+            config=self.options.public_config(),
+            stages=self.summaries,
+        )
         summary["provenance"] = provenance()
         add_load_generators(summary, self.ready, self.done)
         summary["completed"] = self.run_completed()
@@ -330,7 +388,9 @@ class Master:
             summary["lost_workers"] = dict(self.lost_workers)
         if self.sla is not None and self.options.sweep.sla is not None:
             summary["sla"] = self.sla.results
-            write_json(os.path.join(self.options.report_dir, SLA_SUMMARY_FILE), sla_summary(self.options.sweep.sla, self.sla))
+            write_json(
+                os.path.join(self.options.report_dir, SLA_SUMMARY_FILE), sla_summary(self.options.sweep.sla, self.sla)
+            )
         path = write_summary(self.options.report_dir, summary)
         csv_path = write_stages_csv(self.options.report_dir, self.summaries)
         print("\nomniload summary\n" + format_stage_table(self.summaries))
@@ -339,24 +399,34 @@ class Master:
         for line in recommendations(self.summaries, self.lost_workers):
             print(line)
         if not summary["output_length_enforced"]:
-            print(f"note: output length not enforced by this server (profile {payload.server_profile}: no "
-                  f"min_tokens/ignore_eos); stage figures use the tokens it produced")  # fmt: skip
+            print(
+                f"note: output length not enforced by this server (profile {payload.server_profile}: no "
+                f"min_tokens/ignore_eos); stage figures use the tokens it produced"
+            )
         without_done = sum(stage["streams_without_done"] for stage in self.summaries)
         if without_done:
             print(f"note: {without_done} streams ended without data: [DONE] (allowed; each had a finish_reason)")
         if summary.get("unreachable_s"):
-            print(f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
-                  "(connect_error; users backed off up to 1 s between tries)")  # fmt: skip
+            print(
+                f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
+                "(connect_error; users backed off up to 1 s between tries)"
+            )
         payloads = summary.get("payloads", {})
         if payloads.get("reused"):
-            print(f"note: {payloads['reused']} requests reused a payload (--reuse-payloads, pools of "
-                  f"{payloads['pool_size']} in all)")  # fmt: skip
+            print(
+                f"note: {payloads['reused']} requests reused a payload (--reuse-payloads, pools of "
+                f"{payloads['pool_size']} in all)"
+            )
         if payloads.get("waits"):
-            print(f"note: {payloads['waits']} requests waited {payloads['wait_s']:.1f} s in all for fresh payloads: "
-                  "the load generator, not the server, was the limit then (add processes or workers)")  # fmt: skip
+            print(
+                f"note: {payloads['waits']} requests waited {payloads['wait_s']:.1f} s in all for fresh payloads: "
+                "the load generator, not the server, was the limit then (add processes or workers)"
+            )
         if not summary["completed"]:
-            print(f"note: the run was stopped ({self.stop_reason or 'stopped early'}) before every stage ran its "
-                  "whole budget; summary.json says completed: false")  # fmt: skip
+            print(
+                f"note: the run was stopped ({self.stop_reason or 'stopped early'}) before every stage ran its "
+                "whole budget; summary.json says completed: false"
+            )
         print(f"wrote {path}, {csv_path} and {self.writer.path}\n", flush=True)
         return summary
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-
-import numpy as np
-
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
+from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
 from harness.master.client_watch import second_limited
 from harness.master.stats import meets_slos
 from harness.records import RequestRecord
 from harness.wire import FAILURE_REASONS
-from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
-
 
 
 class LiveMetrics:
@@ -42,30 +39,57 @@ class LiveMetrics:
         self.tpot = histogram("omniload_tpot_seconds", "Client time per output token", CLIENT_TPOT_BUCKETS_S)
         self.itl = histogram("omniload_itl_seconds", "Client gaps between output events", CLIENT_TPOT_BUCKETS_S)
         self.e2e = histogram("omniload_e2e_latency_seconds", "Client request latency", CLIENT_LATENCY_BUCKETS_S)
-        self.requests = Counter("omniload_requests", "Requests ended", ["model", "outcome", "reason"], registry=registry_)
-        self.good_requests = Counter("omniload_good_requests", "Successful requests that met every --goodput SLO",
-                                     labels, registry=registry_)  # fmt: skip
-        self.prompt_tokens = Counter("omniload_prompt_tokens", "Prompt tokens (server usage)", labels, registry=registry_)
+        self.requests = Counter(
+            "omniload_requests", "Requests ended", ["model", "outcome", "reason"], registry=registry_
+        )
+        self.good_requests = Counter(
+            "omniload_good_requests", "Successful requests that met every --goodput SLO", labels, registry=registry_
+        )
+        self.prompt_tokens = Counter(
+            "omniload_prompt_tokens", "Prompt tokens (server usage)", labels, registry=registry_
+        )
         self.completion_tokens = Counter("omniload_completion_tokens", "Completion tokens", labels, registry=registry_)
-        self.in_flight = Gauge("omniload_in_flight_requests", "Requests sent and not yet ended", labels,
-                               registry=registry_)  # fmt: skip
+        self.in_flight = Gauge(
+            "omniload_in_flight_requests", "Requests sent and not yet ended", labels, registry=registry_
+        )
         self.users = Gauge("omniload_users", "Locust users running", labels, registry=registry_)
         self.workers = Gauge("omniload_workers", "Load-generating processes", labels, registry=registry_)
-        self.stage = Gauge("omniload_stage", "1 for the running stage", ["model", "parallel", "number"],
-                           registry=registry_)  # fmt: skip
-        self.stage_index = Gauge("omniload_stage_index", "Number of the running stage (0: none yet)", labels,
-                                 registry=registry_)  # fmt: skip
-        self.worker_cpu = Gauge("omniload_worker_cpu_seconds", "CPU a load generator used (a counter's value)",
-                                ["model", "worker"], registry=registry_)  # fmt: skip
-        self.client_cpu = Gauge("omniload_client_cpu_share", "A load generator's CPU over its last second, share of "
-                                "one core", ["model", "worker"], registry=registry_)  # fmt: skip
-        self.client_lag = Gauge("omniload_client_loop_lag_p99_seconds", "A load generator's event-loop lag p99 over "
-                                "its last second", ["model", "worker"], registry=registry_)  # fmt: skip
-        self.client_read_delay = Gauge("omniload_client_read_delay_p99_seconds", "A load generator's delay from the "
-                                       "kernel's receive stamp to its read, p99 of its recent reads", ["model", "worker"],
-                                       registry=registry_)  # fmt: skip
-        self.client_limited = Gauge("omniload_client_limited", "1 while a load generator passes its CPU or read-delay "
-                                    "limit", ["model", "worker"], registry=registry_)  # fmt: skip
+        self.stage = Gauge(
+            "omniload_stage", "1 for the running stage", ["model", "parallel", "number"], registry=registry_
+        )
+        self.stage_index = Gauge(
+            "omniload_stage_index", "Number of the running stage (0: none yet)", labels, registry=registry_
+        )
+        self.worker_cpu = Gauge(
+            "omniload_worker_cpu_seconds",
+            "CPU a load generator used (a counter's value)",
+            ["model", "worker"],
+            registry=registry_,
+        )
+        self.client_cpu = Gauge(
+            "omniload_client_cpu_share",
+            "A load generator's CPU over its last second, share of one core",
+            ["model", "worker"],
+            registry=registry_,
+        )
+        self.client_lag = Gauge(
+            "omniload_client_loop_lag_p99_seconds",
+            "A load generator's event-loop lag p99 over its last second",
+            ["model", "worker"],
+            registry=registry_,
+        )
+        self.client_read_delay = Gauge(
+            "omniload_client_read_delay_p99_seconds",
+            "A load generator's delay from the kernel's receive stamp to its read, p99 of its recent reads",
+            ["model", "worker"],
+            registry=registry_,
+        )
+        self.client_limited = Gauge(
+            "omniload_client_limited",
+            "1 while a load generator passes its CPU or read-delay limit",
+            ["model", "worker"],
+            registry=registry_,
+        )
         self._itl_bounds = np.array(CLIENT_TPOT_BUCKETS_S, dtype=np.float64)  # the ITL histogram's, without +Inf
         ProcessCollector(registry=registry_)
         self.requests.labels(model, "ok", "")
@@ -73,22 +97,38 @@ class LiveMetrics:
         # (http_<status> reasons appear when seen).
         for reason in FAILURE_REASONS:
             self.requests.labels(model, "error", reason)
-        for metric in (self.ttft, self.tpot, self.itl, self.e2e, self.prompt_tokens, self.completion_tokens, self.good_requests,
-                       self.in_flight, self.users, self.workers, self.stage_index):  # fmt: skip
+        for metric in (
+            self.ttft,
+            self.tpot,
+            self.itl,
+            self.e2e,
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.good_requests,
+            self.in_flight,
+            self.users,
+            self.workers,
+            self.stage_index,
+        ):
             metric.labels(model)
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
-    def observe(self, record: RequestRecord, worker_cpu_s: float | None = None,
-                slos_s: dict[str, float] | None = None) -> None:  # fmt: skip
+    def observe(
+        self, record: RequestRecord, worker_cpu_s: float | None = None, slos_s: dict[str, float] | None = None
+    ) -> None:
         """One finished (non-warm-up) request; slos_s: --goodput's bounds (record field -> s)."""
         model = self.model
         if record.error is None:
             self.requests.labels(model, "ok", "").inc()
             if slos_s and meets_slos(record, slos_s):
                 self.good_requests.labels(model).inc()
-            for histogram, value in ((self.ttft, record.ttft_s), (self.tpot, record.tpot_s), (self.e2e, record.latency_s)):
+            for histogram, value in (
+                (self.ttft, record.ttft_s),
+                (self.tpot, record.tpot_s),
+                (self.e2e, record.latency_s),
+            ):
                 if value is not None:
                     histogram.labels(model).observe(value)
             observe_many(self.itl.labels(model), self._itl_bounds, record.itl_s)

@@ -12,14 +12,13 @@ process's streams share.
 
 from __future__ import annotations
 
+import gevent
+
+import http.client
 import logging
 import os
 import time
-
-import http.client
 from urllib.parse import urlsplit
-
-import gevent
 
 from harness.endpoint import Endpoint
 from harness.jsonl import JsonlWriter

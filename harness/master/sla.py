@@ -93,8 +93,15 @@ class SlaSearch:
                     break
             if not search.note:
                 return self._stage_for(search.value)
-            self.results.append(SlaResult(criteria=" and ".join(map(str, search.criteria)), variable=self.spec.variable,
-                                           max_satisfied=search.passing, note=search.note, tried=search.tried))  # fmt: skip
+            self.results.append(
+                SlaResult(
+                    criteria=" and ".join(map(str, search.criteria)),
+                    variable=self.spec.variable,
+                    max_satisfied=search.passing,
+                    note=search.note,
+                    tried=search.tried,
+                )
+            )
             self._current += 1
         return None
 
@@ -148,8 +155,12 @@ def _point(value: float, runs: list[StageSummary]) -> SlaPoint:
     for name, read in METRICS.items():
         values = [read(run) for run in runs]
         metrics[name] = math.fsum(values) / len(values) if all(v is not None for v in values) else None  # type: ignore[arg-type]
-    return SlaPoint(value=value, runs=len(runs), metrics=metrics,
-                    all_succeeded=all(run["failed"] == 0 and run["sent"] > 0 for run in runs))  # fmt: skip
+    return SlaPoint(
+        value=value,
+        runs=len(runs),
+        metrics=metrics,
+        all_succeeded=all(run["failed"] == 0 and run["sent"] > 0 for run in runs),
+    )
 
 
 def sla_table(results: list[SlaResult]) -> str:
@@ -157,14 +168,29 @@ def sla_table(results: list[SlaResult]) -> str:
     rows = [("Criteria", "Variable", "Max satisfied", "Note", "Tried")]
     for result in results:
         best = result["max_satisfied"]
-        rows.append((result["criteria"], result["variable"], "-" if best is None else f"{best:g}", result["note"],
-                     " ".join(f"{value:g}" for value in result["tried"])))  # fmt: skip
+        rows.append(
+            (
+                result["criteria"],
+                result["variable"],
+                "-" if best is None else f"{best:g}",
+                result["note"],
+                " ".join(f"{value:g}" for value in result["tried"]),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows
+    )
 
 
 def sla_summary(spec: SlaSpec, search: SlaSearch) -> dict[str, Any]:
     """sla_summary.json: the spec, every measured value and each group's answer."""
-    return {"variable": spec.variable, "lower_bound": spec.lower, "upper_bound": spec.upper, "num_runs": spec.num_runs,
-            "number_multiplier": spec.number_multiplier, "results": search.results,
-            "points": [search.points[value] for value in sorted(search.points)]}  # fmt: skip
+    return {
+        "variable": spec.variable,
+        "lower_bound": spec.lower,
+        "upper_bound": spec.upper,
+        "num_runs": spec.num_runs,
+        "number_multiplier": spec.number_multiplier,
+        "results": search.results,
+        "points": [search.points[value] for value in sorted(search.points)],
+    }

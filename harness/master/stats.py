@@ -62,7 +62,9 @@ class StageSummary(TypedDict):
     rate_rps: NotRequired[float]  # the asked rate
     open_loop: NotRequired[bool]
     lateness_s: NotRequired[Distribution]  # send time minus due time, over the requests sent
-    generator_late: NotRequired[bool]  # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
+    generator_late: NotRequired[
+        bool
+    ]  # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
 
 
 # A rate stage whose p99 lateness passes this was late by the load generator's doing.
@@ -102,7 +104,12 @@ def meets_slos(record: RequestRecord, slos_s: dict[str, float]) -> bool:
     """
     for field, most_s in slos_s.items():
         value = getattr(record, field)
-        if value is None and field == "tpot_s" and record.completion_tokens is not None and record.completion_tokens <= 1:
+        if (
+            value is None
+            and field == "tpot_s"
+            and record.completion_tokens is not None
+            and record.completion_tokens <= 1
+        ):
             value = 0.0
         if value is None or value > most_s:
             return False
@@ -115,9 +122,14 @@ class StageAccumulator:
     Keeps only the numbers it needs, in compact arrays, so long stages stay small.
     """
 
-    def __init__(self, parallel: int | None = None, number: int | None = None,
-                 slos_s: dict[str, float] | None = None, rate_rps: float | None = None,
-                 open_loop: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        parallel: int | None = None,
+        number: int | None = None,
+        slos_s: dict[str, float] | None = None,
+        rate_rps: float | None = None,
+        open_loop: bool = False,
+    ) -> None:
         """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput)."""
         self.parallel = parallel
         self.number = number
@@ -132,7 +144,8 @@ class StageAccumulator:
         self.first_send_s = math.inf
         self.last_end_s = -math.inf
         self._series: dict[str, array[float]] = {
-            name: array("d") for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
+            name: array("d")
+            for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
         }
 
     def add(self, record: RequestRecord) -> None:
@@ -147,8 +160,13 @@ class StageAccumulator:
             self.errors[record.error["reason"]] += 1
             return
         series = self._series
-        for name, value in (("ttft_s", record.ttft_s), ("tpot_s", record.tpot_s), ("latency_s", record.latency_s),
-                            ("prompt_tokens", record.prompt_tokens), ("completion_tokens", record.completion_tokens)):
+        for name, value in (
+            ("ttft_s", record.ttft_s),
+            ("tpot_s", record.tpot_s),
+            ("latency_s", record.latency_s),
+            ("prompt_tokens", record.prompt_tokens),
+            ("completion_tokens", record.completion_tokens),
+        ):
             if value is not None:
                 series[name].append(value)
         series["itl_s"].extend(record.itl_s)
@@ -200,8 +218,12 @@ class StageAccumulator:
         )
         if self.rate_rps is not None:
             lateness = distribution(self.lateness_s)
-            summary.update(rate_rps=self.rate_rps, open_loop=self.open_loop, lateness_s=lateness,
-                           generator_late=(lateness["p99"] or 0.0) > LATE_P99_LIMIT_S)  # fmt: skip
+            summary.update(
+                rate_rps=self.rate_rps,
+                open_loop=self.open_loop,
+                lateness_s=lateness,
+                generator_late=(lateness["p99"] or 0.0) > LATE_P99_LIMIT_S,
+            )
         return summary
 
 

@@ -29,9 +29,15 @@ class Phase(Enum):
 class SweepState:
     """Holds which stage runs and in which phase; `tick` says how many users Locust should run."""
 
-    def __init__(self, stages: tuple[Stage, ...], sleep_interval_s: float, on_start: StageCallback,
-                 on_end: StageCallback, stage_complete: Callable[[], bool],
-                 next_stage: Callable[[], Stage | None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        stages: tuple[Stage, ...],
+        sleep_interval_s: float,
+        on_start: StageCallback,
+        on_end: StageCallback,
+        stage_complete: Callable[[], bool],
+        next_stage: Callable[[], Stage | None] | None = None,
+    ) -> None:
         """next_stage: asked after the last known stage ends (an SLA search adds stages as it goes)."""
         self.stages = list(stages)
         self._next_stage = next_stage

@@ -56,8 +56,12 @@ def write_pass_report(report_dir: str, summary: dict[str, Any]) -> str:
     from harness.report.summary import SUMMARY_FILE, write_json
 
     path = os.path.join(report_dir, SUMMARY_FILE)
-    run: dict[str, Any] = {"model": summary["model"], "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                           "config": {}, "stages": []}  # fmt: skip
+    run: dict[str, Any] = {
+        "model": summary["model"],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": {},
+        "stages": [],
+    }
     if os.path.exists(path):
         with open(path, encoding="utf-8") as file:
             run = json.load(file)

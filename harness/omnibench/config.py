@@ -43,9 +43,13 @@ def add_omnibench_arguments(add: Callable[..., Any], prefix: str) -> None:
     add(f"{prefix}concurrency", type=int, default=DEFAULT_CONCURRENCY, help="OmniBench: requests at a time")
     add(f"{prefix}max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help="OmniBench: max_tokens")
     add(f"{prefix}temperature", type=float, default=DEFAULT_TEMPERATURE, help="OmniBench: temperature")
-    add(f"{prefix}resume", action=argparse.BooleanOptionalAction, default=True,
+    add(
+        f"{prefix}resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="OmniBench: keep the answers already in the report directory and ask only the rest (it says how "
-             "many); the --no- form asks every sample again")  # fmt: skip
+        "many); the --no- form asks every sample again",
+    )
 
 
 def omnibench_config(parsed: argparse.Namespace, prefix: str) -> OmniBenchConfig:
@@ -60,7 +64,13 @@ def omnibench_config(parsed: argparse.Namespace, prefix: str) -> OmniBenchConfig
     temperature = value("temperature")
     if not 0 <= temperature < float("inf"):
         raise BadOption(f"{prefix}temperature", f"{temperature} must be a finite number, 0 or more")
-    return OmniBenchConfig(dataset=value("dataset") or None, limit=value("limit") or None,
-                           use_image=value("use-image"), use_audio=value("use-audio"),
-                           concurrency=value("concurrency"), max_tokens=value("max-tokens"),
-                           temperature=temperature, resume=value("resume"))  # fmt: skip
+    return OmniBenchConfig(
+        dataset=value("dataset") or None,
+        limit=value("limit") or None,
+        use_image=value("use-image"),
+        use_audio=value("use-audio"),
+        concurrency=value("concurrency"),
+        max_tokens=value("max-tokens"),
+        temperature=temperature,
+        resume=value("resume"),
+    )

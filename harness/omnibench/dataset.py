@@ -110,6 +110,8 @@ def _from_hub(repo_id: str) -> list[str]:
 
         folder = snapshot_download(repo_id, repo_type="dataset", allow_patterns=["*.parquet"])
     except Exception as exc:  # offline, unknown repo, gated: all mean "cannot read it"
-        raise DatasetError(f"cannot fetch {repo_id} from the Hugging Face hub ({type(exc).__name__}); "
-                           "download it and pass the local folder") from None  # fmt: skip
+        raise DatasetError(
+            f"cannot fetch {repo_id} from the Hugging Face hub ({type(exc).__name__}); "
+            "download it and pass the local folder"
+        ) from None
     return sorted(glob.glob(os.path.join(folder, "**", "*.parquet"), recursive=True))

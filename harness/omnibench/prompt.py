@@ -44,8 +44,12 @@ def build_messages(sample: OmniSample, use_image: bool, use_audio: bool) -> list
     else:
         content.append({"type": "text", "text": f"[Image Alternative Text]: {sample.image_content}"})
     if use_audio:
-        content.append({"type": "input_audio", "input_audio": {"data": base64.b64encode(sample.audio_bytes).decode(),
-                                                               "format": audio_format(sample)}})  # fmt: skip
+        content.append(
+            {
+                "type": "input_audio",
+                "input_audio": {"data": base64.b64encode(sample.audio_bytes).decode(), "format": audio_format(sample)},
+            }
+        )
     else:
         content.append({"type": "text", "text": f"[Audio Alternative Text]: {sample.audio_content}"})
     return [{"role": "user", "content": content}]

@@ -21,14 +21,14 @@ import urllib3
 from harness import safejson
 from harness.endpoint import Endpoint
 from harness.load.fetch import Bounds, FetchError, fetch
+from harness.load.stream import error_message, usage_counts
 from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, bundled_sample_path, load_samples
 from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.options import LoadOptions
-from harness.load.stream import error_message, usage_counts
-from harness.visible import visible
 from harness.report.progress import ProgressLine
+from harness.visible import visible
 
 OMNIBENCH_DIR = "omnibench"
 SAMPLES_FILE = "samples.jsonl"
@@ -97,14 +97,19 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     todo = [sample for sample in samples if sample.index not in done]
     resumed = len(samples) - len(todo)
     if resumed:
-        print(f"OmniBench: resumed {resumed} of {len(samples)} samples already answered in {samples_path}; asking "
-              f"{len(todo)} (--no-resume asks them all again)", flush=True)  # fmt: skip
+        print(
+            f"OmniBench: resumed {resumed} of {len(samples)} samples already answered in {samples_path}; asking "
+            f"{len(todo)} (--no-resume asks them all again)",
+            flush=True,
+        )
     lock = threading.Lock()
     headers = {"Content-Type": "application/json", **endpoint.auth_headers()}
     refused: list[str] = []
     progress = ProgressLine()
-    with urllib3.PoolManager(maxsize=config.concurrency, retries=False) as http, \
-            open(samples_path, "a", encoding="utf-8") as out:  # fmt: skip
+    with (
+        urllib3.PoolManager(maxsize=config.concurrency, retries=False) as http,
+        open(samples_path, "a", encoding="utf-8") as out,
+    ):
         if out.tell() and not _ends_with_newline(samples_path):
             out.write("\n")  # a line cut short by a crash stays alone (and is skipped when read)
 
@@ -128,8 +133,14 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     if refused:
         raise PassRefused(refused[0])
     results = [done[sample.index] for sample in samples if sample.index in done]
-    summary = {"model": endpoint.model, "dataset": DATASET_NAME, "source": dataset_source(config.dataset, len(samples)),
-               "config": asdict(config), "resumed": resumed, **score(results)}  # fmt: skip
+    summary = {
+        "model": endpoint.model,
+        "dataset": DATASET_NAME,
+        "source": dataset_source(config.dataset, len(samples)),
+        "config": asdict(config),
+        "resumed": resumed,
+        **score(results),
+    }
     with open(os.path.join(out_dir, SUMMARY_FILE), "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2)
     print(format_table(summary))
@@ -158,14 +169,34 @@ def _answered(path: str) -> dict[int, dict[str, Any]]:
     return {index: result for index, result in results.items() if result["status"] == "ok"}
 
 
-def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint, config: OmniBenchConfig,
-         sample: OmniSample) -> dict[str, Any]:  # fmt: skip
-    body = json.dumps({"model": endpoint.model, "messages": build_messages(sample, config.use_image, config.use_audio),
-                       "max_tokens": config.max_tokens, "temperature": config.temperature, "stream": False})  # fmt: skip
-    result: dict[str, Any] = {"index": sample.index, "task_type": sample.task_type, "audio_type": sample.audio_type,
-                              "question": sample.question, "options": list(sample.options),
-                              "target": target_letter(sample), "output": None, "extracted": None, "correct": False,
-                              "latency_s": None, "usage": None, "status": "error", "error": None, "attempts": 0}  # fmt: skip
+def _ask(
+    http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint, config: OmniBenchConfig, sample: OmniSample
+) -> dict[str, Any]:
+    body = json.dumps(
+        {
+            "model": endpoint.model,
+            "messages": build_messages(sample, config.use_image, config.use_audio),
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "stream": False,
+        }
+    )
+    result: dict[str, Any] = {
+        "index": sample.index,
+        "task_type": sample.task_type,
+        "audio_type": sample.audio_type,
+        "question": sample.question,
+        "options": list(sample.options),
+        "target": target_letter(sample),
+        "output": None,
+        "extracted": None,
+        "correct": False,
+        "latency_s": None,
+        "usage": None,
+        "status": "error",
+        "error": None,
+        "attempts": 0,
+    }
     for attempt in range(1, MAX_ATTEMPTS + 1):
         result["attempts"] = attempt
         started_s = time.perf_counter()
@@ -182,8 +213,14 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint,
                     result["error"] = visible(f"not a chat completion: {exc}")[:300]
                     return result
                 extracted = extract_letter(output, len(sample.options))
-                result.update(output=output, extracted=extracted, correct=extracted == result["target"],
-                              usage=usage, status="ok", error=None)  # fmt: skip
+                result.update(
+                    output=output,
+                    extracted=extracted,
+                    correct=extracted == result["target"],
+                    usage=usage,
+                    status="ok",
+                    error=None,
+                )
                 return result
             try:
                 result["error"] = f"HTTP {response.status}: {error_message(safejson.loads(response.body))}"
@@ -191,8 +228,10 @@ def _ask(http: urllib3.PoolManager, headers: dict[str, str], endpoint: Endpoint,
                 result["error"] = f"HTTP {response.status}"
             if response.status not in RETRY_STATUSES:
                 if 400 <= response.status < 500:
-                    raise PassRefused(f"{endpoint.chat_url} answered {result['error']}; the pass stopped "
-                                      "(a 4xx does not go away when retried)")  # fmt: skip
+                    raise PassRefused(
+                        f"{endpoint.chat_url} answered {result['error']}; the pass stopped "
+                        "(a 4xx does not go away when retried)"
+                    )
                 return result
         if attempt < MAX_ATTEMPTS:
             time.sleep(RETRY_BACKOFF_S * attempt)
@@ -213,16 +252,29 @@ def read_answer(body: bytes) -> tuple[str, dict[str, int | None]]:
 def format_table(summary: dict[str, Any]) -> str:
     """EvalScope's result table (Model, Dataset, Metric, Subset, Num, Score) plus the breakdowns."""
     rows = [("Model", "Dataset", "Metric", "Subset", "Num", "Score")]
-    rows.append((summary["model"], summary["dataset"], "mean_acc", "OVERALL", str(summary["num"]),
-                 f"{summary['mean_acc']:.4f}"))  # fmt: skip
+    rows.append(
+        (summary["model"], summary["dataset"], "mean_acc", "OVERALL", str(summary["num"]), f"{summary['mean_acc']:.4f}")
+    )
     for kind, prefix in (("by_task_type", "task: "), ("by_audio_type", "audio: ")):  # the two breakdowns apart
         for subset, values in summary[kind].items():
-            rows.append((summary["model"], summary["dataset"], "mean_acc", prefix + subset, str(values["num"]),
-                         f"{values['mean_acc']:.4f}"))  # fmt: skip
+            rows.append(
+                (
+                    summary["model"],
+                    summary["dataset"],
+                    "mean_acc",
+                    prefix + subset,
+                    str(values["num"]),
+                    f"{values['mean_acc']:.4f}",
+                )
+            )
     widths = [max(len(row[column]) for row in rows) for column in range(6)]
-    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + " |" for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     if summary["failed"]:
-        lines.append(f"{summary['failed']} samples failed (not counted as wrong; busy or broken answers were asked "
-                     f"up to {MAX_ATTEMPTS} times); see samples.jsonl")  # fmt: skip
+        lines.append(
+            f"{summary['failed']} samples failed (not counted as wrong; busy or broken answers were asked "
+            f"up to {MAX_ATTEMPTS} times); see samples.jsonl"
+        )
     return "\n".join(lines)

@@ -35,7 +35,9 @@ def score(samples: Iterable[dict[str, Any]]) -> dict[str, Any]:
         groups: dict[str, list[bool]] = defaultdict(list)
         for sample in answered:
             groups[sample[key]].append(sample["correct"])
-        return {name: {"num": len(marks), "mean_acc": sum(marks) / len(marks)} for name, marks in sorted(groups.items())}
+        return {
+            name: {"num": len(marks), "mean_acc": sum(marks) / len(marks)} for name, marks in sorted(groups.items())
+        }
 
     correct = sum(s["correct"] for s in answered)
     return {

@@ -25,8 +25,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
 from harness.endpoint import is_loopback
-from harness.options import DEFAULT_REPORT_ROOT
 from harness.omnibench.dataset import DatasetError
+from harness.options import DEFAULT_REPORT_ROOT
 from harness.report.html import Run, content_security_policy, load_run, page, render_comparison, render_report
 from harness.report.summary import SUMMARY_FILE
 
@@ -54,8 +54,11 @@ def inside(root: Path, path: Path) -> bool:
 def list_runs(root: Path) -> list[Path]:
     """Run directories (those holding a summary.json) under root and inside it, newest first."""
     root = root.resolve()
-    runs = [path.parent for path in root.glob(f"**/{SUMMARY_FILE}")
-            if path.parent.name != "omnibench" and inside(root, path)]  # fmt: skip
+    runs = [
+        path.parent
+        for path in root.glob(f"**/{SUMMARY_FILE}")
+        if path.parent.name != "omnibench" and inside(root, path)
+    ]
     return sorted(runs, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
@@ -70,14 +73,21 @@ def runs_page(root: Path) -> str:
         omnibench = run.summary.get("omnibench") or {}
         accuracy = f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-"
         stages = ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict))
-        rows.append(f'<tr><td><input type="checkbox" name="run" value="{escape(name)}"></td>'
-                    f'<td><a href="/run/{quote(name)}">{escape(name)}</a></td><td>{escape(str(run.summary.get("model", "")))}</td>'
-                    f'<td>{escape(str(run.summary.get("started_at", "")))}</td><td>{escape(stages)}</td>'
-                    f"<td>{len(run.records)}</td><td>{accuracy}</td></tr>")  # fmt: skip
-    table = ('<form action="/compare"><table class="runs"><thead><tr><th></th><th>run</th><th>model</th><th>started</th>'
-             f"<th>concurrency</th><th>requests</th><th>OmniBench</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-             '<button type="submit">compare the checked runs</button></form>')  # fmt: skip
-    return page(f"omniload runs in {root}", [f'<section id="runs">{table if rows else "<p>No runs yet.</p>"}</section>'])
+        rows.append(
+            f'<tr><td><input type="checkbox" name="run" value="{escape(name)}"></td>'
+            f'<td><a href="/run/{quote(name)}">{escape(name)}</a></td>'
+            f"<td>{escape(str(run.summary.get('model', '')))}</td>"
+            f"<td>{escape(str(run.summary.get('started_at', '')))}</td><td>{escape(stages)}</td>"
+            f"<td>{len(run.records)}</td><td>{accuracy}</td></tr>"
+        )
+    table = (
+        '<form action="/compare"><table class="runs"><thead><tr><th></th><th>run</th><th>model</th><th>started</th>'
+        f"<th>concurrency</th><th>requests</th><th>OmniBench</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<button type="submit">compare the checked runs</button></form>'
+    )
+    return page(
+        f"omniload runs in {root}", [f'<section id="runs">{table if rows else "<p>No runs yet.</p>"}</section>']
+    )
 
 
 class Viewer(BaseHTTPRequestHandler):
@@ -122,8 +132,11 @@ class Viewer(BaseHTTPRequestHandler):
         name, _, media = rest.partition("/media/")
         run = self._load(name)
         if not media:
-            html = render_report(run, media_link=lambda index, kind: f"/run/{quote(name)}/media/{index}/{kind}",
-                                 media_sources=MEDIA_SOURCES)  # fmt: skip
+            html = render_report(
+                run,
+                media_link=lambda index, kind: f"/run/{quote(name)}/media/{index}/{kind}",
+                media_sources=MEDIA_SOURCES,
+            )
             return html.encode(), "text/html; charset=utf-8"
         index_text, _, kind = media.partition("/")
         if not index_text.isdigit() or kind not in ("image", "audio"):
@@ -146,8 +159,11 @@ class Viewer(BaseHTTPRequestHandler):
     def _load(self, name: str) -> Run:
         root: Path = self.server.root.resolve()
         directory = root / name
-        if not inside(root, directory) or not (directory / SUMMARY_FILE).is_file() \
-                or not inside(root, directory / SUMMARY_FILE):  # fmt: skip
+        if (
+            not inside(root, directory)
+            or not (directory / SUMMARY_FILE).is_file()
+            or not inside(root, directory / SUMMARY_FILE)
+        ):
             raise NotServed(404, f"no run named {name!r} here")
         return load_run(directory, within=root)
 
@@ -174,7 +190,9 @@ def _is_address(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("results", nargs="?", default=DEFAULT_REPORT_ROOT, help="a results directory (default: results)")
+    parser.add_argument(
+        "results", nargs="?", default=DEFAULT_REPORT_ROOT, help="a results directory (default: results)"
+    )
     parser.add_argument("--host", default=None, help=f"address to serve on (default {DEFAULT_HOST}; no login)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free one (printed)")
     args = parser.parse_args(argv)

@@ -74,33 +74,51 @@ class Frame:
 
     def axes(self, title: str, x_label: str, y_label: str) -> list[str]:
         parts = [f'<text x="{WIDTH / 2}" y="16" class="title">{escape(title)}</text>']
-        for tick, label in zip(self.y_ticks, tick_labels(self.y_ticks)):
+        for tick, label in zip(self.y_ticks, tick_labels(self.y_ticks), strict=False):
             y = self.y(tick)
-            parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+            parts.append(
+                f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            )
             parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" class="ytick">{label}</text>')
-        for tick, label in zip(self.x_ticks, tick_labels(self.x_ticks)):
+        for tick, label in zip(self.x_ticks, tick_labels(self.x_ticks), strict=False):
             x = self.x(tick)
             parts.append(f'<text x="{x:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{label}</text>')
         parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT - 6}" class="axis">{escape(x_label)}</text>')
-        parts.append(f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">'
-                     f"{escape(y_label)}</text>")  # fmt: skip
+        parts.append(
+            f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">'
+            f"{escape(y_label)}</text>"
+        )
         return parts
 
 
 def _svg(parts: list[str], legend: Sequence[str] = ()) -> str:
-    items = "".join(f'<span class="key"><i style="background:{color(i)}"></i>{escape(name)}</span>'
-                    for i, name in enumerate(legend))  # fmt: skip
-    return (f'<figure class="chart"><svg viewBox="0 0 {WIDTH} {HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
-            + "".join(parts) + f"</svg>{f'<figcaption>{items}</figcaption>' if items else ''}</figure>")  # fmt: skip
+    items = "".join(
+        f'<span class="key"><i style="background:{color(i)}"></i>{escape(name)}</span>' for i, name in enumerate(legend)
+    )
+    return (
+        f'<figure class="chart"><svg viewBox="0 0 {WIDTH} {HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
+        + "".join(parts)
+        + f"</svg>{f'<figcaption>{items}</figcaption>' if items else ''}</figure>"
+    )
 
 
 def empty_chart(title: str, why: str) -> str:
-    return _svg([f'<text x="{WIDTH / 2}" y="16" class="title">{escape(title)}</text>',
-                 f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" class="axis">{escape(why)}</text>'])  # fmt: skip
+    return _svg(
+        [
+            f'<text x="{WIDTH / 2}" y="16" class="title">{escape(title)}</text>',
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" class="axis">{escape(why)}</text>',
+        ]
+    )
 
 
-def line_chart(title: str, x_label: str, y_label: str, series: Sequence[tuple[str, Sequence[Point]]],
-               highlight: Point | None = None, highlight_label: str = "") -> str:  # fmt: skip
+def line_chart(
+    title: str,
+    x_label: str,
+    y_label: str,
+    series: Sequence[tuple[str, Sequence[Point]]],
+    highlight: Point | None = None,
+    highlight_label: str = "",
+) -> str:
     """Lines with a marker per point; `highlight` circles one point (a knee) with a label."""
     points = [point for _, values in series for point in values]
     if not points:
@@ -110,11 +128,16 @@ def line_chart(title: str, x_label: str, y_label: str, series: Sequence[tuple[st
     for index, (name, values) in enumerate(series):
         path = " ".join(f"{'M' if i == 0 else 'L'}{frame.x(x):.1f},{frame.y(y):.1f}" for i, (x, y) in enumerate(values))
         parts.append(f'<path d="{path}" fill="none" stroke="{color(index)}" stroke-width="2"/>')
-        parts += [f'<circle class="mark" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3.5" fill="{color(index)}">'
-                  f"<title>{escape(name)}: {_label(x)}, {_label(y)}</title></circle>" for x, y in values]  # fmt: skip
+        parts += [
+            f'<circle class="mark" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3.5" fill="{color(index)}">'
+            f"<title>{escape(name)}: {_label(x)}, {_label(y)}</title></circle>"
+            for x, y in values
+        ]
     if highlight is not None:
         x, y = frame.x(highlight[0]), frame.y(highlight[1])
-        parts.append(f'<circle class="knee" cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="#111" stroke-width="2"/>')
+        parts.append(
+            f'<circle class="knee" cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="#111" stroke-width="2"/>'
+        )
         # right of the point in the plot's left half, left of it in the right half: never cut off at the edge
         right_half = x > (MARGIN_LEFT + WIDTH - MARGIN_RIGHT) / 2
         anchor = f'x="{x - 12:.1f}" text-anchor="end"' if right_half else f'x="{x + 12:.1f}"'
@@ -136,9 +159,11 @@ def histogram(title: str, x_label: str, values: Sequence[float], bins: int = 30)
     for index, count in enumerate(counts):
         if count:
             x0, x1 = frame.x(low + index * width), frame.x(low + (index + 1) * width)
-            parts.append(f'<rect class="mark" x="{x0:.1f}" y="{frame.y(count):.1f}" width="{max(1.0, x1 - x0 - 1):.1f}" '
-                         f'height="{frame.y(0) - frame.y(count):.1f}" fill="{color(0)}"><title>{count} in '
-                         f"[{_label(low + index * width)}, {_label(low + (index + 1) * width)})</title></rect>")  # fmt: skip
+            parts.append(
+                f'<rect class="mark" x="{x0:.1f}" y="{frame.y(count):.1f}" width="{max(1.0, x1 - x0 - 1):.1f}" '
+                f'height="{frame.y(0) - frame.y(count):.1f}" fill="{color(0)}"><title>{count} in '
+                f"[{_label(low + index * width)}, {_label(low + (index + 1) * width)})</title></rect>"
+            )
     return _svg(parts)
 
 
@@ -151,20 +176,30 @@ def bar_chart(title: str, x_label: str, y_label: str, bars: Sequence[tuple[str, 
     slot = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / len(bars)
     for index, (label, value) in enumerate(bars):
         x = MARGIN_LEFT + index * slot
-        parts.append(f'<rect class="mark" x="{x + 1:.1f}" y="{frame.y(value):.1f}" width="{max(1.0, slot - 2):.1f}" '
-                     f'height="{frame.y(0) - frame.y(value):.1f}" fill="{color(1)}"><title>{escape(label)}: '
-                     f"{_label(value)}</title></rect>")  # fmt: skip
+        parts.append(
+            f'<rect class="mark" x="{x + 1:.1f}" y="{frame.y(value):.1f}" width="{max(1.0, slot - 2):.1f}" '
+            f'height="{frame.y(0) - frame.y(value):.1f}" fill="{color(1)}"><title>{escape(label)}: '
+            f"{_label(value)}</title></rect>"
+        )
         if len(bars) <= 16:
-            parts.append(f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{escape(label)}</text>')
-    for tick, label in zip(frame.y_ticks, tick_labels(frame.y_ticks)):
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 14}" class="xtick">{escape(label)}</text>'
+            )
+    for tick, label in zip(frame.y_ticks, tick_labels(frame.y_ticks), strict=False):
         parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{frame.y(tick) + 4:.1f}" class="ytick">{label}</text>')
     parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT - 6}" class="axis">{escape(x_label)}</text>')
-    parts.append(f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">{escape(y_label)}</text>')
+    parts.append(
+        f'<text x="12" y="{HEIGHT / 2}" class="axis" transform="rotate(-90 12 {HEIGHT / 2})">{escape(y_label)}</text>'
+    )
     return _svg(parts)
 
 
-def timeline(title: str, bars: Sequence[tuple[float, float | None, float, int, bool]],
-             in_flight: Sequence[Point], boundaries: Sequence[float]) -> str:  # fmt: skip
+def timeline(
+    title: str,
+    bars: Sequence[tuple[float, float | None, float, int, bool]],
+    in_flight: Sequence[Point],
+    boundaries: Sequence[float],
+) -> str:
     """Each request as a bar from send to end (s from the run's start), its first token
     marked, colour per worker (failures grey); the in-flight count as a line (on the
     same axis: n requests in flight at row n); stage
@@ -178,17 +213,28 @@ def timeline(title: str, bars: Sequence[tuple[float, float | None, float, int, b
     for row, (send_s, first_s, end_s, worker, ok) in enumerate(bars):
         y = frame.y(row + 1)
         fill = color(worker) if ok else "#9ca3af"
-        parts.append(f'<rect class="mark" x="{frame.x(send_s):.1f}" y="{y:.2f}" width="{max(0.5, frame.x(end_s) - frame.x(send_s)):.1f}" '
-                     f'height="{row_height:.2f}" fill="{fill}" opacity="0.55"/>')  # fmt: skip
+        parts.append(
+            f'<rect class="mark" x="{frame.x(send_s):.1f}" y="{y:.2f}" '
+            f'width="{max(0.5, frame.x(end_s) - frame.x(send_s)):.1f}" '
+            f'height="{row_height:.2f}" fill="{fill}" opacity="0.55"/>'
+        )
         if first_s is not None:
-            parts.append(f'<rect x="{frame.x(first_s):.1f}" y="{y:.2f}" width="1.2" height="{row_height:.2f}" fill="#111"/>')
+            parts.append(
+                f'<rect x="{frame.x(first_s):.1f}" y="{y:.2f}" width="1.2" height="{row_height:.2f}" fill="#111"/>'
+            )
     if in_flight:
         top = max(count for _, count in in_flight)  # on the same axis: n in flight is at row n
-        path = " ".join(f"{'M' if i == 0 else 'L'}{frame.x(t):.1f},{frame.y(min(count, rows)):.1f}"
-                        for i, (t, count) in enumerate(in_flight))  # fmt: skip
-        parts.append(f'<path class="mark" d="{path}" fill="none" stroke="#111" stroke-width="1.5"><title>requests '
-                     f"in flight (peak {top:.0f})</title></path>")  # fmt: skip
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{frame.x(t):.1f},{frame.y(min(count, rows)):.1f}"
+            for i, (t, count) in enumerate(in_flight)
+        )
+        parts.append(
+            f'<path class="mark" d="{path}" fill="none" stroke="#111" stroke-width="1.5"><title>requests '
+            f"in flight (peak {top:.0f})</title></path>"
+        )
     for boundary in boundaries:
         x = frame.x(boundary)
-        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{HEIGHT - MARGIN_BOTTOM}" class="boundary"/>')
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{HEIGHT - MARGIN_BOTTOM}" class="boundary"/>'
+        )
     return _svg(parts)

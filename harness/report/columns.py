@@ -89,5 +89,9 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
 def columns_for(view: str, stages: Sequence[StageSummary] = ()) -> tuple[StageColumn, ...]:
     """The columns one view shows, in order (optional ones only when one of `stages` has a value;
     stages.csv keeps every column, so its header never changes)."""
-    return tuple(column for column in STAGE_COLUMNS if view in column.views
-                 and (view == CSV or not column.optional or any(column.value(stage) is not None for stage in stages)))  # fmt: skip
+    return tuple(
+        column
+        for column in STAGE_COLUMNS
+        if view in column.views
+        and (view == CSV or not column.optional or any(column.value(stage) is not None for stage in stages))
+    )

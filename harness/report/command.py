@@ -22,8 +22,11 @@ def comparison_path(runs: list[Path]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("runs", nargs="+", help="report directories (with summary.json)")
-    parser.add_argument("--out", default=None, help="the comparison's file (default: beside the first run, "
-                        "comparison-<first>-vs-<second>.html)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="the comparison's file (default: beside the first run, comparison-<first>-vs-<second>.html)",
+    )
     parser.add_argument("--no-samples", action="store_true", help="leave OmniBench images and audio out")
     args = parser.parse_args(argv)
     for run in args.runs:

@@ -41,7 +41,7 @@ class ProgressLine:
 
 
 def eta_text(remaining: float, rate_per_s: float) -> str:
-    """"ETA 1m05s" for `remaining` units at `rate_per_s`; "ETA -" before there is a rate."""
+    """ "ETA 1m05s" for `remaining` units at `rate_per_s`; "ETA -" before there is a rate."""
     if rate_per_s <= 0:
         return "ETA -"
     seconds = int(remaining / rate_per_s)

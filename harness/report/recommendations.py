@@ -12,10 +12,12 @@ MIN_SUCCESS_RATE = 0.95
 def late_line(number: int, stage: StageSummary) -> str:
     """A rate stage the load generator sent late: coordinated omission shown, not hidden."""
     lateness = stage.get("lateness_s") or {}
-    return (f"Stage {number} ({load_of(stage)}): the load generator, not the server, was late: p99 lateness "
-            f"{(lateness.get('p99') or 0) * 1000:.1f} ms past the schedule (limit {LATE_P99_LIMIT_S * 1000:.0f} ms"
-            f"{', every user busy' if not stage.get('open_loop') else ''}); its latencies understate what "
-            "on-time arrivals would have met. Add users, processes or workers, or lower the rate.")  # fmt: skip
+    return (
+        f"Stage {number} ({load_of(stage)}): the load generator, not the server, was late: p99 lateness "
+        f"{(lateness.get('p99') or 0) * 1000:.1f} ms past the schedule (limit {LATE_P99_LIMIT_S * 1000:.0f} ms"
+        f"{', every user busy' if not stage.get('open_loop') else ''}); its latencies understate what "
+        "on-time arrivals would have met. Add users, processes or workers, or lower the rate."
+    )
 
 
 def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) -> list[str]:
@@ -32,25 +34,33 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
         best += f"; lowest average latency {best_latency['latency_s']['mean']:.3f} s at {load_of(best_latency)}"
     lines.append(best + ".")
     saturated = None
-    for lower, higher in zip(measured, measured[1:]):
+    for lower, higher in zip(measured, measured[1:], strict=False):
         if lower["rps"] > 0 and (higher["rps"] - lower["rps"]) / lower["rps"] < SATURATION_RPS_GAIN:
             saturated = (lower, higher)
             break
     if saturated:
         lower, higher = saturated
-        lines.append(f"Saturation: RPS grew {100 * (higher['rps'] / lower['rps'] - 1):+.0f}% from {load_of(lower)} "
-                     f"to {load_of(higher)}; more load mostly adds latency.")  # fmt: skip
+        lines.append(
+            f"Saturation: RPS grew {100 * (higher['rps'] / lower['rps'] - 1):+.0f}% from {load_of(lower)} "
+            f"to {load_of(higher)}; more load mostly adds latency."
+        )
     elif len(measured) > 1:
-        lines.append(f"No saturation reached: RPS still grew up to {load_of(measured[-1])}; try higher "
-                     f"{'--rate' if measured[-1].get('rate_rps') else '--parallel'} values.")  # fmt: skip
+        lines.append(
+            f"No saturation reached: RPS still grew up to {load_of(measured[-1])}; try higher "
+            f"{'--rate' if measured[-1].get('rate_rps') else '--parallel'} values."
+        )
     for stage in stages:
         if stage["sent"] and stage["success_rate"] < MIN_SUCCESS_RATE:
-            lines.append(f"Success rate {100 * stage['success_rate']:.1f}% at {load_of(stage)} "
-                         f"is below {100 * MIN_SUCCESS_RATE:.0f}%: {stage['errors']}.")  # fmt: skip
+            lines.append(
+                f"Success rate {100 * stage['success_rate']:.1f}% at {load_of(stage)} "
+                f"is below {100 * MIN_SUCCESS_RATE:.0f}%: {stage['errors']}."
+            )
     first, last = measured[0]["latency_s"]["mean"], measured[-1]["latency_s"]["mean"]
     if len(measured) > 1 and first and last:
-        lines.append(f"Average latency went from {first:.3f} s at {load_of(measured[0])} to "
-                     f"{last:.3f} s at {load_of(measured[-1])} ({last / first:.1f}x).")  # fmt: skip
+        lines.append(
+            f"Average latency went from {first:.3f} s at {load_of(measured[0])} to "
+            f"{last:.3f} s at {load_of(measured[-1])} ({last / first:.1f}x)."
+        )
     for number, stage in enumerate(stages, start=1):
         if stage.get("generator_late"):
             lines.append(late_line(number, stage))
@@ -58,6 +68,8 @@ def recommendations(stages: list[StageSummary], lost_workers: dict[str, int]) ->
         if health and health["limited"]:
             lines.append(limited_line(number, stage, health))
     for worker, in_flight in lost_workers.items():
-        lines.append(f"Worker {worker} was lost; {in_flight} requests it had in flight are counted as failed "
-                     "(worker_lost), the rest of its budget went to the other workers.")  # fmt: skip
+        lines.append(
+            f"Worker {worker} was lost; {in_flight} requests it had in flight are counted as failed "
+            "(worker_lost), the rest of its budget went to the other workers."
+        )
     return lines

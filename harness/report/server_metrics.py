@@ -34,7 +34,9 @@ def parse_scrape(lines: list[str]) -> dict[str, Any]:
     buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for line in lines:
         try:
-            samples = [sample for family in text_string_to_metric_families(str(line) + "\n") for sample in family.samples]
+            samples = [
+                sample for family in text_string_to_metric_families(str(line) + "\n") for sample in family.samples
+            ]
             for sample in samples:
                 if not math.isfinite(sample.value):
                     continue
@@ -74,18 +76,31 @@ def _bucket_bars(before: dict[str, Any] | None, after: dict[str, Any], histogram
     return bars
 
 
-def server_sections(lines: Sequence[dict[str, Any]], stages: Sequence[StageSummary],
-                    records: Sequence[RequestRecord]) -> str:  # fmt: skip
+def server_sections(
+    lines: Sequence[dict[str, Any]], stages: Sequence[StageSummary], records: Sequence[RequestRecord]
+) -> str:
     """The report's "Server" section; empty when nothing was scraped (a server without /metrics)."""
     if not lines or not records:
         return ""
     origin_s = min(record.t_send for record in records)
     scrapes = [(line["t"], parse_scrape(line["lines"])) for line in lines]
-    figures = [charts.line_chart("Server: requests running and waiting", "seconds since the first request", "requests",
-                                 [(label, [(read_at - origin_s, parsed[name]) for read_at, parsed in scrapes])
-                                  for name, label in GAUGES.items()]),
-               charts.line_chart("Server: KV-cache usage", "seconds since the first request", "%",
-                                 [("KV cache", [(read_at - origin_s, 100 * parsed[KV_CACHE]) for read_at, parsed in scrapes])])]  # fmt: skip
+    figures = [
+        charts.line_chart(
+            "Server: requests running and waiting",
+            "seconds since the first request",
+            "requests",
+            [
+                (label, [(read_at - origin_s, parsed[name]) for read_at, parsed in scrapes])
+                for name, label in GAUGES.items()
+            ],
+        ),
+        charts.line_chart(
+            "Server: KV-cache usage",
+            "seconds since the first request",
+            "%",
+            [("KV cache", [(read_at - origin_s, 100 * parsed[KV_CACHE]) for read_at, parsed in scrapes])],
+        ),
+    ]
     by_stage: dict[int, list[RequestRecord]] = defaultdict(list)
     for record in records:
         if not record.warmup:
@@ -99,8 +114,15 @@ def server_sections(lines: Sequence[dict[str, Any]], stages: Sequence[StageSumma
         before = _at_or_before(scrapes, start_s)
         parallel = stages[index]["parallel"] if index < len(stages) else None
         for histogram, label in HISTOGRAMS.items():
-            figures.append(charts.bar_chart(f"Server {label}, stage {index + 1} (concurrency {parallel})",
-                                            f"{label} bucket, upper bound (ms)", "requests",
-                                            _bucket_bars(before, after, histogram)))  # fmt: skip
-    return ('<section id="server"><h2>The server\'s side (its /metrics, scraped during the run)</h2>'
-            '<div class="grid">' + "".join(figures) + "</div></section>")
+            figures.append(
+                charts.bar_chart(
+                    f"Server {label}, stage {index + 1} (concurrency {parallel})",
+                    f"{label} bucket, upper bound (ms)",
+                    "requests",
+                    _bucket_bars(before, after, histogram),
+                )
+            )
+    return (
+        '<section id="server"><h2>The server\'s side (its /metrics, scraped during the run)</h2>'
+        '<div class="grid">' + "".join(figures) + "</div></section>"
+    )

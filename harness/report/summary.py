@@ -71,8 +71,12 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
             worker["tokenize_check"] = ready[index]["tokenize_check"]
         if index in done:
             facts = worker.setdefault("payloads", {})
-            facts.update(reused=done[index]["reused"], built_during_load=done[index]["built_during_load"],
-                         waits=done[index]["payload_waits"], wait_s=done[index]["payload_wait_s"])  # fmt: skip
+            facts.update(
+                reused=done[index]["reused"],
+                built_during_load=done[index]["built_during_load"],
+                waits=done[index]["payload_waits"],
+                wait_s=done[index]["payload_wait_s"],
+            )
             worker["client"] = done[index]["client"]
             worker["unreachable_s"] = done[index]["unreachable_s"]
         workers[str(index)] = worker
@@ -95,5 +99,8 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
         summary["unreachable_s"] = max(message["unreachable_s"] for message in done.values())
         cpu_s = sum(message["client"]["cpu_s"] for message in done.values())
         wall_s = max(message["client"]["wall_s"] for message in done.values())
-        summary["client"] = {"cpu_s": round(cpu_s, 3), "wall_s": wall_s,
-                             "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0}  # fmt: skip
+        summary["client"] = {
+            "cpu_s": round(cpu_s, 3),
+            "wall_s": wall_s,
+            "cpu_percent": round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
+        }

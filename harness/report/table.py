@@ -12,7 +12,7 @@ def format_stage_table(stages: list[StageSummary]) -> str:
     rows = [[column.title for column in columns]]
     rows += [[column.shown(stage) for column in columns] for stage in stages]
     widths = [max(len(row[index]) for row in rows) for index in range(len(columns))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=False)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     for stage in stages:
         if stage["errors"]:

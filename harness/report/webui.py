@@ -28,7 +28,9 @@ def stage_rows(stages: list[StageSummary]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"name": f"stage {number}"}
         for column in columns_for(WEB, stages):
             value = column.value(stage)
-            row[column.web_key] = "-" if value is None else round(value * column.scale, 2) if isinstance(value, float) else value
+            row[column.web_key] = (
+                "-" if value is None else round(value * column.scale, 2) if isinstance(value, float) else value
+            )
         rows.append(row)
     return rows
 
@@ -38,11 +40,17 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
     from flask import request
 
     web_ui.template_args["extendedTabs"] = [{"title": "omniload stages", "key": TAB_KEY}]
-    web_ui.template_args["extendedTables"] = [{
-        "key": TAB_KEY,
-        "structure": [{"key": "name", "title": "Stage"}] + [{"key": column.web_key, "title": column.title} for column in STAGE_COLUMNS
-            if WEB in column.views and (not column.optional or master.options.goodput_slos)],
-    }]  # fmt: skip
+    web_ui.template_args["extendedTables"] = [
+        {
+            "key": TAB_KEY,
+            "structure": [{"key": "name", "title": "Stage"}]
+            + [
+                {"key": column.web_key, "title": column.title}
+                for column in STAGE_COLUMNS
+                if WEB in column.views and (not column.optional or master.options.goodput_slos)
+            ],
+        }
+    ]
 
     @web_ui.app.after_request
     def _add_stage_rows(response: Any) -> Any:
@@ -110,8 +118,9 @@ def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tupl
     def _check_the_form() -> Any:
         if request.method != "POST" or request.path != "/swarm":
             return None
-        kept = [(key, value) for key, value in request.form.items(multi=True)
-                if not (key in secret_flags and value == "")]  # fmt: skip
+        kept = [
+            (key, value) for key, value in request.form.items(multi=True) if not (key in secret_flags and value == "")
+        ]
         request.form = ImmutableMultiDict(kept)  # type: ignore[misc]
         refused = []
         if "host" in request.form and request.form["host"].rstrip("/") != (environment.host or "").rstrip("/"):
@@ -121,6 +130,11 @@ def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tupl
         if not refused:
             return None
         flags = ", ".join("--" + name.replace("_", "-") for name in refused)
-        return jsonify({"success": False, "host": environment.host,
-                        "message": f"omniload: {flags} cannot change from the web UI (the run was checked "
-                                   "with the command line's values); restart with the new flags"})  # fmt: skip
+        return jsonify(
+            {
+                "success": False,
+                "host": environment.host,
+                "message": f"omniload: {flags} cannot change from the web UI (the run was checked "
+                "with the command line's values); restart with the new flags",
+            }
+        )

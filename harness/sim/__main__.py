@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from aiohttp import web
 
 from harness.argparsing import BadOption, exit_bad_option
-from harness.sim.config import PROG, SimConfig, parse_config
 from harness.sim.arrival import StampingAppRunner
+from harness.sim.config import PROG, SimConfig, parse_config
 from harness.sim.parsing import start_parser_pool
 from harness.sim.server import SimServer
 
@@ -43,8 +43,11 @@ async def serve(config: SimConfig, parser_pool: ProcessPoolExecutor) -> None:
     if config.answer_key is None:  # OmniBench against it scores about chance: say how to get a known score
         from harness.omnibench.dataset import bundled_sample_path
 
-        print(f"OmniBench answers are random letters; for a known score: --answer-key {bundled_sample_path()} "
-              "[--answer-accuracy 0.75]", flush=True)
+        print(
+            f"OmniBench answers are random letters; for a known score: --answer-key {bundled_sample_path()} "
+            "[--answer-accuracy 0.75]",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

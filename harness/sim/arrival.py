@@ -98,7 +98,9 @@ class StampingRequestHandler(RequestHandler):
     def _on_readable(self) -> None:
         assert self._stamp_socket is not None
         try:
-            data, ancillary, _flags, _address = self._stamp_socket.recvmsg(READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES)
+            data, ancillary, _flags, _address = self._stamp_socket.recvmsg(
+                READ_SIZE_BYTES, kernelstamp.ANCILLARY_SIZE_BYTES
+            )
         except (BlockingIOError, InterruptedError):
             return
         except OSError:

@@ -85,22 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fixed", nargs=2, type=float, metavar=("TTFT_MS", "ITL_MS"), help="constant timing, no batching")
     add("--stream-interval", type=int, default=1, help="tokens per stream event")
     add("--reasoning-tokens", type=int, default=0, help="send the first R tokens as reasoning_content")
-    add("--natural-output-tokens", type=int, default=DEFAULT_NATURAL_OUTPUT_TOKENS,
-        help="answer length when EOS is not ignored")  # fmt: skip
+    add(
+        "--natural-output-tokens",
+        type=int,
+        default=DEFAULT_NATURAL_OUTPUT_TOKENS,
+        help="answer length when EOS is not ignored",
+    )
     add("--seed", type=int, default=0)
     add("--ground-truth", default=None, metavar="FILE", help="append one JSON line per request")
     add("--ground-truth-events", action="store_true", help="also record every event's send time and lag")
     add("--fault-rate", type=float, default=0.0, help="share of requests given one of --faults")
     add("--faults", nargs="+", default=[], metavar="SPEC", help="fault specs, e.g. http_503 disconnect@5")
     add("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_MB, help="larger bodies get 413")
-    add("--answer-key", default=None, metavar="PARQUET",
-        help="answer OmniBench questions from this dataset file (OmniBench layout)")  # fmt: skip
+    add(
+        "--answer-key",
+        default=None,
+        metavar="PARQUET",
+        help="answer OmniBench questions from this dataset file (OmniBench layout)",
+    )
     add("--answer-accuracy", type=float, default=1.0, help="share of --answer-key questions answered right")
     add("--api-key", default=None, help="as vLLM: /v1 routes answer 401 without Authorization: Bearer KEY")
-    add("--compat", choices=COMPAT_MODES, default="vllm",
+    add(
+        "--compat",
+        choices=COMPAT_MODES,
+        default="vllm",
         help="openai: a plain OpenAI-compatible server as transformers serve is: vLLM fields refused (422), "
-             "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version; gateway: vLLM behind "
-             "a proxy that forwards only /v1/* (vLLM's requests and answers, no other route)")  # fmt: skip
+        "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version; gateway: vLLM behind "
+        "a proxy that forwards only /v1/* (vLLM's requests and answers, no other route)",
+    )
     return parser
 
 
@@ -119,9 +131,12 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
     for flag, value in positive.items():
         if value <= 0:
             parser.error(f"{flag} must be positive, got {value}")
-    for flag, value in {"--decode-ms": args.decode_ms, "--decode-ms-per-seq": args.decode_ms_per_seq,
-                        "--reasoning-tokens": args.reasoning_tokens,
-                        "--natural-output-tokens": args.natural_output_tokens}.items():  # fmt: skip
+    for flag, value in {
+        "--decode-ms": args.decode_ms,
+        "--decode-ms-per-seq": args.decode_ms_per_seq,
+        "--reasoning-tokens": args.reasoning_tokens,
+        "--natural-output-tokens": args.natural_output_tokens,
+    }.items():
         if value < 0:
             parser.error(f"{flag} must not be negative, got {value}")
     if args.fixed is not None and (args.fixed[0] < 0 or args.fixed[1] < 0):

@@ -38,4 +38,3 @@ def error_body(status: int, message: str, param: str | None = None) -> dict[str,
             "code": status,
         }
     }
-

@@ -1,15 +1,15 @@
 """Injected faults: a spec language shared by the `X-Sim-Fault` header and `--faults`.
 
-    http_500 | http_503       answer with that status and vLLM's error body
-    http_429[:RETRY_S]        429 with `Retry-After: RETRY_S` (default 1)
-    delay:SECONDS             wait before sending the response headers
-    stall:SECONDS@K           pause SECONDS after the K-th token, then go on
-    disconnect@K              drop the connection after K tokens (no terminator)
-    malformed@K               after K tokens, one event whose JSON is cut short
-    error_event@K             after K tokens, an `{"error": …}` event, then `[DONE]`
-    no_done                   a complete stream whose `data: [DONE]` is missing (still complete)
-    cut@K                     after K tokens, end the response normally: no finish_reason, usage or [DONE]
-    short@K                   stop after K tokens with finish_reason "stop", min_tokens or not
+http_500 | http_503       answer with that status and vLLM's error body
+http_429[:RETRY_S]        429 with `Retry-After: RETRY_S` (default 1)
+delay:SECONDS             wait before sending the response headers
+stall:SECONDS@K           pause SECONDS after the K-th token, then go on
+disconnect@K              drop the connection after K tokens (no terminator)
+malformed@K               after K tokens, one event whose JSON is cut short
+error_event@K             after K tokens, an `{"error": …}` event, then `[DONE]`
+no_done                   a complete stream whose `data: [DONE]` is missing (still complete)
+cut@K                     after K tokens, end the response normally: no finish_reason, usage or [DONE]
+short@K                   stop after K tokens with finish_reason "stop", min_tokens or not
 """
 
 from __future__ import annotations

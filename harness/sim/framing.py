@@ -34,12 +34,14 @@ class StreamFramer:
     def role_event(self) -> bytes:
         return self._choice_event({"role": "assistant", "content": ""}, None)
 
-    def delta_event(self, text: str, finish_reason: str | None, reasoning: bool = False,
-                    usage_tokens: tuple[int, int] | None = None) -> bytes:  # fmt: skip
+    def delta_event(
+        self, text: str, finish_reason: str | None, reasoning: bool = False, usage_tokens: tuple[int, int] | None = None
+    ) -> bytes:
         """One output event; the last (with finish_reason) may carry usage (prompt, completion tokens)."""
         if finish_reason is not None:
-            return self._choice_event({"reasoning_content" if reasoning else "content": text}, finish_reason,
-                                      usage_tokens)  # fmt: skip
+            return self._choice_event(
+                {"reasoning_content" if reasoning else "content": text}, finish_reason, usage_tokens
+            )
         # The hot path (one call per streamed event): byte concatenation, no json.dumps.
         head = self._reasoning_head if reasoning else self._content_head
         return head + encode_basestring_ascii(text).encode() + self._tail
@@ -51,8 +53,9 @@ class StreamFramer:
         """An event whose JSON is cut off mid-object."""
         return self._head + b'[{"index":0,"delta":{"content":"\n\n'
 
-    def _choice_event(self, delta: dict[str, str], finish_reason: str | None,
-                      usage_tokens: tuple[int, int] | None = None) -> bytes:  # fmt: skip
+    def _choice_event(
+        self, delta: dict[str, str], finish_reason: str | None, usage_tokens: tuple[int, int] | None = None
+    ) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         if finish_reason is not None:
             choice["stop_reason"] = None

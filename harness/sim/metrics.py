@@ -52,17 +52,23 @@ class SimMetrics:
             VLLM_REQUEST_LATENCY_BUCKETS_S,
         ).labels(*labels)
         self._running = Gauge(
-            "vllm:num_requests_running", "Number of requests in model execution batches.", LABELS,
+            "vllm:num_requests_running",
+            "Number of requests in model execution batches.",
+            LABELS,
             registry=self.registry,
-        ).labels(*labels)  # fmt: skip
+        ).labels(*labels)
         self._waiting = Gauge(
-            "vllm:num_requests_waiting", "Number of requests waiting to be processed.", LABELS,
+            "vllm:num_requests_waiting",
+            "Number of requests waiting to be processed.",
+            LABELS,
             registry=self.registry,
-        ).labels(*labels)  # fmt: skip
+        ).labels(*labels)
         self._kv_usage = Gauge(
-            "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", LABELS,
+            "vllm:kv_cache_usage_perc",
+            "KV-cache usage. 1 means 100 percent usage.",
+            LABELS,
             registry=self.registry,
-        ).labels(*labels)  # fmt: skip
+        ).labels(*labels)
         self._prompt_tokens = Counter(
             "vllm:prompt_tokens", "Number of prefill tokens processed.", LABELS, registry=self.registry
         ).labels(*labels)

@@ -9,8 +9,8 @@ stall the loop for ~200 ms). Worker processes are forked before the event loop s
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import hashlib
+import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -28,8 +28,12 @@ _renderer: ChatRenderer | None = None
 
 def start_parser_pool(tokenizer_path: str | None, processes: int = PARSER_PROCESSES) -> ProcessPoolExecutor:
     """Fork the parser processes (call before any event loop or thread exists) and warm them."""
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_load, initargs=(tokenizer_path, os.getpid()))  # fmt: skip
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_load,
+        initargs=(tokenizer_path, os.getpid()),
+    )
     for future in [pool.submit(parse_and_count, WARM_UP_BODY, ("m",)) for _ in range(processes)]:
         future.result()
     return pool

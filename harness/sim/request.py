@@ -92,8 +92,7 @@ def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatReque
     if request.max_tokens is not None and request.min_tokens > request.max_tokens:
         raise SimRequestError(
             400,
-            f"min_tokens must be less than or equal to max_tokens={request.max_tokens}, "
-            f"got {request.min_tokens}.",
+            f"min_tokens must be less than or equal to max_tokens={request.max_tokens}, got {request.min_tokens}.",
             "min_tokens",
         )
     for message in messages:

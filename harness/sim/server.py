@@ -10,27 +10,27 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from harness.jsonl import JsonlWriter
+from harness.sim.answers import AnswerKey
+from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.config import SimConfig
 from harness.sim.engine import BatchingEngine, Engine, FixedEngine, Sequence
 from harness.sim.errors import SimRequestError, error_body
 from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
-from harness.jsonl import JsonlWriter
 from harness.sim.groundtruth import GroundTruthRecord, wall_from_perf
 from harness.sim.metrics import SimMetrics
-from harness.sim.request import ChatRequest, parse_chat_request
-from harness.sim.text import OutputVocabulary
-from harness.sim.answers import AnswerKey
-from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.parsing import body_digest, parse_and_count, render_text
 from harness.sim.plan import event_ends
+from harness.sim.request import ChatRequest, parse_chat_request
+from harness.sim.text import OutputVocabulary
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -39,7 +39,6 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 TOKENIZER_THREADS = 2
 # Bodies above this go to a parser process (images: JSON and base64 work of ~6 ms/MB).
 INLINE_PARSE_MAX_BYTES = 64 * 1024
-
 
 
 class SimServer:
@@ -73,7 +72,11 @@ class SimServer:
     def build_app(self) -> web.Application:
         app = web.Application(
             client_max_size=int(self.config.max_body_mb * 1024 * 1024),
-            middlewares=[stamp_arrival, _json_http_errors, *([_require_api_key(self.config.api_key)] if self.config.api_key else [])],
+            middlewares=[
+                stamp_arrival,
+                _json_http_errors,
+                *([_require_api_key(self.config.api_key)] if self.config.api_key else []),
+            ],
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
         app.router.add_get("/v1/models", self.models)
@@ -145,8 +148,12 @@ class SimServer:
             return _error_response(exc.status, exc.message, exc.param)
         token_ids = self.tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
         return web.json_response(
-            {"count": len(token_ids), "max_model_len": self.config.max_model_len, "tokens": token_ids,
-             "token_strs": None}  # fmt: skip
+            {
+                "count": len(token_ids),
+                "max_model_len": self.config.max_model_len,
+                "tokens": token_ids,
+                "token_strs": None,
+            }
         )
 
     # --- chat completions ------------------------------------------------------------
@@ -195,9 +202,15 @@ class SimServer:
         except SimRequestError as exc:
             record["status"] = exc.status
             return _error_response(exc.status, exc.message, exc.param)
-        record.update(vllm_fields=list(chat.vllm_fields), sampling={
-            "max_tokens": chat.max_tokens, "min_tokens": chat.min_tokens, "ignore_eos": chat.ignore_eos,
-            "stream": chat.stream})  # fmt: skip
+        record.update(
+            vllm_fields=list(chat.vllm_fields),
+            sampling={
+                "max_tokens": chat.max_tokens,
+                "min_tokens": chat.min_tokens,
+                "ignore_eos": chat.ignore_eos,
+                "stream": chat.stream,
+            },
+        )
         if self.config.compat == "openai" and chat.vllm_fields:  # FastAPI's answer to unknown fields
             record["status"] = 422
             fields = "{" + ", ".join(repr(name) for name in chat.vllm_fields) + "}"
@@ -219,7 +232,9 @@ class SimServer:
         words = self.vocabulary.sample(output_tokens, seed)
         answer = self.answers.answer(chat.text_messages[-1]["content"]) if self.answers and chat.text_messages else None
         if answer is not None:  # an OmniBench question: the key's answer, as real tokens
-            words = [self.tokenizer.decode([token]) for token in self.tokenizer.encode(answer, add_special_tokens=False)]
+            words = [
+                self.tokenizer.decode([token]) for token in self.tokenizer.encode(answer, add_special_tokens=False)
+            ]
             words, output_tokens, finish_reason = words[:max_tokens], min(len(words), max_tokens), "stop"
         seq = Sequence(request_id, prompt_tokens, output_tokens, received_perf)
         exchange = Exchange(request, chat, seq, words, finish_reason, fault, f"chatcmpl-{uuid.uuid4().hex}", record)
@@ -299,9 +314,14 @@ class SimServer:
             for event_end in event_ends(seq.output_tokens, self.config.stream_interval, (reasoning_tokens, fault_at)):
                 _, scheduled_perf = await self.engine.wait_for(seq, event_end)
                 last = event_end == seq.output_tokens
-                send(framer.delta_event("".join(exchange.words[sent:event_end]),
-                                        exchange.finish_reason if last else None, reasoning=sent < reasoning_tokens,
-                                        usage_tokens=(seq.prompt_tokens, event_end) if last and plain else None))  # fmt: skip
+                send(
+                    framer.delta_event(
+                        "".join(exchange.words[sent:event_end]),
+                        exchange.finish_reason if last else None,
+                        reasoning=sent < reasoning_tokens,
+                        usage_tokens=(seq.prompt_tokens, event_end) if last and plain else None,
+                    )
+                )
                 last_sent_perf = time.perf_counter()
                 if first_sent_perf is None:
                     first_sent_perf = last_sent_perf
@@ -382,9 +402,15 @@ class SimServer:
             return _error_response(500, "Internal server error (simulated)")
         reasoning_tokens = min(self.config.reasoning_tokens, total)
         words = exchange.words
-        body = completion_body(exchange.completion_id, self.config.model, "".join(words[reasoning_tokens:]),
-                               "".join(words[:reasoning_tokens]) if reasoning_tokens else None,
-                               exchange.finish_reason, seq.prompt_tokens, total)  # fmt: skip
+        body = completion_body(
+            exchange.completion_id,
+            self.config.model,
+            "".join(words[reasoning_tokens:]),
+            "".join(words[:reasoning_tokens]) if reasoning_tokens else None,
+            exchange.finish_reason,
+            seq.prompt_tokens,
+            total,
+        )
         response = web.json_response(body, headers={REQUEST_ID_HEADER: seq.request_id})
         record.update(completion_tokens=total, events=1)  # generated, whether or not the client stays
         try:

@@ -6,9 +6,9 @@ taking a burst of requests in, stamps the last arrivals late. Spreading the star
 keeps the ground truth honest; the client under test is the product's own user.
 """
 
-import os
-
 import gevent
+
+import os
 
 import harness.hooks  # noqa: F401  (flags and event hooks)
 import harness.load.user
