@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PORT ?= 8801
 DEMO_DIR ?= results/demo
 
-.PHONY: demo test bench deps clean
+.PHONY: demo test test-fast lint bench deps clean
 
 # Debian packages the project needs: a real Prometheus server (tests, demo), Chromium
 # (the report's browser tests and the demo's screenshots; Playwright drives Debian's build)
@@ -23,8 +23,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) deps
 	$(BIN)/python -m harness.devtools.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
 
-test: $(STAMP) deps
+test: $(STAMP) deps lint
 	$(BIN)/python -m pytest -q
+
+# Style and types, as make test runs them (fails on any finding): ruff format + lint, mypy over harness/.
+lint: $(STAMP)
+	$(BIN)/ruff format --check --quiet harness tests bench scripts locustfiles
+	$(BIN)/ruff check --quiet harness tests bench scripts locustfiles
+	$(BIN)/mypy
+
+# The inner loop: tests that start no process (pytest -m "not slow").
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/sim_capacity.py

@@ -55,6 +55,7 @@ from harness.options import DEFAULT_STOP_TIMEOUT_S, SECRET_FLAGS, LoadOptions, a
 from harness.report.html import write_report
 from harness.report.progress import ProgressLine
 from harness.report.webui import add_stages_tab, guard_start_form
+from harness.runparts import parts
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
     if options.sweep.stages and isinstance(runner, MasterRunner):
         parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
-    master = environment.omniload_master = Master(environment, options)  # type: ignore[attr-defined]
+    master = parts(environment).master = Master(environment, options)
     if options.metrics.port:
         try:
             master.metrics.serve(options.metrics.host, options.metrics.port)
@@ -135,14 +136,14 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
             )
     _stop_gracefully_on_signals(environment, master)
     if options.scrape_server_metrics:  # vLLM's /metrics: the report shows the server's side
-        environment.omniload_scraper = ServerScraper(options.endpoint, options.report_dir)  # type: ignore[attr-defined]
-        environment.omniload_scraper.start()  # type: ignore[attr-defined]
+        scraper = parts(environment).scraper = ServerScraper(options.endpoint, options.report_dir)
+        scraper.start()
     if parsed.headless:
         gevent.spawn(_show_progress, master)
     if isinstance(runner, LocalRunner):
-        environment.omniload_generator = LoadGenerator(environment, options)  # type: ignore[attr-defined]
+        generator = parts(environment).generator = LoadGenerator(environment, options)
         if parsed.headless:
-            _prepare(environment.omniload_generator)  # before Locust's --run-time clock starts
+            _prepare(generator)  # before Locust's --run-time clock starts
 
 
 @events.test_start.add_listener
@@ -152,13 +153,16 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         runner = _runner_once_set(environment)
     if isinstance(runner, MasterRunner) or environment.parsed_options is None:
         return
-    if isinstance(runner, WorkerRunner) and getattr(environment, "omniload_generator", None) is None:
+    held = parts(environment)
+    if isinstance(runner, WorkerRunner) and held.generator is None:
         try:
             options = load_options(environment.parsed_options, environment.host)
         except BadOption as error:
             _reject(environment, error)
-        environment.omniload_generator = LoadGenerator(environment, options, runner.worker_index)  # type: ignore[attr-defined]
-    generator: LoadGenerator = environment.omniload_generator  # type: ignore[attr-defined]
+        held.generator = LoadGenerator(environment, options, runner.worker_index)
+    generator = held.generator
+    if generator is None:
+        return
     if generator.pool is None:
         _prepare(generator)
 
@@ -188,7 +192,7 @@ def _keep_secrets_home(runner: MasterRunner) -> None:
             message.data = {**data, "parsed_options": kept}
         send(message)
 
-    runner.server.send_to_client = send_without_secrets  # type: ignore[method-assign]
+    runner.server.send_to_client = send_without_secrets
 
 
 def _show_progress(master: Master) -> None:
@@ -298,7 +302,7 @@ def _reject(environment: Environment, error: BadOption) -> NoReturn:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         rejected: wire.RejectedMessage = {"worker": runner.worker_index, "error": str(error)}
-        runner.send_message(wire.REJECTED, rejected)
+        runner.send_message(wire.REJECTED, dict(rejected))
         gevent.sleep(REJECTED_FLUSH_S)  # let the message leave before the process does
     exit_bad_option(error)
 
@@ -315,7 +319,7 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Environment, **_: Any) -> None:
-    generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
+    generator = parts(environment).generator
     if generator is not None:
         generator.report_done()  # before the master's end below, when both are this process
     if isinstance(environment.runner, WorkerRunner):
@@ -323,10 +327,10 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         # it is ready, deaf to the master's quit: it would wait out the lost-master timeout
         # and log an ERROR after a normal run. The next spawn message sets it again.
         environment.stop_timeout = 0
-    scraper: ServerScraper | None = getattr(environment, "omniload_scraper", None)
+    scraper = parts(environment).scraper
     if scraper is not None:
         scraper.stop()
-    master: Master | None = getattr(environment, "omniload_master", None)
+    master = parts(environment).master
     if master is None:
         return
     try:
@@ -352,7 +356,7 @@ def _stop_gracefully_on_signals(environment: Environment, master: Master) -> Non
         logger.warning("omniload: %s again: ending the open requests now", signal_name)
         runner = environment.runner
         if runner is not None:
-            runner.user_greenlets.killall(block=False)
+            runner.user_greenlets.kill(block=False)
 
     for number in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(number, on_signal, signal.Signals(number).name)
@@ -386,11 +390,12 @@ def _finish_run(master: Master) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
-    master: Master | None = getattr(environment, "omniload_master", None)
+    master = parts(environment).master
     if master is not None and environment.runner is not None and master.finished:
         line = master.locust_count_line(environment.runner.stats.total.num_requests)
         if line is not None:
             print(line, flush=True)  # just above Locust's final table
-    for part in (getattr(environment, "omniload_generator", None), getattr(environment, "omniload_master", None)):
+    held = parts(environment)
+    for part in (held.generator, held.master):
         if part is not None:
             part.close()

@@ -980,7 +980,8 @@ def per_stage(
             raise BadOption(flag, f"{value:g} is outside [{low:g}, {high:g}]")
     if not values:
         return [None] * stages
-    return list(values) * (stages if len(values) == 1 else 1)
+    chosen: list[float | None] = list(values)
+    return chosen * (stages if len(values) == 1 else 1)
 
 
 class _PlainParser(argparse.ArgumentParser):

@@ -21,6 +21,7 @@ uses these constants, and the live metrics pre-create one series per reason.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -68,6 +69,10 @@ def http_reason(status: int) -> str:
     return f"{HTTP_REASON_PREFIX}{status}"
 
 
+# A Permit on the wire: [stage, seq, warmup, due_s] (msgpack carries lists, not dataclasses).
+PermitWire = list[int | bool | float | None]
+
+
 @dataclass(frozen=True)
 class Permit:
     """The master's leave to send one request of one stage (harness/master/budget.py)."""
@@ -77,11 +82,11 @@ class Permit:
     warmup: bool
     due_s: float | None = None  # a rate stage's scheduled send time (unix s); None: send at once
 
-    def to_wire(self) -> list[int | bool | float | None]:
+    def to_wire(self) -> PermitWire:
         return [self.stage, self.seq, self.warmup, self.due_s]
 
     @staticmethod
-    def from_wire(wire: list[int | bool | float | None]) -> Permit:
+    def from_wire(wire: Sequence[Any]) -> Permit:
         stage, seq, warmup, due_s = wire
         return Permit(int(stage), int(seq), bool(warmup), None if due_s is None else float(due_s))
 
@@ -96,20 +101,20 @@ class GrantMessage(TypedDict):
     """GRANT: a permit for the user holding ticket `ask`."""
 
     ask: int
-    permit: list[int | bool]  # Permit.to_wire()
+    permit: PermitWire  # Permit.to_wire()
 
 
 class ReturnMessage(TypedDict):
     """RETURN: a granted permit whose user had stopped."""
 
-    permit: list[int | bool]
+    permit: PermitWire
 
 
 class RecordMessage(TypedDict):
     """RECORD: one finished request."""
 
     record: dict[str, Any]  # RequestRecord.to_dict()
-    permit: list[int | bool] | None  # Permit.to_wire(); None in a plain run
+    permit: PermitWire | None  # Permit.to_wire(); None in a plain run
     cpu_s: float  # the sending process's CPU seconds so far
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,3 +37,36 @@ def builder() -> Iterator[BuilderProcess]:
     process = BuilderProcess()
     yield process
     process.close()
+
+
+# `make test-fast` (pytest -m "not slow") leaves out every test that starts a process: a
+# simulator, Locust, Prometheus, Chromium, a builder child or any subprocess. Marked here
+# from what each test calls and the fixtures it takes, so a new test is marked by itself.
+_STARTS_A_PROCESS = re.compile(
+    r"\b(start_sim|run_locust|locust_command|subprocess\.|Popen|browser_page|BuilderProcess|start_prometheus|"
+    r"omnibench\(|push\(|run_herd|run_sweep|start_workers)"
+)
+_PROCESS_FIXTURES = frozenset(
+    {
+        "fixed_sim",
+        "sim",
+        "keyed_sim",
+        "plain_sim",
+        "gateway_sim",
+        "answering_sim",
+        "runs",
+        "app",
+        "hostile_run",
+        "builder",
+        "prometheus",
+        "cluster_run",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        source = inspect.getsource(function) if function is not None else ""
+        if _STARTS_A_PROCESS.search(source) or _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

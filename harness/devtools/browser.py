@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: Any = {"width": 1280, "height": 900}  # playwright's ViewportSize
 
 
 @dataclass

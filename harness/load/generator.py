@@ -19,7 +19,7 @@ import logging
 import os
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from harness import wire
 from harness.jsonl import JsonlWriter
@@ -160,7 +160,7 @@ class LoadGenerator:
         want: wire.WantMessage = {"ask": ask_id}
         self._send(wire.WANT, want)
         try:
-            permit = Permit.from_wire(result.get())
+            permit = Permit.from_wire(cast(wire.PermitWire, result.get()))
         except BaseException:  # the user was stopped while waiting (GreenletExit)
             if self._asks.pop(ask_id, None) is not None:
                 self._send(wire.CANCEL, want)
@@ -216,7 +216,7 @@ class LoadGenerator:
                 if value_s is not None:
                     # Logged on the row alone: a request event would also count them in
                     # the Aggregated row, three "requests" per request sent.
-                    stats.get(name, LLM_ROW_TYPE).log(value_s * 1000, 0)
+                    stats.get(name, LLM_ROW_TYPE).log(value_s * 1000, 0)  # type: ignore[arg-type]  # ms as a float: kept
         as_dict = record.to_dict()
         if self.writer is not None:
             self.writer.write(as_dict)

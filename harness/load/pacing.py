@@ -16,7 +16,7 @@ from gevent import monkey
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 FINE_WAIT_S = 0.002  # the last part of a wait, slept in a native thread
 # The real nanosleep: monkey-patched time.sleep would sleep on the native thread's own
@@ -47,7 +47,7 @@ def run_at(due_s: float, action: Callable[[], Result]) -> Result:
     interrupted: BaseException | None = None
     while True:
         try:
-            value = result.get()
+            value = cast(Result, result.get())
             break
         except BaseException as exc:
             if result.ready():  # the action's own exception

@@ -39,10 +39,13 @@ class ChatStream:
     """
 
     def __init__(self, max_tokens: int | None = None) -> None:
-        self.max_output_events = (
-            None if max_tokens is None else max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK
-        )
-        self.max_output_chars = None if max_tokens is None else max_tokens * MAX_CHARS_PER_TOKEN + ENDLESS_CHARS_SLACK
+        # (most output events, most output characters) before the stream is endless; None: no guard
+        self.endless_limits: tuple[int, int] | None = None
+        if max_tokens is not None:
+            self.endless_limits = (
+                max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK,
+                max_tokens * MAX_CHARS_PER_TOKEN + ENDLESS_CHARS_SLACK,
+            )
         self.output_chars = 0
         self.output_times_s: list[float] = []  # arrival of each event carrying output
         self.output_texts: list[str] = []  # that event's output text (content, reasoning, tool args)
@@ -83,13 +86,12 @@ class ChatStream:
         except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
             self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
             return
-        if self.max_output_events is not None and (
-            len(self.output_times_s) > self.max_output_events or self.output_chars > self.max_output_chars
-        ):
+        limits = self.endless_limits
+        if limits is not None and (len(self.output_times_s) > limits[0] or self.output_chars > limits[1]):
             self._fail(
                 wire.OVERLONG_OUTPUT,
-                f"an endless stream, cut off: {len(self.output_times_s)} output events, "
-                f"{self.output_chars} characters (limits {self.max_output_events}, {self.max_output_chars})",
+                f"an endless stream, cut off: {len(self.output_times_s)} output events, {self.output_chars} "
+                f"characters (limits {limits[0]}, {limits[1]})",
             )
             self.must_end = True
 

@@ -12,6 +12,7 @@ from harness.load.client import ChatClient
 from harness.load.generator import LoadGenerator
 from harness.load.pacing import coarse_wait
 from harness.records import error_reason
+from harness.runparts import parts
 
 
 class OmniChatUser(User):
@@ -58,7 +59,7 @@ class OmniChatUser(User):
 
 
 def current_generator(environment: Environment) -> LoadGenerator:
-    generator: LoadGenerator | None = getattr(environment, "omniload_generator", None)
+    generator = parts(environment).generator
     if generator is None:
         raise RuntimeError("omniload's hooks did not run (load a locustfile that imports harness.hooks)")
     return generator

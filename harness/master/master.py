@@ -214,7 +214,7 @@ class Master:
         summary["stage"] = index + 1
         health = self.client_watch.stage(index, summary)
         if health is not None:
-            summary["client"] = health  # type: ignore[typeddict-unknown-key]
+            summary["client"] = health
         return summary
 
     def _notice_lost_workers(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from locust import LoadTestShape
 from locust.runners import MasterRunner
 
-from harness.master.master import Master
+from harness.runparts import parts
 
 
 class SweepShape(LoadTestShape):
@@ -30,12 +30,15 @@ class SweepShape(LoadTestShape):
         return users
 
     def _users_now(self) -> tuple[int, float] | None:
-        master: Master | None = getattr(self.runner.environment, "omniload_master", None)  # type: ignore[union-attr]
+        assert self.runner is not None  # Locust sets it before it asks the shape for users
+        environment = self.runner.environment
+        master = parts(environment).master
         if master is not None:
             master.update_gauges()
             if master.sweep.stages or master.stop_reason is not None:
                 return master.tick()
-        options = self.runner.environment.parsed_options  # type: ignore[union-attr]
+        options = environment.parsed_options
+        assert options is not None
         if options.run_time and self.get_run_time() >= options.run_time:
             return None
         return (options.num_users or 1), float(options.spawn_rate or 1)

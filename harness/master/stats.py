@@ -218,12 +218,10 @@ class StageAccumulator:
         )
         if self.rate_rps is not None:
             lateness = distribution(self.lateness_s)
-            summary.update(
-                rate_rps=self.rate_rps,
-                open_loop=self.open_loop,
-                lateness_s=lateness,
-                generator_late=(lateness["p99"] or 0.0) > LATE_P99_LIMIT_S,
-            )
+            summary["rate_rps"] = self.rate_rps
+            summary["open_loop"] = self.open_loop
+            summary["lateness_s"] = lateness
+            summary["generator_late"] = (lateness["p99"] or 0.0) > LATE_P99_LIMIT_S
         return summary
 
 

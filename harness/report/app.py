@@ -90,10 +90,19 @@ def runs_page(root: Path) -> str:
     )
 
 
+class ViewerServer(ThreadingHTTPServer):
+    """The app's HTTP server: what it serves and the address it was bound to."""
+
+    def __init__(self, address: tuple[str, int], root: Path) -> None:
+        super().__init__(address, Viewer)
+        self.root = root
+        self.bound_host = address[0]
+
+
 class Viewer(BaseHTTPRequestHandler):
     """Serves the runs under `root` (set on the server, with `bound_host`)."""
 
-    server: Any
+    server: ViewerServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         try:
@@ -203,11 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if not is_loopback(host) and args.host is None:
         exit_bad_option(BadOption("--host", f"{host} is not a loopback address; name it with --host to serve it"), PROG)
     try:
-        server = ThreadingHTTPServer((host, args.port), Viewer)
+        server = ViewerServer((host, args.port), root)
     except OSError as exc:
         exit_bad_option(BadOption("--port", f"cannot listen on {host}:{args.port} ({exc.strerror})"), PROG)
-    server.root = root
-    server.bound_host = host
     if not is_loopback(host):
         print(f"{PROG}: serving {root} on {host} without a login: anyone who can reach it can read these results")
     print(f"serving on http://{host}:{server.server_address[1]}/ (runs under {root})", flush=True)

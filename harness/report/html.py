@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -118,6 +118,12 @@ def by_rate(stages: Sequence[StageSummary]) -> bool:
     return bool(stages) and all(stage.get("rate_rps") is not None for stage in stages)
 
 
+def stat(stage: StageSummary, field: str, key: str) -> float | None:
+    """One statistic (`key`: p50, mean, ...) of a stage's distribution `field` (ttft_s, ...), None when absent."""
+    distribution = cast(dict[str, Any], stage).get(field)
+    return distribution.get(key) if isinstance(distribution, dict) else None
+
+
 def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
     """The stage's x: its rate on a rate sweep's charts, else its concurrency (a plain run: its index)."""
     if rate_axis:
@@ -130,7 +136,8 @@ def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
 
 def settings_section(run: Run) -> str:
     config = run.summary.get("config", {})
-    made_by = run.summary.get("provenance") if isinstance(run.summary.get("provenance"), dict) else provenance()
+    recorded = run.summary.get("provenance")
+    made_by: dict[str, Any] = recorded if isinstance(recorded, dict) else provenance()
     rows = {
         **made_by,
         "model": run.summary.get("model", ""),
@@ -197,11 +204,11 @@ def concurrency_charts(run: Run) -> str:
             (
                 f"{name} {p}",
                 [
-                    (x, stage[metric][p] * scale)
-                    for x, stage in zip(xs, stages, strict=False)  # type: ignore[literal-required]
-                    if stage[metric][p] is not None
+                    (x, value * scale)
+                    for x, stage in zip(xs, stages, strict=True)
+                    if (value := stat(stage, metric, p)) is not None
                 ],
-            )  # type: ignore[literal-required]
+            )
             for p in ("p50", "p90", "p99")
         ]
 
@@ -233,9 +240,9 @@ def concurrency_charts(run: Run) -> str:
                     (
                         f"lateness {p}",
                         [
-                            (x, stage["lateness_s"][p] * 1000)
-                            for x, stage in zip(xs, stages, strict=False)  # type: ignore[literal-required]
-                            if stage.get("lateness_s") and stage["lateness_s"][p] is not None
+                            (x, value * 1000)
+                            for x, stage in zip(xs, stages, strict=True)
+                            if (value := stat(stage, "lateness_s", p)) is not None
                         ],
                     )
                     for p in ("p50", "p99")
@@ -498,7 +505,7 @@ def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None 
         options = "".join(
             f"<li>{escape(chr(65 + i))}) {escape(str(option))}</li>" for i, option in enumerate(result["options"])
         )
-        usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+        usage: dict[str, Any] = result["usage"] if isinstance(result.get("usage"), dict) else {}
         latency = f"{result['latency_s']:.3f} s" if isinstance(result.get("latency_s"), (int, float)) else "-"
         tokens = f"{usage.get('prompt_tokens', '-')} in / {usage.get('completion_tokens', '-')} out"
         browser_rows.append(

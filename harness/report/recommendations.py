@@ -11,10 +11,11 @@ MIN_SUCCESS_RATE = 0.95
 
 def late_line(number: int, stage: StageSummary) -> str:
     """A rate stage the load generator sent late: coordinated omission shown, not hidden."""
-    lateness = stage.get("lateness_s") or {}
+    lateness = stage.get("lateness_s")
+    p99_s = (lateness["p99"] if lateness else None) or 0.0
     return (
         f"Stage {number} ({load_of(stage)}): the load generator, not the server, was late: p99 lateness "
-        f"{(lateness.get('p99') or 0) * 1000:.1f} ms past the schedule (limit {LATE_P99_LIMIT_S * 1000:.0f} ms"
+        f"{p99_s * 1000:.1f} ms past the schedule (limit {LATE_P99_LIMIT_S * 1000:.0f} ms"
         f"{', every user busy' if not stage.get('open_loop') else ''}); its latencies understate what "
         "on-time arrivals would have met. Add users, processes or workers, or lower the rate."
     )

@@ -71,12 +71,10 @@ def add_load_generators(summary: RunSummary, ready: dict[int, ReadyMessage], don
             worker["tokenize_check"] = ready[index]["tokenize_check"]
         if index in done:
             facts = worker.setdefault("payloads", {})
-            facts.update(
-                reused=done[index]["reused"],
-                built_during_load=done[index]["built_during_load"],
-                waits=done[index]["payload_waits"],
-                wait_s=done[index]["payload_wait_s"],
-            )
+            facts["reused"] = done[index]["reused"]
+            facts["built_during_load"] = done[index]["built_during_load"]
+            facts["waits"] = done[index]["payload_waits"]
+            facts["wait_s"] = done[index]["payload_wait_s"]
             worker["client"] = done[index]["client"]
             worker["unreachable_s"] = done[index]["unreachable_s"]
         workers[str(index)] = worker

@@ -52,7 +52,10 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
         }
     ]
 
-    @web_ui.app.after_request
+    app = web_ui.app
+    assert app is not None  # Locust's WebUI always makes its Flask app
+
+    @app.after_request
     def _add_stage_rows(response: Any) -> Any:
         if request.path != "/stats/requests" or not response.is_json:
             return response
@@ -114,14 +117,17 @@ def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tupl
 
     web_ui.update_template_args = update_without_secrets  # type: ignore[method-assign]
 
-    @web_ui.app.before_request
+    app = web_ui.app
+    assert app is not None
+
+    @app.before_request
     def _check_the_form() -> Any:
         if request.method != "POST" or request.path != "/swarm":
             return None
         kept = [
             (key, value) for key, value in request.form.items(multi=True) if not (key in secret_flags and value == "")
         ]
-        request.form = ImmutableMultiDict(kept)  # type: ignore[misc]
+        request.form = ImmutableMultiDict(kept)
         refused = []
         if "host" in request.form and request.form["host"].rstrip("/") != (environment.host or "").rstrip("/"):
             refused.append("host")

@@ -202,26 +202,22 @@ class SimServer:
         except SimRequestError as exc:
             record["status"] = exc.status
             return _error_response(exc.status, exc.message, exc.param)
-        record.update(
-            vllm_fields=list(chat.vllm_fields),
-            sampling={
-                "max_tokens": chat.max_tokens,
-                "min_tokens": chat.min_tokens,
-                "ignore_eos": chat.ignore_eos,
-                "stream": chat.stream,
-            },
-        )
+        record["vllm_fields"] = list(chat.vllm_fields)
+        record["sampling"] = {
+            "max_tokens": chat.max_tokens,
+            "min_tokens": chat.min_tokens,
+            "ignore_eos": chat.ignore_eos,
+            "stream": chat.stream,
+        }
         if self.config.compat == "openai" and chat.vllm_fields:  # FastAPI's answer to unknown fields
             record["status"] = 422
             fields = "{" + ", ".join(repr(name) for name in chat.vllm_fields) + "}"
             return web.json_response({"detail": f"Unexpected fields in the request: {fields}"}, status=422)
-        record.update(
-            prompt_tokens=prompt_tokens,
-            text_tokens=text_tokens,
-            image_tokens=chat.image_tokens,
-            audio_tokens=chat.audio_tokens,
-            images=[[image.width_px, image.height_px, image.mode, image.format] for image in chat.images],
-        )
+        record["prompt_tokens"] = prompt_tokens
+        record["text_tokens"] = text_tokens
+        record["image_tokens"] = chat.image_tokens
+        record["audio_tokens"] = chat.audio_tokens
+        record["images"] = [[image.width_px, image.height_px, image.mode, image.format] for image in chat.images]
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
         if fault is not None and fault.http_status is not None:
@@ -412,7 +408,7 @@ class SimServer:
             total,
         )
         response = web.json_response(body, headers={REQUEST_ID_HEADER: seq.request_id})
-        record.update(completion_tokens=total, events=1)  # generated, whether or not the client stays
+        record["completion_tokens"], record["events"] = total, 1  # generated, whether or not the client stays
         try:
             await response.prepare(request)
             await response.write_eof()
@@ -422,7 +418,8 @@ class SimServer:
             return response
         sent_wall = wall_from_perf(time.perf_counter())
         self.metrics.on_whole(seq, exchange.finish_reason)
-        record.update(first_token_at=sent_wall, last_token_at=sent_wall, finish_reason=exchange.finish_reason)
+        record["first_token_at"] = record["last_token_at"] = sent_wall
+        record["finish_reason"] = exchange.finish_reason
         return response
 
 
