@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,31 @@ def test_a_signal_mid_stage_keeps_every_record_and_writes_the_reports(
     seen_by_server = slow_sim.ground_truth_records()[truth_before:]
     assert sorted(r["request_id"] for r in records) == sorted(g["request_id"] for g in seen_by_server)
     assert "Traceback" not in stderr
+
+
+def running(sim: SimProcess) -> float:
+    """Requests the simulator is generating now (its vllm:num_requests_running)."""
+    with urllib.request.urlopen(sim.base_url + "/metrics", timeout=5) as response:
+        page = response.read().decode()
+    return sum(float(line.split()[-1]) for line in page.splitlines() if line.startswith("vllm:num_requests_running"))
+
+
+def test_a_second_signal_ends_the_open_requests_at_once(slow_sim: SimProcess, tmp_path: Path) -> None:
+    """The first signal lets 10-second streams finish; the second cuts them (kept as cancelled), at once."""
+    report = tmp_path / "report"
+    args = ["--headless", "--host", slow_sim.base_url, "--model", MODEL, "--parallel", "2", "--number", "50",
+            "--max-tokens", "2000", "--image-num", "0", "--min-prompt-length", "32", "--max-prompt-length", "32",
+            "--report-dir", str(report), "--metrics-port", "0"]  # fmt: skip
+    locust = subprocess.Popen(locust_command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + RUN_DEADLINE_S
+    while running(slow_sim) < 2 and time.monotonic() < deadline:  # both 10-second streams are open
+        time.sleep(0.1)
+    locust.send_signal(signal.SIGTERM)
+    time.sleep(1.0)
+    locust.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    _, stderr = locust.communicate(timeout=60)
+    assert time.monotonic() - signalled < 6, stderr[-2000:]  # not the ~6 s the streams had left
+    assert "again: ending the open requests now" in stderr and "Traceback" not in stderr
+    records = read_jsonl(str(report / "requests.jsonl"))
+    assert {r["error"]["reason"] for r in records if r["error"]} == {"cancelled"} and len(records) == 2
