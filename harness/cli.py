@@ -23,7 +23,6 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
 
 # Subcommands whose module has a main(argv) -> exit code; imported only when used.
 COMMANDS = {
-    "omnibench": "harness.omnibench.cli",
     "grafana": "harness.grafana",
     "report": "harness.report.command",
     "app": "harness.report.app",
@@ -92,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(locustfile_path())
         return 0
+    if command == "omnibench":  # the pass, then its report (the report side reads what the pass wrote)
+        from harness.omnibench.cli import main as omnibench_main
+        from harness.report.command import write_pass_report
+
+        return omnibench_main(rest, after=write_pass_report)
     module = COMMANDS.get(command)
     if module is not None:
         return int(importlib.import_module(module).main(rest))

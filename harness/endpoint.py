@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from harness.argparsing import BadOption
 
 DEFAULT_API_PATH = "/v1/chat/completions"
+API_KEY_ENV = "OPENAI_API_KEY"  # where the key comes from when no --api-key is given
 CHAT_COMPLETIONS_SUFFIX = "/chat/completions"
 OPENAI_VERSION_SEGMENT = "/v1"
 

@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
 from harness.endpoint import is_loopback
-from harness.load.generator import LoadGenerator
+from harness.load.generator import GENERATORS, LoadGenerator
 from harness.load.preflight import (
     DETECT_TIMEOUT_S,
     PREFLIGHT_TIMEOUT_S,
@@ -47,15 +47,14 @@ from harness.load.preflight import (
 )
 from harness.load.prompts import PromptLengthError
 from harness.load.readiness import wait_for_server
-from harness.master.master import Master
-from harness.master.server_scrape import ServerScraper
+from harness.master.master import MASTERS, Master
+from harness.master.server_scrape import SCRAPERS, ServerScraper
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
 from harness.options import DEFAULT_STOP_TIMEOUT_S, SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
+from harness.progress import ProgressLine
 from harness.report.html import write_report
-from harness.report.progress import ProgressLine
 from harness.report.webui import add_stages_tab, guard_start_form
-from harness.runparts import parts
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
     if options.sweep.stages and isinstance(runner, MasterRunner):
         parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
-    master = parts(environment).master = Master(environment, options)
+    master = MASTERS.set(environment, Master(environment, options))
     if options.metrics.port:
         try:
             master.metrics.serve(options.metrics.host, options.metrics.port)
@@ -110,7 +109,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
                 )
             )
     if web_ui is not None:
-        add_stages_tab(web_ui, master)
+        add_stages_tab(web_ui, master.live_summaries, bool(options.goodput_slos))
         guard_start_form(web_ui, flag_dests(), SECRET_FLAGS)
         if parsed.web_host in ("", "*") or not is_loopback(parsed.web_host):
             logger.warning(
@@ -136,12 +135,12 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
             )
     _stop_gracefully_on_signals(environment, master)
     if options.scrape_server_metrics:  # vLLM's /metrics: the report shows the server's side
-        scraper = parts(environment).scraper = ServerScraper(options.endpoint, options.report_dir)
+        scraper = SCRAPERS.set(environment, ServerScraper(options.endpoint, options.report_dir))
         scraper.start()
     if parsed.headless:
         gevent.spawn(_show_progress, master)
     if isinstance(runner, LocalRunner):
-        generator = parts(environment).generator = LoadGenerator(environment, options)
+        generator = GENERATORS.set(environment, LoadGenerator(environment, options))
         if parsed.headless:
             _prepare(generator)  # before Locust's --run-time clock starts
 
@@ -153,14 +152,13 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         runner = _runner_once_set(environment)
     if isinstance(runner, MasterRunner) or environment.parsed_options is None:
         return
-    held = parts(environment)
-    if isinstance(runner, WorkerRunner) and held.generator is None:
+    if isinstance(runner, WorkerRunner) and GENERATORS.get(environment) is None:
         try:
             options = load_options(environment.parsed_options, environment.host)
         except BadOption as error:
             _reject(environment, error)
-        held.generator = LoadGenerator(environment, options, runner.worker_index)
-    generator = held.generator
+        GENERATORS.set(environment, LoadGenerator(environment, options, runner.worker_index))
+    generator = GENERATORS.get(environment)
     if generator is None:
         return
     if generator.pool is None:
@@ -319,7 +317,7 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Environment, **_: Any) -> None:
-    generator = parts(environment).generator
+    generator = GENERATORS.get(environment)
     if generator is not None:
         generator.report_done()  # before the master's end below, when both are this process
     if isinstance(environment.runner, WorkerRunner):
@@ -327,10 +325,10 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         # it is ready, deaf to the master's quit: it would wait out the lost-master timeout
         # and log an ERROR after a normal run. The next spawn message sets it again.
         environment.stop_timeout = 0
-    scraper = parts(environment).scraper
+    scraper = SCRAPERS.get(environment)
     if scraper is not None:
         scraper.stop()
-    master = parts(environment).master
+    master = MASTERS.get(environment)
     if master is None:
         return
     try:
@@ -374,7 +372,7 @@ def _finish_run(master: Master) -> None:
         failed += 1  # a stage that did not run its whole budget is never a success
     options = master.options
     if options.omnibench is not None:
-        omnibench = run_after_load(options)
+        omnibench = run_after_load(options.endpoint, options.report_dir, options.omnibench)
         master.add_to_summary(summary, "omnibench", omnibench)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     report = write_report(options.report_dir, embed_media=options.embed_samples)
@@ -390,12 +388,11 @@ def _finish_run(master: Master) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
-    master = parts(environment).master
+    master = MASTERS.get(environment)
     if master is not None and environment.runner is not None and master.finished:
         line = master.locust_count_line(environment.runner.stats.total.num_requests)
         if line is not None:
             print(line, flush=True)  # just above Locust's final table
-    held = parts(environment)
-    for part in (held.generator, held.master):
+    for part in (GENERATORS.get(environment), MASTERS.get(environment)):
         if part is not None:
             part.close()

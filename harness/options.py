@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,9 +24,17 @@ import soundfile
 
 from harness import safejson
 from harness.argparsing import BadOption, at_least
-from harness.endpoint import DEFAULT_API_PATH, OPENAI_VERSION_SEGMENT, Endpoint, checked_base_url, server_root
-from harness.load.audio import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
+from harness.audiospec import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
+from harness.endpoint import (
+    API_KEY_ENV,
+    DEFAULT_API_PATH,
+    OPENAI_VERSION_SEGMENT,
+    Endpoint,
+    checked_base_url,
+    server_root,
+)
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
+from harness.results import DEFAULT_REPORT_ROOT, default_report_dir
 from harness.slaspec import (
     DEFAULT_LOWER_BOUND,
     DEFAULT_NUM_RUNS,
@@ -51,7 +58,6 @@ DEFAULT_TOTAL_TIMEOUT_S = 3600.0
 # must outlast it (tests/test_deploy.py).
 DEFAULT_STOP_TIMEOUT_S = 120.0
 DEFAULT_POOL_SIZE = 256
-DEFAULT_REPORT_ROOT = "results"
 DEFAULT_SLEEP_INTERVAL_S = 5.0
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9646
@@ -76,7 +82,6 @@ RESERVED_BODY_FIELDS = {
     "min_tokens": "--min-tokens",
     "ignore_eos": "--ignore-eos",
 }
-API_KEY_ENV = "OPENAI_API_KEY"
 
 IMAGE_CONTENTS = ("noise", "shapes")
 # Which request extensions are sent: vLLM's min_tokens/ignore_eos, or plain OpenAI fields;
@@ -1003,10 +1008,6 @@ def options_from_argv(argv: list[str], host: str | None) -> LoadOptions:
     parser = _PlainParser(prog="omniload")
     add_arguments(parser)
     return load_options(parser.parse_args(argv), host)
-
-
-def default_report_dir() -> str:
-    return os.path.join(DEFAULT_REPORT_ROOT, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
 
 
 def _extra_body(text: str) -> dict[str, Any]:

@@ -176,7 +176,7 @@ def test_every_failure_reason_has_a_live_series_from_the_start(tmp_path: Path, r
 def test_progress_says_stage_done_in_flight_rate_and_eta(tmp_path: Path) -> None:
     import io
 
-    from harness.report.progress import ProgressLine
+    from harness.progress import ProgressLine
 
     cluster = Cluster(sweep_options(tmp_path, "--parallel", "1", "--number", "4"))
     cluster.start_first_stage(1)

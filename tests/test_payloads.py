@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.load.audio import SAMPLE_RATE_HZ, decoded_seconds, encode_audio, make_audio
+from harness.audiospec import SAMPLE_RATE_HZ
+from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import PayloadPool, build_payloads
 from harness.tokenizer import load_tokenizer

@@ -17,8 +17,8 @@ from test_sweep import master_args, start_workers, stop_all
 
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import SimProcess, start_sim
-from harness.master.stats import LATE_P99_LIMIT_S
 from harness.records import RequestRecord, read_records
+from harness.results import LATE_P99_LIMIT_S
 
 from conftest import MODEL
 

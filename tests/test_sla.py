@@ -12,9 +12,10 @@ from harness.argparsing import BadOption
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.master.sla import SlaSearch
-from harness.master.stats import StageAccumulator, StageSummary
+from harness.master.stats import StageAccumulator
 from harness.options import options_from_argv
 from harness.records import RequestRecord
+from harness.results import StageSummary
 from harness.slaspec import Criterion, SlaSpec, parse_sla_params
 
 from conftest import MODEL

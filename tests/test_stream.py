@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from harness.completions import error_message
 from harness.load.sse import SseEvent
-from harness.load.stream import ChatStream, error_message, parse_completion
+from harness.load.stream import ChatStream, parse_completion
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> bytes:

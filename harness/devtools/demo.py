@@ -37,10 +37,8 @@ from harness.jsonl import read_jsonl
 from harness.master.stats import percentile
 from harness.omnibench.dataset import bundled_sample_path
 from harness.records import read_records
-from harness.report.html import REPORT_FILE
-from harness.report.stages_csv import STAGES_CSV
-from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
 from harness.resources import locustfile_path
+from harness.results import REPORT_FILE, REQUESTS_FILE, STAGES_CSV, SUMMARY_FILE
 from harness.sim.config import DEFAULT_MODEL
 
 DEMO_PARALLEL = ("1", "4", "8")

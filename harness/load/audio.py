@@ -9,19 +9,16 @@ silence to the asked duration, so the clip's token cost stays exact.
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 
 import numpy as np
 import soundfile
 
-SAMPLE_RATE_HZ = 16_000
-AUDIO_FORMATS = ("wav", "flac", "mp3")
-AUDIO_CONTENTS = ("tone", "noise", "speech")
+from harness.audiospec import ESPEAK, SAMPLE_RATE_HZ
+
 SOUNDFILE_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "mp3": ("MP3", "MPEG_LAYER_III")}
 TONE_HZ = (220.0, 880.0)  # a tone's pitch is drawn in this range
 AMPLITUDE = 0.3
-ESPEAK = "espeak-ng"
 SPEECH_WORDS = (
     "load",
     "test",
@@ -41,10 +38,6 @@ SPEECH_WORDS = (
     "window",
 )
 ESPEAK_TIMEOUT_S = 30.0
-
-
-def speech_available() -> bool:
-    return shutil.which(ESPEAK) is not None
 
 
 def make_audio(seconds: float, content: str, rng: np.random.Generator) -> np.ndarray:

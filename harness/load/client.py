@@ -13,10 +13,11 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from harness import safejson, wire
+from harness.completions import MAX_MESSAGE_CHARS, error_message
 from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
 from harness.load.payloads import Payload
 from harness.load.sse import SseReader, SseTooLong
-from harness.load.stream import MAX_MESSAGE_CHARS, ChatStream, error_message, parse_completion
+from harness.load.stream import ChatStream, parse_completion
 from harness.options import ConnectionSpec, PayloadSpec
 from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
 

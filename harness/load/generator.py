@@ -29,6 +29,7 @@ from harness.load.health import LoopWatch
 from harness.load.payloads import Payload, PayloadPool, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
+from harness.perenvironment import PerEnvironment
 from harness.records import RequestRecord, error_reason
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 from harness.wire import Permit
@@ -274,3 +275,6 @@ class LoadGenerator:
             self.writer.close()
         if self.builder is not None:
             self.builder.close()
+
+
+GENERATORS: PerEnvironment[LoadGenerator] = PerEnvironment()  # the load side of each run in this process

@@ -15,11 +15,11 @@ import numpy as np
 
 from harness import safejson
 from harness.argparsing import BadOption
+from harness.completions import MAX_MESSAGE_CHARS, error_message
 from harness.endpoint import Endpoint
-from harness.load.fetch import Bounds, FetchError, Unbounded, fetch
+from harness.fetch import Bounds, FetchError, Unbounded, fetch
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import request_body
-from harness.load.stream import MAX_MESSAGE_CHARS, error_message
 from harness.visible import visible
 
 if TYPE_CHECKING:

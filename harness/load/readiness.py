@@ -14,8 +14,8 @@ import time
 from harness import safejson
 from harness.argparsing import BadOption
 from harness.endpoint import Endpoint
-from harness.load.fetch import Bounds, FetchError, fetch
-from harness.report.progress import ProgressLine
+from harness.fetch import Bounds, FetchError, fetch
+from harness.progress import ProgressLine
 
 POLL_INTERVAL_S = 1.0
 PROBE_BOUNDS = Bounds(connect_s=2.0, read_s=5.0, total_s=5.0)

@@ -9,10 +9,9 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from harness.load.backoff import ConnectBackoff
 from harness.load.client import ChatClient
-from harness.load.generator import LoadGenerator
+from harness.load.generator import GENERATORS, LoadGenerator
 from harness.load.pacing import coarse_wait
 from harness.records import error_reason
-from harness.runparts import parts
 
 
 class OmniChatUser(User):
@@ -59,7 +58,7 @@ class OmniChatUser(User):
 
 
 def current_generator(environment: Environment) -> LoadGenerator:
-    generator = parts(environment).generator
+    generator = GENERATORS.get(environment)
     if generator is None:
         raise RuntimeError("omniload's hooks did not run (load a locustfile that imports harness.hooks)")
     return generator

@@ -9,7 +9,7 @@ until it reads late):
   CLIENT_READ_DELAY_LIMIT_S in some second (late reads merge events: the first token
   gets the second's stamp);
 - send lateness: a rate stage's sends were late against their schedule (p99 past
-  LATE_P99_LIMIT_S, harness/master/stats.py).
+  LATE_P99_LIMIT_S, harness/results.py).
 
 A stage where the server queues requests for seconds leaves all three low: not flagged.
 """
@@ -18,24 +18,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TypedDict
 
 from harness import wire
-from harness.master.stats import LATE_P99_LIMIT_S, StageSummary, load_of
-
-CLIENT_CPU_LIMIT = 0.80  # share of one core over a stage
-CLIENT_READ_DELAY_LIMIT_S = 0.010  # read delay p99 in any second of a stage
-
-
-class StageClientHealth(TypedDict):
-    """A stage's load generators in summary.json: the worst of them, and each."""
-
-    cpu_share_max: float  # of one core, over the stage
-    read_delay_p99_ms_max: float  # the highest read-delay p99 any second reported
-    loop_lag_p99_ms_max: float  # the highest rolling p99 (over 10 s of ticks) any second reported (shown, not judged)
-    limited: bool  # some generator passed a limit (limited_by says which)
-    limited_by: list[str]  # "cpu", "read_delay", "send_lateness"
-    workers: dict[str, dict[str, float]]
+from harness.results import CLIENT_CPU_LIMIT, CLIENT_READ_DELAY_LIMIT_S, StageClientHealth, StageSummary
 
 
 @dataclass
@@ -100,18 +85,3 @@ class ClientWatch:
                 for worker in sorted(workers)
             },
         )
-
-
-def limited_line(stage_number: int, stage: StageSummary, health: StageClientHealth) -> str:
-    said = {
-        "cpu": f"a load generator used {100 * health['cpu_share_max']:.0f} % of a core "
-        f"(limit {100 * CLIENT_CPU_LIMIT:.0f} %)",
-        "read_delay": f"reads came {health['read_delay_p99_ms_max']:.1f} ms after the kernel received the bytes "
-        f"(p99; limit {1000 * CLIENT_READ_DELAY_LIMIT_S:.0f} ms)",
-        "send_lateness": f"sends were late against the schedule (p99 past {1000 * LATE_P99_LIMIT_S:.0f} ms)",
-    }
-    reasons = "; ".join(said[name] for name in health.get("limited_by", ["cpu"]))
-    return (
-        f"client-limited at stage {stage_number} ({load_of(stage)}): {reasons}: add processes or workers; "
-        "this stage's figures may show the client's limits, not the server's"
-    )

@@ -20,26 +20,21 @@ from harness.grafana import StageAnnotator
 from harness.jsonl import JsonlWriter
 from harness.master.arrivals import ArrivalSchedule
 from harness.master.budget import BudgetLedger
-from harness.master.client_watch import ClientWatch, limited_line
+from harness.master.client_watch import ClientWatch
 from harness.master.metrics import LiveMetrics
 from harness.master.sla import SlaSearch, sla_summary, sla_table
-from harness.master.stats import StageAccumulator, StageSummary
+from harness.master.stats import StageAccumulator
 from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
+from harness.perenvironment import PerEnvironment
+from harness.progress import ProgressLine, eta_text
 from harness.provenance import provenance
 from harness.records import RequestRecord
-from harness.report.progress import ProgressLine, eta_text
-from harness.report.recommendations import late_line, recommendations
+from harness.report.recommendations import late_line, limited_line, recommendations
 from harness.report.stages_csv import write_stages_csv
-from harness.report.summary import (
-    REQUESTS_FILE,
-    SLA_SUMMARY_FILE,
-    RunSummary,
-    add_load_generators,
-    write_json,
-    write_summary,
-)
+from harness.report.summary import add_load_generators, write_json, write_summary
 from harness.report.table import format_stage_table
+from harness.results import REQUESTS_FILE, SLA_SUMMARY_FILE, RunSummary, StageSummary
 from harness.wire import Permit
 
 if TYPE_CHECKING:
@@ -437,3 +432,6 @@ class Master:
 
     def close(self) -> None:
         self.writer.close()
+
+
+MASTERS: PerEnvironment[Master] = PerEnvironment()  # the master side of each run in this process

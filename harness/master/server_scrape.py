@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from harness.endpoint import Endpoint
 from harness.jsonl import JsonlWriter
-from harness.report.server_metrics import KEPT_PREFIXES, SERVER_METRICS_FILE
+from harness.perenvironment import PerEnvironment
+from harness.results import KEPT_PREFIXES, SERVER_METRICS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +83,6 @@ class ServerScraper:
             self._greenlet.kill(block=True, timeout=SCRAPE_TIMEOUT_S)
             self._greenlet = None
         self.writer.close()
+
+
+SCRAPERS: PerEnvironment[ServerScraper] = PerEnvironment()  # the server scraper of each run in this process

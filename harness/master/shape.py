@@ -12,7 +12,7 @@ from __future__ import annotations
 from locust import LoadTestShape
 from locust.runners import MasterRunner
 
-from harness.runparts import parts
+from harness.master.master import MASTERS
 
 
 class SweepShape(LoadTestShape):
@@ -32,7 +32,7 @@ class SweepShape(LoadTestShape):
     def _users_now(self) -> tuple[int, float] | None:
         assert self.runner is not None  # Locust sets it before it asks the shape for users
         environment = self.runner.environment
-        master = parts(environment).master
+        master = MASTERS.get(environment)
         if master is not None:
             master.update_gauges()
             if master.sweep.stages or master.stop_reason is not None:

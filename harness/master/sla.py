@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from harness.master.stats import StageSummary
 from harness.options import Stage, sla_stage
+from harness.results import StageSummary
 from harness.slaspec import Criterion, SlaSpec
 
 # evalscope's metric names -> how to read them from a stage summary (seconds; per second)

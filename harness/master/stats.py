@@ -11,64 +11,11 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from harness.master.client_watch import StageClientHealth
-
 from harness.records import RequestRecord
-
-
-class Distribution(TypedDict):
-    """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty."""
-
-    mean: float | None
-    min: float | None
-    p50: float | None
-    p90: float | None
-    p95: float | None
-    p99: float | None
-    max: float | None
-
-
-class StageSummary(TypedDict):
-    """One stage's row of summary.json (evalscope perf's definitions)."""
-
-    stage: NotRequired[int]  # numbered from 1, as the console, the report and stages.csv number it
-    parallel: int | None
-    number: int | None
-    sent: int
-    succeeded: int
-    failed: int
-    wall_time_s: float
-    rps: float
-    output_tokens_per_s: float
-    total_tokens_per_s: float
-    success_rate: float
-    ttft_s: Distribution
-    tpot_s: Distribution
-    itl_s: Distribution
-    latency_s: Distribution
-    prompt_tokens: Distribution
-    completion_tokens: Distribution
-    errors: dict[str, int]
-    streams_without_done: int  # successful streams that ended without data: [DONE] (allowed; real servers omit it)
-    goodput_rps: float | None  # requests per second that met every --goodput SLO (None: no SLOs)
-    good_requests: int | None
-    client: NotRequired[StageClientHealth]  # how the load generators fared (HEALTH messages), when they said
-    # rate stages only (--rate): the schedule kept, or not
-    rate_rps: NotRequired[float]  # the asked rate
-    open_loop: NotRequired[bool]
-    lateness_s: NotRequired[Distribution]  # send time minus due time, over the requests sent
-    generator_late: NotRequired[
-        bool
-    ]  # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
-
-
-# A rate stage whose p99 lateness passes this was late by the load generator's doing.
-LATE_P99_LIMIT_S = 0.005
+from harness.results import LATE_P99_LIMIT_S, Distribution, StageSummary
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -223,11 +170,3 @@ class StageAccumulator:
             summary["lateness_s"] = lateness
             summary["generator_late"] = (lateness["p99"] or 0.0) > LATE_P99_LIMIT_S
         return summary
-
-
-def load_of(stage: StageSummary) -> str:
-    """A stage's load in words: its rate, or its concurrency."""
-    rate_rps = stage.get("rate_rps")
-    if rate_rps is None:
-        return f"concurrency {stage['parallel']}"
-    return f"{'open-loop ' if stage.get('open_loop') else ''}rate {rate_rps:g} req/s"

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
+from collections.abc import Callable
 from typing import Any
 
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, OneLineArgumentParser, exit_bad_option
-from harness.endpoint import endpoint_from_url
+from harness.endpoint import API_KEY_ENV, endpoint_from_url
 from harness.omnibench.config import STANDALONE_PREFIX, add_omnibench_arguments, omnibench_config
 from harness.omnibench.dataset import HUB_DATASET, DatasetError
 from harness.omnibench.runner import PassRefused, run_omnibench
-from harness.options import API_KEY_ENV, default_report_dir
+from harness.results import default_report_dir
 
 PROG = "omniload omnibench"
 
@@ -30,7 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+# What to do with a finished pass: (report directory, its summary) -> None (the top-level CLI writes report.html).
+AfterPass = Callable[[str, dict[str, Any]], None]
+
+
+def main(argv: list[str] | None = None, after: AfterPass | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         endpoint = endpoint_from_url(args.api_url, args.model, args.api_key, "--api-url")
@@ -46,28 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except PassRefused as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return BAD_INPUT_EXIT_CODE
-    print(f"report: {write_pass_report(report_dir, summary)}", flush=True)
+    if after is not None:
+        after(report_dir, summary)
     return 1 if summary["failed"] else 0
-
-
-def write_pass_report(report_dir: str, summary: dict[str, Any]) -> str:
-    """report.html for a pass on its own: the run's summary.json holds it (created when the directory has none)."""
-    from harness.report.html import write_report
-    from harness.report.summary import SUMMARY_FILE, write_json
-
-    path = os.path.join(report_dir, SUMMARY_FILE)
-    run: dict[str, Any] = {
-        "model": summary["model"],
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": {},
-        "stages": [],
-    }
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            run = json.load(file)
-    run["omnibench"] = summary
-    write_json(path, run)
-    return str(write_report(report_dir))
 
 
 if __name__ == "__main__":

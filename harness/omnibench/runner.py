@@ -19,20 +19,17 @@ from typing import Any
 import urllib3
 
 from harness import safejson
+from harness.completions import error_message, usage_counts
 from harness.endpoint import Endpoint
-from harness.load.fetch import Bounds, FetchError, fetch
-from harness.load.stream import error_message, usage_counts
+from harness.fetch import Bounds, FetchError, fetch
 from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, bundled_sample_path, load_samples
 from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
 from harness.omnibench.scoring import extract_letter, score
-from harness.options import LoadOptions
-from harness.report.progress import ProgressLine
+from harness.progress import ProgressLine
+from harness.results import OMNIBENCH_DIR, OMNIBENCH_SAMPLES_FILE, SUMMARY_FILE
 from harness.visible import visible
 
-OMNIBENCH_DIR = "omnibench"
-SAMPLES_FILE = "samples.jsonl"
-SUMMARY_FILE = "summary.json"
 DATASET_NAME = "omni_bench"
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = 1.0  # times the attempt number
@@ -59,15 +56,14 @@ def _ends_with_newline(path: str) -> bool:
         return file.read(1) == b"\n"
 
 
-def run_after_load(options: LoadOptions) -> dict[str, Any]:
-    """The pass after a load run (`--omnibench`): same endpoint, model, key and report dir.
+def run_after_load(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) -> dict[str, Any]:
+    """The pass after a load run (`--omnibench`): the run's endpoint (model, key) and report directory.
 
     Returns its summary, or {"error": ...} when the dataset cannot be read.
     """
-    assert options.omnibench is not None
     print("\nomniload: OmniBench accuracy pass", flush=True)
     try:
-        return run_omnibench(options.endpoint, options.report_dir, options.omnibench)
+        return run_omnibench(endpoint, report_dir, config)
     except DatasetError as exc:
         print(f"omniload: OmniBench skipped: --omnibench-dataset: {exc}", flush=True)
         return {"error": str(exc)}
@@ -90,7 +86,7 @@ def run_omnibench(endpoint: Endpoint, report_dir: str, config: OmniBenchConfig) 
     check_media(samples, config.use_image, config.use_audio)
     out_dir = os.path.join(report_dir, OMNIBENCH_DIR)
     os.makedirs(out_dir, exist_ok=True)
-    samples_path = os.path.join(out_dir, SAMPLES_FILE)
+    samples_path = os.path.join(out_dir, OMNIBENCH_SAMPLES_FILE)
     if not config.resume and os.path.exists(samples_path):
         os.replace(samples_path, samples_path + ".previous")  # kept aside, not mixed in
     done = _answered(samples_path)

@@ -26,9 +26,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
 from harness.endpoint import is_loopback
 from harness.omnibench.dataset import DatasetError
-from harness.options import DEFAULT_REPORT_ROOT
 from harness.report.html import Run, content_security_policy, load_run, page, render_comparison, render_report
-from harness.report.summary import SUMMARY_FILE
+from harness.results import DEFAULT_REPORT_ROOT, SUMMARY_FILE
 
 PROG = "omniload app"
 DEFAULT_HOST = "127.0.0.1"

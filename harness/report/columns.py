@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.master.stats import StageSummary
+from harness.results import StageSummary
 
 CONSOLE, CSV, WEB = "console", "csv", "web"
 ALL = frozenset({CONSOLE, CSV, WEB})

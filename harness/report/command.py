@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
 from harness.report.html import load_run, render_comparison, write_report
-from harness.report.summary import SUMMARY_FILE
+from harness.report.summary import write_json
+from harness.results import SUMMARY_FILE
 
 PROG = "omniload report"
 
@@ -17,6 +22,24 @@ def comparison_path(runs: list[Path]) -> Path:
     first, second = runs[0].resolve(), runs[1].resolve()
     more = f"-and-{len(runs) - 2}-more" if len(runs) > 2 else ""
     return first.parent / f"comparison-{first.name}-vs-{second.name}{more}.html"
+
+
+def write_pass_report(report_dir: str, summary: dict[str, Any]) -> None:
+    """report.html for an OmniBench pass on its own: the run's summary.json holds it (created when the directory has
+    none); prints where the report is."""
+    path = os.path.join(report_dir, SUMMARY_FILE)
+    run: dict[str, Any] = {
+        "model": summary["model"],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": {},
+        "stages": [],
+    }
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            run = json.load(file)
+    run["omnibench"] = summary
+    write_json(path, run)
+    print(f"report: {write_report(report_dir)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,18 +25,25 @@ from typing import Any, cast
 import numpy as np
 
 from harness.jsonl import read_jsonl
-from harness.master.stats import StageSummary, load_of
 from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, columns_for
 from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
-from harness.report.server_metrics import SERVER_METRICS_FILE, server_sections
-from harness.report.summary import REQUESTS_FILE, SUMMARY_FILE
+from harness.report.server_metrics import server_sections
+from harness.results import (
+    OMNIBENCH_DIR,
+    OMNIBENCH_SAMPLES_FILE,
+    REPORT_FILE,
+    REQUESTS_FILE,
+    SERVER_METRICS_FILE,
+    SUMMARY_FILE,
+    StageSummary,
+    load_of,
+)
 from harness.visible import visible
 
-REPORT_FILE = "report.html"
-OMNIBENCH_SAMPLES = os.path.join("omnibench", "samples.jsonl")
+OMNIBENCH_SAMPLES = os.path.join(OMNIBENCH_DIR, OMNIBENCH_SAMPLES_FILE)
 SIZE_BUDGET_BYTES = 5 * 1024 * 1024
 MEDIA_BUDGET_BYTES = 3 * 1024 * 1024  # thumbnails and audio together
 THUMBNAIL_PX = 120

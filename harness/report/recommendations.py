@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from harness.master.client_watch import limited_line
-from harness.master.stats import LATE_P99_LIMIT_S, StageSummary, load_of
+from harness.results import (
+    CLIENT_CPU_LIMIT,
+    CLIENT_READ_DELAY_LIMIT_S,
+    LATE_P99_LIMIT_S,
+    StageClientHealth,
+    StageSummary,
+    load_of,
+)
 
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 MIN_SUCCESS_RATE = 0.95
+
+
+def limited_line(stage_number: int, stage: StageSummary, health: StageClientHealth) -> str:
+    """A stage the load generator limited: which measured effect, and what to do."""
+    said = {
+        "cpu": f"a load generator used {100 * health['cpu_share_max']:.0f} % of a core "
+        f"(limit {100 * CLIENT_CPU_LIMIT:.0f} %)",
+        "read_delay": f"reads came {health['read_delay_p99_ms_max']:.1f} ms after the kernel received the bytes "
+        f"(p99; limit {1000 * CLIENT_READ_DELAY_LIMIT_S:.0f} ms)",
+        "send_lateness": f"sends were late against the schedule (p99 past {1000 * LATE_P99_LIMIT_S:.0f} ms)",
+    }
+    reasons = "; ".join(said[name] for name in health.get("limited_by", ["cpu"]))
+    return (
+        f"client-limited at stage {stage_number} ({load_of(stage)}): {reasons}: add processes or workers; "
+        "this stage's figures may show the client's limits, not the server's"
+    )
 
 
 def late_line(number: int, stage: StageSummary) -> str:

@@ -13,15 +13,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.master.stats import StageSummary
 from harness.records import RequestRecord
 from harness.report import charts
-
-SERVER_METRICS_FILE = "server_metrics.jsonl"
-GAUGES = {"vllm:num_requests_running": "running", "vllm:num_requests_waiting": "waiting"}
-KV_CACHE = "vllm:kv_cache_usage_perc"
-HISTOGRAMS = {"vllm:time_to_first_token_seconds": "TTFT", "vllm:request_time_per_output_token_seconds": "TPOT"}
-KEPT_PREFIXES = tuple(GAUGES) + (KV_CACHE,) + tuple(f"{name}_bucket" for name in HISTOGRAMS)
+from harness.results import SERVER_GAUGES, SERVER_HISTOGRAMS, SERVER_KV_CACHE, StageSummary
 
 
 def parse_scrape(lines: list[str]) -> dict[str, Any]:
@@ -91,14 +85,14 @@ def server_sections(
             "requests",
             [
                 (label, [(read_at - origin_s, parsed[name]) for read_at, parsed in scrapes])
-                for name, label in GAUGES.items()
+                for name, label in SERVER_GAUGES.items()
             ],
         ),
         charts.line_chart(
             "Server: KV-cache usage",
             "seconds since the first request",
             "%",
-            [("KV cache", [(read_at - origin_s, 100 * parsed[KV_CACHE]) for read_at, parsed in scrapes])],
+            [("KV cache", [(read_at - origin_s, 100 * parsed[SERVER_KV_CACHE]) for read_at, parsed in scrapes])],
         ),
     ]
     by_stage: dict[int, list[RequestRecord]] = defaultdict(list)
@@ -113,7 +107,7 @@ def server_sections(
             continue
         before = _at_or_before(scrapes, start_s)
         parallel = stages[index]["parallel"] if index < len(stages) else None
-        for histogram, label in HISTOGRAMS.items():
+        for histogram, label in SERVER_HISTOGRAMS.items():
             figures.append(
                 charts.bar_chart(
                     f"Server {label}, stage {index + 1} (concurrency {parallel})",

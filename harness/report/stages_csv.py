@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import os
 
-from harness.master.stats import StageSummary
 from harness.report.columns import CSV, columns_for
-
-STAGES_CSV = "stages.csv"
+from harness.results import STAGES_CSV, StageSummary
 
 
 def write_stages_csv(report_dir: str, stages: list[StageSummary]) -> str:

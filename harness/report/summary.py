@@ -4,45 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, TypedDict
+from typing import Any
 
-from harness.master.stats import StageSummary
-from harness.wire import ClientUsage, DoneMessage, PayloadFacts, ReadyMessage
-
-SUMMARY_FILE = "summary.json"
-REQUESTS_FILE = "requests.jsonl"
-SLA_SUMMARY_FILE = "sla_summary.json"
-
-
-class WorkerSummary(TypedDict, total=False):
-    """One load generator's part of summary.json (from its READY and DONE messages)."""
-
-    payloads: PayloadFacts
-    tokenize_check: dict[str, Any]
-    client: ClientUsage
-    unreachable_s: float
-
-
-class RunSummary(TypedDict, total=False):
-    """summary.json as written by the master at the end of a run."""
-
-    model: str
-    started_at: str  # ISO 8601 UTC
-    provenance: dict[str, str]  # omniload's version, its own commit, the host (harness/provenance.py)
-    config: dict[str, Any]  # the options, secrets left out
-    stages: list[StageSummary]
-    payloads: PayloadFacts  # over all load generators: how the pools were built, requests that reused one
-    tokenize_check: dict[str, Any]  # a prompt's length as the server's /tokenize counts it
-    client: ClientUsage  # CPU all load generators used during load (cpu_percent: of one core)
-    workers: dict[str, WorkerSummary]  # per load generator (index; "0" for a single process)
-    unreachable_s: float  # longest time any load generator could not reach the server
-    lost_workers: dict[str, int]  # worker id -> requests lost in flight
-    completed: bool  # every stage ran its whole budget
-    server_profile: str  # vllm or openai: which request extensions were sent
-    output_length_enforced: bool  # the server was told to produce exactly the asked output length
-    stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
-    omnibench: dict[str, Any]
-    sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more
+from harness.results import SUMMARY_FILE, RunSummary, WorkerSummary
+from harness.wire import DoneMessage, ReadyMessage
 
 
 def write_summary(report_dir: str, summary: RunSummary) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.master.stats import StageSummary
 from harness.report.columns import CONSOLE, columns_for
+from harness.results import StageSummary
 
 
 def format_stage_table(stages: list[StageSummary]) -> str:

@@ -8,15 +8,14 @@ and a table declared in the template arguments, and rows added to every
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from harness.master.stats import StageSummary
 from harness.report.columns import STAGE_COLUMNS, WEB, columns_for
+from harness.results import StageSummary
 
 if TYPE_CHECKING:
     from locust.web import WebUI
-
-    from harness.master.master import Master
 
 TAB_KEY = "omniload-stages"
 
@@ -35,8 +34,9 @@ def stage_rows(stages: list[StageSummary]) -> list[dict[str, Any]]:
     return rows
 
 
-def add_stages_tab(web_ui: WebUI, master: Master) -> None:
-    """Declare the tab and add its rows (the master's live stage summaries) to /stats/requests."""
+def add_stages_tab(web_ui: WebUI, live_summaries: Callable[[], list[StageSummary]], with_goodput: bool) -> None:
+    """Declare the tab and add its rows to /stats/requests: `live_summaries()` gives the stages so far
+    (the running one included); `with_goodput` shows the goodput column (--goodput was given)."""
     from flask import request
 
     web_ui.template_args["extendedTabs"] = [{"title": "omniload stages", "key": TAB_KEY}]
@@ -47,7 +47,7 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
             + [
                 {"key": column.web_key, "title": column.title}
                 for column in STAGE_COLUMNS
-                if WEB in column.views and (not column.optional or master.options.goodput_slos)
+                if WEB in column.views and (not column.optional or with_goodput)
             ],
         }
     ]
@@ -60,7 +60,7 @@ def add_stages_tab(web_ui: WebUI, master: Master) -> None:
         if request.path != "/stats/requests" or not response.is_json:
             return response
         data = response.get_json()
-        data["extended_stats"] = [{"key": TAB_KEY, "data": stage_rows(master.live_summaries())}]
+        data["extended_stats"] = [{"key": TAB_KEY, "data": stage_rows(live_summaries())}]
         response.set_data(json.dumps(data))
         return response
 

@@ -10,34 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 from harness.sim.metrics import SimMetrics
-
-
-@dataclass
-class Sequence:
-    """One request inside the engine."""
-
-    request_id: str
-    prompt_tokens: int
-    output_tokens: int
-    received_perf: float
-    queued_perf: float = 0.0
-    tokens_ready: int = 0
-    ready_perf: float = 0.0
-    first_token_perf: float | None = None
-    done: bool = False
-    _wanted_tokens: int = 0
-    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def produce(self, tokens: int, at_perf: float) -> None:
-        if self.first_token_perf is None:
-            self.first_token_perf = at_perf
-        self.tokens_ready += tokens
-        self.ready_perf = at_perf
-        if self.tokens_ready >= self._wanted_tokens:
-            self._wakeup.set()
+from harness.sim.sequence import Sequence
 
 
 class Engine:

@@ -13,7 +13,7 @@ ENGINE_INDEX = "0"
 FINISHED_REASONS = ("stop", "length", "abort", "error")
 
 if TYPE_CHECKING:
-    from harness.sim.engine import Sequence
+    from harness.sim.sequence import Sequence
 
 # vLLM exposes no `_created` series; neither do we.
 disable_created_metrics()

@@ -21,7 +21,7 @@ from harness.jsonl import JsonlWriter
 from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.config import SimConfig
-from harness.sim.engine import BatchingEngine, Engine, FixedEngine, Sequence
+from harness.sim.engine import BatchingEngine, Engine, FixedEngine
 from harness.sim.errors import SimRequestError, error_body
 from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
@@ -30,6 +30,7 @@ from harness.sim.metrics import SimMetrics
 from harness.sim.parsing import body_digest, parse_and_count, render_text
 from harness.sim.plan import event_ends
 from harness.sim.request import ChatRequest, parse_chat_request
+from harness.sim.sequence import Sequence
 from harness.sim.text import OutputVocabulary
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
