@@ -17,7 +17,6 @@ from __future__ import annotations
 import ipaddress
 import mimetypes
 import sys
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
 from harness.endpoint import is_loopback
 from harness.omnibench.dataset import DatasetError
-from harness.report.html import Run, content_security_policy, load_run, page, render_comparison, render_report
+from harness.report.html import Run, load_run, render_comparison, render_report
+from harness.report.render import content_security_policy, page, sections
 from harness.results import DEFAULT_REPORT_ROOT, SUMMARY_FILE
 
 PROG = "omniload app"
@@ -70,23 +70,13 @@ def runs_page(root: Path) -> str:
             continue
         name = str(path.relative_to(root.resolve()))
         omnibench = run.summary.get("omnibench") or {}
-        accuracy = f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-"
-        stages = ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict))
-        rows.append(
-            f'<tr><td><input type="checkbox" name="run" value="{escape(name)}"></td>'
-            f'<td><a href="/run/{quote(name)}">{escape(name)}</a></td>'
-            f"<td>{escape(str(run.summary.get('model', '')))}</td>"
-            f"<td>{escape(str(run.summary.get('started_at', '')))}</td><td>{escape(stages)}</td>"
-            f"<td>{len(run.records)}</td><td>{accuracy}</td></tr>"
-        )
-    table = (
-        '<form action="/compare"><table class="runs"><thead><tr><th></th><th>run</th><th>model</th><th>started</th>'
-        f"<th>concurrency</th><th>requests</th><th>OmniBench</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        '<button type="submit">compare the checked runs</button></form>'
-    )
-    return page(
-        f"omniload runs in {root}", [f'<section id="runs">{table if rows else "<p>No runs yet.</p>"}</section>']
-    )
+        rows.append({
+            "name": name, "link": f"/run/{quote(name)}", "model": str(run.summary.get("model", "")),
+            "started": str(run.summary.get("started_at", "")), "requests": len(run.records),
+            "stages": ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict)),
+            "accuracy": f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-",
+        })  # fmt: skip
+    return page(f"omniload runs in {root}", [sections().runs(rows)])
 
 
 class ViewerServer(ThreadingHTTPServer):

@@ -10,7 +10,6 @@ binned, media capped (`omniload app` serves what does not fit).
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import math
@@ -18,11 +17,11 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from markupsafe import Markup
 
 from harness.jsonl import read_jsonl
 from harness.provenance import provenance
@@ -30,6 +29,7 @@ from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, columns_for
 from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
+from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
 from harness.results import (
     OMNIBENCH_DIR,
@@ -141,11 +141,11 @@ def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
 # --- sections ---------------------------------------------------------------------------
 
 
-def settings_section(run: Run) -> str:
+def settings_section(run: Run) -> Markup:
     config = run.summary.get("config", {})
     recorded = run.summary.get("provenance")
     made_by: dict[str, Any] = recorded if isinstance(recorded, dict) else provenance()
-    rows = {
+    head = {
         **made_by,
         "model": run.summary.get("model", ""),
         "started at": run.summary.get("started_at", ""),
@@ -153,55 +153,38 @@ def settings_section(run: Run) -> str:
         "output length enforced": run.summary.get("output_length_enforced", ""),
         "completed": run.summary.get("completed", ""),
     }
-    flags = "".join(
-        f"<tr><th>{escape(str(key))}</th><td>{escape(json.dumps(value))}</td></tr>"
-        for key, value in sorted(config.items())
-    )
-    head = "".join(f"<tr><th>{escape(key)}</th><td>{escape(str(value))}</td></tr>" for key, value in rows.items())
-    return (
-        f'<section id="settings"><h2>Run</h2><table class="kv">{head}</table>'
-        f'<details><summary>All settings</summary><table class="kv">{flags}</table></details></section>'
-    )
+    flags = [(str(key), json.dumps(value)) for key, value in sorted(config.items())]
+    return sections().settings([(str(key), str(value)) for key, value in head.items()], flags)
 
 
-def stage_table(stages: Sequence[StageSummary]) -> str:
+def stage_table(stages: Sequence[StageSummary]) -> Markup:
     columns = columns_for(CONSOLE, stages)
-    head = "".join(f"<th>{escape(column.title)}</th>" for column in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(column.shown(stage))}</td>" for column in columns) + "</tr>" for stage in stages
-    )
-    return f'<table class="stages"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return sections().stage_table([column.title for column in columns],
+                                  [[column.shown(stage) for column in columns] for stage in stages])  # fmt: skip
 
 
-def stages_section(run: Run) -> str:
-    lines = recommendations(run.stages, run.summary.get("lost_workers", {}))
-    notes = "".join(f"<li>{escape(line)}</li>" for line in lines)
-    return f'<section id="stages"><h2>Stages</h2>{stage_table(run.stages)}<ul class="notes">{notes}</ul></section>'
+def stages_section(run: Run) -> Markup:
+    return sections().stages(stage_table(run.stages), recommendations(run.stages, run.summary.get("lost_workers", {})))
 
 
-def sla_section(run: Run) -> str:
+def sla_section(run: Run) -> Markup:
     """--sla-auto-tune: each group's answer and the values the search measured, in order."""
     results = run.summary.get("sla")
     if not results:
-        return ""
-    rows = "".join(
-        f"<tr><td>{escape(result['criteria'])}</td><td>{escape(result['variable'])}</td>"
-        f"<td>{'-' if result['max_satisfied'] is None else format(result['max_satisfied'], 'g')}</td>"
-        f"<td>{escape(result['note'])}</td><td>{escape(' '.join(format(v, 'g') for v in result['tried']))}</td></tr>"
+        return Markup()
+    rows = [
+        [result["criteria"], result["variable"],
+         "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g"), result["note"],
+         " ".join(format(value, "g") for value in result["tried"])]
         for result in results
-    )
-    return (
-        '<section id="sla"><h2>SLA search</h2><p>The most load that met each group of conditions (every request '
-        "successful; doubled, then bisected; the stages above are the values measured).</p>"
-        "<table><thead><tr><th>Criteria</th><th>Variable</th><th>Max satisfied</th><th>Note</th><th>Tried</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table></section>"
-    )
+    ]  # fmt: skip
+    return sections().sla(rows)
 
 
-def concurrency_charts(run: Run) -> str:
+def concurrency_charts(run: Run) -> Markup:
     stages = run.stages
     if not stages:
-        return ""
+        return Markup()
     rate_axis = by_rate(stages)
     axis = "request rate (req/s)" if rate_axis else "concurrency"
     xs = [_load(stage, index, rate_axis) for index, stage in enumerate(stages)]
@@ -275,10 +258,8 @@ def concurrency_charts(run: Run) -> str:
             f"knee: {load_of(best)}" if best else "",
         )
     )
-    return (
-        f'<section id="charts"><h2>Against {"request rate" if rate_axis else "concurrency"}</h2>'
-        '<div class="grid">' + "".join(figures) + "</div></section>"
-    )
+    return sections().figures("charts", f"Against {'request rate' if rate_axis else 'concurrency'}",
+                              [svg(figure) for figure in figures])  # fmt: skip
 
 
 def _evenly(items: list[Any], most: int) -> list[Any]:
@@ -300,18 +281,14 @@ def in_flight_curve(records: Sequence[RequestRecord], origin_s: float, points: i
     return [(float(t), float(count)) for t, count in zip(instants, counts, strict=False)]
 
 
-def stage_details(run: Run) -> str:
+def stage_details(run: Run) -> Markup:
     by_stage: dict[int, list[RequestRecord]] = defaultdict(list)
     for record in run.records:
         if not record.warmup:
             by_stage[record.stage].append(record)
     if not by_stage:
-        return ""
-    parts = [
-        '<section id="stage-details"><h2>Each stage</h2><p>Timelines: each request a bar from send to its '
-        "last byte, its first token marked, colour per worker (failures grey), the line the requests in flight; "
-        "time from the stage's first request.</p>"
-    ]
+        return Markup()
+    shown_stages = []
     for index in sorted(by_stage):
         records = sorted(by_stage[index], key=lambda record: record.t_send)
         ok = [record for record in records if record.status == "ok"]
@@ -330,22 +307,21 @@ def stage_details(run: Run) -> str:
         ]
         stage_end = max(r.t_send + (r.duration_s or 0.0) for r in records) - origin_s
         shown = f" ({MAX_TIMELINE_BARS} of {len(records)} shown)" if len(records) > MAX_TIMELINE_BARS else ""
-        parts.append(f'<h3>{escape(label)}</h3><div class="grid">')
-        parts.append(charts.histogram("TTFT", "ms", [r.ttft_s * 1000 for r in ok if r.ttft_s is not None]))
-        parts.append(charts.histogram("TPOT", "ms", [r.tpot_s * 1000 for r in ok if r.tpot_s is not None]))
+        figures = [charts.histogram("TTFT", "ms", [r.ttft_s * 1000 for r in ok if r.ttft_s is not None]),
+                   charts.histogram("TPOT", "ms", [r.tpot_s * 1000 for r in ok if r.tpot_s is not None])]  # fmt: skip
         lateness_ms = [r.lateness_s * 1000 for r in records if r.lateness_s is not None and r.user >= 0]
         if lateness_ms:  # a rate stage: how late each send was against its schedule
-            parts.append(charts.histogram("Lateness (send - due)", "ms", lateness_ms))
-        parts.append(charts.timeline(f"Requests{shown}", bars, in_flight_curve(records, origin_s), [0.0, stage_end]))
-        parts.append("</div>")
-    return "".join(parts) + "</section>"
+            figures.append(charts.histogram("Lateness (send - due)", "ms", lateness_ms))
+        figures.append(charts.timeline(f"Requests{shown}", bars, in_flight_curve(records, origin_s), [0.0, stage_end]))
+        shown_stages.append((label, [svg(figure) for figure in figures]))
+    return sections().stage_details(shown_stages)
 
 
 def _spread(values: Sequence[int]) -> str:
     return "-" if not values else (str(values[0]) if min(values) == max(values) else f"{min(values)}–{max(values)}")
 
 
-def exactness_section(run: Run) -> str:
+def exactness_section(run: Run) -> Markup:
     config = run.summary.get("config", {})
     ok = [record for record in run.records if record.status == "ok" and not record.warmup]
     asked_text = sorted({record.expected_text_tokens for record in ok})
@@ -390,28 +366,17 @@ def exactness_section(run: Run) -> str:
         ("output tokens received", _spread(received) + ("" if enforced else " (not enforced by this server)"), ""),
         ("requests outside the asked output length", str(len(off)), "flag" if off else ""),
     ]
-    body = "".join(
-        f'<tr class="{flag}"><th>{escape(name)}</th><td>{escape(value)}</td></tr>' for name, value, flag in rows
-    )
-    return f'<section id="exactness"><h2>Exactness</h2><table class="kv">{body}</table></section>'
+    return sections().exactness(rows)
 
 
-def errors_section(run: Run) -> str:
+def errors_section(run: Run) -> Markup:
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for record in run.records:
         if record.error is not None:
             groups[(record.error["reason"], record.error["message"])].append(record.request_id)
-    if not groups:
-        return '<section id="errors"><h2>Errors</h2><p>No request failed.</p></section>'
-    rows = "".join(
-        f"<tr><td>{escape(reason)}</td><td>{len(ids)}</td><td>{escape(message)}</td>"
-        f"<td>{escape(', '.join(ids[:MAX_ERROR_EXAMPLES]))}</td></tr>"
-        for (reason, message), ids in sorted(groups.items(), key=lambda item: -len(item[1]))
-    )
-    return (
-        '<section id="errors"><h2>Errors</h2><table class="errors"><thead><tr><th>reason</th><th>count</th>'
-        f"<th>message</th><th>example request ids</th></tr></thead><tbody>{rows}</tbody></table></section>"
-    )
+    rows = [[reason, str(len(ids)), message, ", ".join(ids[:MAX_ERROR_EXAMPLES])]
+            for (reason, message), ids in sorted(groups.items(), key=lambda item: -len(item[1]))]  # fmt: skip
+    return sections().errors(rows)
 
 
 # --- OmniBench --------------------------------------------------------------------------
@@ -466,25 +431,23 @@ def sample_media(run: Run, embed: bool) -> dict[int, dict[str, str]]:
 MediaLink = Callable[[int, str], str]  # (sample index, "image" | "audio") -> URL, for `omniload app`
 
 
-def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None = None) -> str:
+def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None = None) -> Markup:
     summary = run.summary.get("omnibench")
     if not summary or not run.samples:
-        return ""
+        return Markup()
     if "error" in summary:
-        return f'<section id="omnibench"><h2>OmniBench</h2><p class="flag">{escape(summary["error"])}</p></section>'
+        return sections().omnibench_error(summary["error"])
     groups: dict[str, list[bool]] = defaultdict(list)
     for result in run.samples:
         if result["status"] == "ok":
             groups["overall"].append(result["correct"])
             groups[f"task: {result['task_type']}"].append(result["correct"])
             groups[f"audio: {result['audio_type']}"].append(result["correct"])
-    rows = []
+    accuracy = []
     for name, marks in groups.items():
         low, high = wilson_interval(sum(marks), len(marks))
-        rows.append(
-            f"<tr><th>{escape(name)}</th><td>{len(marks)}</td><td>{sum(marks) / len(marks):.4f}</td>"
-            f"<td>{low:.3f}–{high:.3f}</td></tr>"
-        )
+        accuracy.append({"name": name, "num": len(marks), "mean": f"{sum(marks) / len(marks):.4f}",
+                         "interval": f"{low:.3f}–{high:.3f}"})  # fmt: skip
     media = sample_media(run, embed_media and media_link is None)
     if media_link is not None:  # served by the app: every sample, full size
         media = {
@@ -494,124 +457,29 @@ def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None 
             }
             for result in run.samples
         }
-    browser_rows = []
-    task_types = sorted({result["task_type"] for result in run.samples})
-    for result in run.samples:
-        status = "noanswer" if result.get("extracted") is None else ("correct" if result.get("correct") else "wrong")
-        item = media.get(result["index"], {})
-        image = (
-            f'<img alt="sample {escape(str(result["index"]))}" src="{escape(item["image"])}">'
-            if "image" in item
-            else '<span class="nomedia">no image</span>'
-        )
-        audio = (
-            f'<audio controls preload="none" src="{escape(item["audio"])}"></audio>'
-            if "audio" in item
-            else '<span class="nomedia">audio not embedded</span>'
-        )
-        options = "".join(
-            f"<li>{escape(chr(65 + i))}) {escape(str(option))}</li>" for i, option in enumerate(result["options"])
-        )
-        usage: dict[str, Any] = result["usage"] if isinstance(result.get("usage"), dict) else {}
-        latency = f"{result['latency_s']:.3f} s" if isinstance(result.get("latency_s"), (int, float)) else "-"
-        tokens = f"{usage.get('prompt_tokens', '-')} in / {usage.get('completion_tokens', '-')} out"
-        browser_rows.append(
-            f'<div class="sample" data-status="{status}" data-task="{escape(str(result["task_type"]))}" '
-            f'data-text="{escape((str(result["question"]) + " " + str(result.get("output") or "")).lower())}">'
-            f'<div class="media">{image}{audio}</div><div class="qa"><p class="meta">#{escape(str(result["index"]))} · '
-            f"{escape(str(result['task_type']))} · {escape(str(result['audio_type']))} · "
-            f'<b class="{status}">{status}</b> · '
-            f"latency {latency} · tokens {escape(tokens)}</p>"
-            f'<p class="question">{escape(str(result["question"]))}</p><ol class="options">{options}</ol>'
-            f"<p>target <b>{escape(str(result['target']))}</b>, "
-            f"extracted <b>{escape(str(result.get('extracted')))}</b></p>"
-            '<pre class="output">'
-            f"{escape(visible(str(result.get('output') or result.get('error') or ''), keep_lines=True))}"
-            "</pre></div></div>"
-        )
-    task_options = "".join(f'<option value="{escape(task)}">{escape(task)}</option>' for task in task_types)
-    return (
-        f'<section id="omnibench"><h2>OmniBench</h2><table class="kv"><thead><tr><th></th><th>num</th>'
-        f"<th>mean_acc</th><th>95 % CI (Wilson)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        '<div class="controls"><select id="status-filter"><option value="">all answers</option>'
-        '<option value="correct">correct</option><option value="wrong">wrong</option>'
-        '<option value="noanswer">no answer extracted</option></select>'
-        f'<select id="task-filter"><option value="">all task types</option>{task_options}</select>'
-        '<input id="search" type="search" placeholder="search questions and answers">'
-        '<button id="prev">◀</button><span id="page"></span><button id="next">▶</button>'
-        '<span class="hint">keys: ← → pages, / search</span></div>'
-        f'<div id="samples">{"".join(browser_rows)}</div></section>'
-    )
+    samples = [_sample_card(result, media.get(result["index"], {})) for result in run.samples]
+    task_types = sorted({str(result["task_type"]) for result in run.samples})
+    return sections().omnibench(accuracy, task_types, samples)
+
+
+def _sample_card(result: dict[str, Any], media: dict[str, str]) -> dict[str, Any]:
+    """One OmniBench answer as the sample browser shows it (text only: the template escapes it)."""
+    status = "noanswer" if result.get("extracted") is None else ("correct" if result.get("correct") else "wrong")
+    usage: dict[str, Any] = result["usage"] if isinstance(result.get("usage"), dict) else {}
+    latency = f"{result['latency_s']:.3f} s" if isinstance(result.get("latency_s"), (int, float)) else "-"
+    return {
+        "index": str(result["index"]), "status": status, "task_type": str(result["task_type"]),
+        "audio_type": str(result["audio_type"]), "question": str(result["question"]),
+        "search_text": (str(result["question"]) + " " + str(result.get("output") or "")).lower(),
+        "image": media.get("image"), "audio": media.get("audio"), "latency": latency,
+        "tokens": f"{usage.get('prompt_tokens', '-')} in / {usage.get('completion_tokens', '-')} out",
+        "options": [f"{chr(65 + i)}) {option}" for i, option in enumerate(result["options"])],
+        "target": str(result["target"]), "extracted": str(result.get("extracted")),
+        "output": visible(str(result.get("output") or result.get("error") or ""), keep_lines=True),
+    }  # fmt: skip
 
 
 # --- the page ---------------------------------------------------------------------------
-
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px 48px;color:#111}
-h1{margin:16px 0 4px}h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:right}
-.kv th{text-align:left;background:#f9fafb}.kv td{text-align:left}.errors td{text-align:left}
-tr.flag td,p.flag{color:#b91c1c;font-weight:600}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
-figure.chart{margin:0;border:1px solid #e5e7eb;border-radius:6px;padding:4px}
-figure.chart svg{width:100%;height:auto}figcaption{font-size:12px}.key{margin-right:12px}
-.key i{display:inline-block;width:10px;height:10px;margin-right:4px}
-.title{font-weight:600;text-anchor:middle;font-size:13px}.axis{text-anchor:middle;font-size:11px;fill:#555}
-.xtick{text-anchor:middle;font-size:10px;fill:#555}.ytick{text-anchor:end;font-size:10px;fill:#555}
-.grid line,.grid path{}line.grid{stroke:#eee}line.boundary{stroke:#111;stroke-dasharray:4 3}.note{font-size:11px}
-.controls{display:flex;gap:8px;align-items:center;margin:8px 0;flex-wrap:wrap}.hint{color:#666;font-size:12px}
-.sample{display:flex;gap:12px;border:1px solid #e5e7eb;border-radius:6px;padding:8px;margin:6px 0}
-.sample.hidden{display:none}.media{display:flex;flex-direction:column;gap:6px;width:260px}
-.media img{max-width:120px;border:1px solid #ddd}.media audio{width:250px}.nomedia{color:#888;font-size:12px}
-.qa{flex:1}.options{list-style:none;padding-left:8px}.meta{color:#555;margin:0}.question{font-weight:600}.output{white-space:pre-wrap;background:#f9fafb;padding:6px}
-b.correct{color:#15803d}b.wrong{color:#b91c1c}b.noanswer{color:#a16207}
-"""
-
-SCRIPT = """
-(function(){
-  var rows=[].slice.call(document.querySelectorAll('#samples .sample'));
-  if(!rows.length)return;
-  var perPage=10,page=0,status=document.getElementById('status-filter'),task=document.getElementById('task-filter'),
-      search=document.getElementById('search'),label=document.getElementById('page');
-  function matching(){var s=status.value,t=task.value,q=search.value.toLowerCase();
-    return rows.filter(function(r){return (!s||r.dataset.status===s)&&(!t||r.dataset.task===t)&&
-      (!q||r.dataset.text.indexOf(q)>=0);});}
-  function show(){var m=matching(),pages=Math.max(1,Math.ceil(m.length/perPage));page=Math.min(page,pages-1);
-    rows.forEach(function(r){r.classList.add('hidden');});
-    m.slice(page*perPage,(page+1)*perPage).forEach(function(r){r.classList.remove('hidden');});
-    label.textContent='page '+(page+1)+' of '+pages+' ('+m.length+' samples)';}
-  [status,task,search].forEach(function(e){e.addEventListener('input',function(){page=0;show();});});
-  document.getElementById('prev').onclick=function(){page=Math.max(0,page-1);show();};
-  document.getElementById('next').onclick=function(){page=page+1;show();};
-  document.addEventListener('keydown',function(e){if(e.target===search)return;
-    if(e.key==='ArrowRight'){page=page+1;show();}else if(e.key==='ArrowLeft'){page=Math.max(0,page-1);show();}
-    else if(e.key==='/'){e.preventDefault();search.focus();}});
-  show();
-})();
-"""
-
-
-def content_security_policy(media_sources: str = "data:") -> str:
-    """The page's policy: its one script (by hash), its styles, media from `media_sources`; nothing else.
-
-    No inline event handler, injected script or outside request runs, whatever a server
-    put in the data (the data is escaped as well: this is the second wall).
-    """
-    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    return (
-        f"default-src 'none'; script-src 'sha256-{script_hash}'; style-src 'unsafe-inline'; "
-        f"img-src {media_sources}; media-src {media_sources}; form-action 'self'; base-uri 'none'"
-    )
-
-
-def page(title: str, sections: Sequence[str], media_sources: str = "data:") -> str:
-    """The HTML document: a Content-Security-Policy first (a report opened from a file has no headers)."""
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(media_sources)}">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"
-        f"{''.join(sections)}<script>{SCRIPT}</script></body></html>"
-    )
 
 
 def render_report(
@@ -660,27 +528,16 @@ def run_facts(run: Run) -> dict[str, Any]:
     return facts
 
 
-def config_differences(runs: Sequence[Run]) -> str:
+def config_differences(runs: Sequence[Run]) -> Markup:
     """How the runs differed: every setting whose value is not the same in all of them."""
     facts = [run_facts(run) for run in runs]
     keys = sorted({key for fact in facts for key in fact})
     differing = [key for key in keys if len({json.dumps(fact.get(key), sort_keys=True) for fact in facts}) > 1]
-    if not differing:
-        return '<section id="differences"><h2>How the runs differed</h2><p>Same settings.</p></section>'
-    head = "".join(f"<th>{escape(run.name)}</th>" for run in runs)
-    rows = "".join(
-        f"<tr><th>{escape(key)}</th>"
-        + "".join(f"<td>{escape(json.dumps(fact.get(key)))}</td>" for fact in facts)
-        + "</tr>"
-        for key in differing
-    )
-    return (
-        f'<section id="differences"><h2>How the runs differed</h2><table class="kv"><thead><tr><th>setting</th>'
-        f"{head}</tr></thead><tbody>{rows}</tbody></table></section>"
-    )
+    rows = [(key, [json.dumps(fact.get(key)) for fact in facts]) for key in differing]
+    return sections().differences([run.name for run in runs], rows)
 
 
-def stage_deltas(base: Run, other: Run, rate_axis: bool) -> str:
+def stage_deltas(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
     """Every column of the stage table, stage by stage: the other run's value and its change against the base."""
     columns = [
         column
@@ -692,30 +549,20 @@ def stage_deltas(base: Run, other: Run, rate_axis: bool) -> str:
         cells = []
         for column in columns:
             a, b = column.value(first), column.value(second)
-            change = (
-                f" ({100 * (b - a) / a:+.1f} %)"
-                if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a
-                else ""
-            )
-            cells.append(f"<td>{escape(column.shown(second))}{change}</td>")
-        rows.append(f"<tr><td>{_load(first, index, rate_axis):g}</td>{''.join(cells)}</tr>")
-    head = "".join(f"<th>{escape(column.title)}</th>" for column in columns)
-    return (
-        f"<h3>{escape(other.name)} against {escape(base.name)}</h3><table><thead><tr>"
-        f"<th>{'Rate' if rate_axis else 'Conc.'}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+            numbers = isinstance(a, (int, float)) and isinstance(b, (int, float)) and a
+            cells.append(column.shown(second) + (f" ({100 * (b - a) / a:+.1f} %)" if numbers else ""))
+        rows.append((f"{_load(first, index, rate_axis):g}", cells))
+    return {"base": base.name, "other": other.name, "load_title": "Rate" if rate_axis else "Conc.",
+            "titles": [column.title for column in columns], "rows": rows}  # fmt: skip
 
 
 def render_comparison(runs: Sequence[Run]) -> str:
     """Two or more runs: their stage tables, per-stage deltas against the first, the charts overlaid."""
-    sections = []
     base = runs[0]
     rate_axis = all(by_rate(run.stages) for run in runs)
-    for run in runs:
-        sections.append(f"<section><h2>{escape(run.name)}</h2>{stage_table(run.stages)}</section>")
-    sections.append(config_differences(runs))
-    deltas = [stage_deltas(base, run, rate_axis) for run in runs[1:]]
-    sections.append(f'<section id="deltas"><h2>Per-stage differences</h2>{"".join(deltas)}</section>')
+    parts = [sections().run_table(run.name, stage_table(run.stages)) for run in runs]
+    parts.append(config_differences(runs))
+    parts.append(sections().deltas([stage_deltas(base, run, rate_axis) for run in runs[1:]]))
 
     def overlay(title: str, unit: str, pick: Any) -> str:
         return charts.line_chart(
@@ -735,20 +582,11 @@ def render_comparison(runs: Sequence[Run]) -> str:
             ],
         )
 
-    sections.append(
-        '<section id="charts"><h2>Overlaid</h2><div class="grid">'
-        + "".join(
-            [
-                overlay("Requests per second", "req/s", lambda s: s["rps"]),
-                overlay("Output tokens per second", "tok/s", lambda s: s["output_tokens_per_s"]),
-                overlay(
-                    "p99 TTFT", "ms", lambda s: s["ttft_s"]["p99"] * 1000 if s["ttft_s"]["p99"] is not None else None
-                ),
-                overlay(
-                    "p99 TPOT", "ms", lambda s: s["tpot_s"]["p99"] * 1000 if s["tpot_s"]["p99"] is not None else None
-                ),
-            ]
-        )
-        + "</div></section>"
-    )
-    return page("omniload · comparison of " + ", ".join(run.name for run in runs), sections)
+    overlays = [
+        overlay("Requests per second", "req/s", lambda s: s["rps"]),
+        overlay("Output tokens per second", "tok/s", lambda s: s["output_tokens_per_s"]),
+        overlay("p99 TTFT", "ms", lambda s: s["ttft_s"]["p99"] * 1000 if s["ttft_s"]["p99"] is not None else None),
+        overlay("p99 TPOT", "ms", lambda s: s["tpot_s"]["p99"] * 1000 if s["tpot_s"]["p99"] is not None else None),
+    ]
+    parts.append(sections().figures("charts", "Overlaid", [svg(chart) for chart in overlays]))
+    return page("omniload · comparison of " + ", ".join(run.name for run in runs), parts)

@@ -11,10 +11,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from markupsafe import Markup
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.records import RequestRecord
 from harness.report import charts
+from harness.report.render import sections, svg
 from harness.results import SERVER_GAUGES, SERVER_HISTOGRAMS, SERVER_KV_CACHE, StageSummary
 
 
@@ -72,10 +74,10 @@ def _bucket_bars(before: dict[str, Any] | None, after: dict[str, Any], histogram
 
 def server_sections(
     lines: Sequence[dict[str, Any]], stages: Sequence[StageSummary], records: Sequence[RequestRecord]
-) -> str:
+) -> Markup:
     """The report's "Server" section; empty when nothing was scraped (a server without /metrics)."""
     if not lines or not records:
-        return ""
+        return Markup()
     origin_s = min(record.t_send for record in records)
     scrapes = [(line["t"], parse_scrape(line["lines"])) for line in lines]
     figures = [
@@ -116,7 +118,5 @@ def server_sections(
                     _bucket_bars(before, after, histogram),
                 )
             )
-    return (
-        '<section id="server"><h2>The server\'s side (its /metrics, scraped during the run)</h2>'
-        '<div class="grid">' + "".join(figures) + "</div></section>"
-    )
+    return sections().figures("server", "The server's side (its /metrics, scraped during the run)",
+                              [svg(figure) for figure in figures])  # fmt: skip
