@@ -16,8 +16,6 @@ import argparse
 import tempfile
 import time
 
-import numpy as np
-
 from harness import wire
 from harness.devtools.fakerunner import FakeCluster, fake_environment
 from harness.master.master import Master
@@ -58,11 +56,10 @@ def side_by_side(messages: list[wire.RecordMessage]) -> str:
     from prometheus_client import CollectorRegistry, Histogram
 
     from harness.buckets import CLIENT_TPOT_BUCKETS_S
-    from harness.master.metrics import observe_many
+    from harness.master.bulkhistogram import BulkHistogram
 
-    bounds = np.array(CLIENT_TPOT_BUCKETS_S)
     one = Histogram("itl", "gaps", buckets=CLIENT_TPOT_BUCKETS_S, registry=CollectorRegistry())
-    bulk = Histogram("itl", "gaps", buckets=CLIENT_TPOT_BUCKETS_S, registry=CollectorRegistry())
+    bulk = BulkHistogram("itl", "gaps", [], CLIENT_TPOT_BUCKETS_S, CollectorRegistry())
     started_s = time.process_time()
     for message in messages:
         for gap_s in message["record"]["itl_s"]:
@@ -70,7 +67,7 @@ def side_by_side(messages: list[wire.RecordMessage]) -> str:
     one_s = time.process_time() - started_s
     started_s = time.process_time()
     for message in messages:
-        observe_many(bulk, bounds, message["record"]["itl_s"])
+        bulk.observe_many((), message["record"]["itl_s"])
     bulk_s = time.process_time() - started_s
     return (
         f"ITL histogram per record: one observe() per gap {one_s / len(messages) * 1e6:,.0f} µs, in bulk "

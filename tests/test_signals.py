@@ -99,9 +99,29 @@ def running(sim: SimProcess) -> float:
 def test_a_second_signal_ends_the_open_requests_at_once(slow_sim: SimProcess, tmp_path: Path) -> None:
     """The first signal lets 10-second streams finish; the second cuts them (kept as cancelled), at once."""
     report = tmp_path / "report"
-    args = ["--headless", "--host", slow_sim.base_url, "--model", MODEL, "--parallel", "2", "--number", "50",
-            "--max-tokens", "2000", "--image-num", "0", "--min-prompt-length", "32", "--max-prompt-length", "32",
-            "--report-dir", str(report), "--metrics-port", "0"]  # fmt: skip
+    args = [
+        "--headless",
+        "--host",
+        slow_sim.base_url,
+        "--model",
+        MODEL,
+        "--parallel",
+        "2",
+        "--number",
+        "50",
+        "--max-tokens",
+        "2000",
+        "--image-num",
+        "0",
+        "--min-prompt-length",
+        "32",
+        "--max-prompt-length",
+        "32",
+        "--report-dir",
+        str(report),
+        "--metrics-port",
+        "0",
+    ]
     locust = subprocess.Popen(locust_command(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + RUN_DEADLINE_S
     while running(slow_sim) < 2 and time.monotonic() < deadline:  # both 10-second streams are open

@@ -70,12 +70,17 @@ def runs_page(root: Path) -> str:
             continue
         name = str(path.relative_to(root.resolve()))
         omnibench = run.summary.get("omnibench") or {}
-        rows.append({
-            "name": name, "link": f"/run/{quote(name)}", "model": str(run.summary.get("model", "")),
-            "started": str(run.summary.get("started_at", "")), "requests": len(run.records),
-            "stages": ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict)),
-            "accuracy": f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-",
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "link": f"/run/{quote(name)}",
+                "model": str(run.summary.get("model", "")),
+                "started": str(run.summary.get("started_at", "")),
+                "requests": len(run.records),
+                "stages": ", ".join(str(stage.get("parallel")) for stage in run.stages if isinstance(stage, dict)),
+                "accuracy": f"{omnibench['mean_acc']:.4f}" if isinstance(omnibench.get("mean_acc"), float) else "-",
+            }
+        )
     return page(f"omniload runs in {root}", [sections().runs(rows)])
 
 

@@ -159,8 +159,9 @@ def settings_section(run: Run) -> Markup:
 
 def stage_table(stages: Sequence[StageSummary]) -> Markup:
     columns = columns_for(CONSOLE, stages)
-    return sections().stage_table([column.title for column in columns],
-                                  [[column.shown(stage) for column in columns] for stage in stages])  # fmt: skip
+    return sections().stage_table(
+        [column.title for column in columns], [[column.shown(stage) for column in columns] for stage in stages]
+    )
 
 
 def stages_section(run: Run) -> Markup:
@@ -173,11 +174,15 @@ def sla_section(run: Run) -> Markup:
     if not results:
         return Markup()
     rows = [
-        [result["criteria"], result["variable"],
-         "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g"), result["note"],
-         " ".join(format(value, "g") for value in result["tried"])]
+        [
+            result["criteria"],
+            result["variable"],
+            "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g"),
+            result["note"],
+            " ".join(format(value, "g") for value in result["tried"]),
+        ]
         for result in results
-    ]  # fmt: skip
+    ]
     return sections().sla(rows)
 
 
@@ -258,8 +263,9 @@ def concurrency_charts(run: Run) -> Markup:
             f"knee: {load_of(best)}" if best else "",
         )
     )
-    return sections().figures("charts", f"Against {'request rate' if rate_axis else 'concurrency'}",
-                              [svg(figure) for figure in figures])  # fmt: skip
+    return sections().figures(
+        "charts", f"Against {'request rate' if rate_axis else 'concurrency'}", [svg(figure) for figure in figures]
+    )
 
 
 def _evenly(items: list[Any], most: int) -> list[Any]:
@@ -307,8 +313,10 @@ def stage_details(run: Run) -> Markup:
         ]
         stage_end = max(r.t_send + (r.duration_s or 0.0) for r in records) - origin_s
         shown = f" ({MAX_TIMELINE_BARS} of {len(records)} shown)" if len(records) > MAX_TIMELINE_BARS else ""
-        figures = [charts.histogram("TTFT", "ms", [r.ttft_s * 1000 for r in ok if r.ttft_s is not None]),
-                   charts.histogram("TPOT", "ms", [r.tpot_s * 1000 for r in ok if r.tpot_s is not None])]  # fmt: skip
+        figures = [
+            charts.histogram("TTFT", "ms", [r.ttft_s * 1000 for r in ok if r.ttft_s is not None]),
+            charts.histogram("TPOT", "ms", [r.tpot_s * 1000 for r in ok if r.tpot_s is not None]),
+        ]
         lateness_ms = [r.lateness_s * 1000 for r in records if r.lateness_s is not None and r.user >= 0]
         if lateness_ms:  # a rate stage: how late each send was against its schedule
             figures.append(charts.histogram("Lateness (send - due)", "ms", lateness_ms))
@@ -374,8 +382,10 @@ def errors_section(run: Run) -> Markup:
     for record in run.records:
         if record.error is not None:
             groups[(record.error["reason"], record.error["message"])].append(record.request_id)
-    rows = [[reason, str(len(ids)), message, ", ".join(ids[:MAX_ERROR_EXAMPLES])]
-            for (reason, message), ids in sorted(groups.items(), key=lambda item: -len(item[1]))]  # fmt: skip
+    rows = [
+        [reason, str(len(ids)), message, ", ".join(ids[:MAX_ERROR_EXAMPLES])]
+        for (reason, message), ids in sorted(groups.items(), key=lambda item: -len(item[1]))
+    ]
     return sections().errors(rows)
 
 
@@ -446,8 +456,14 @@ def omnibench_section(run: Run, embed_media: bool, media_link: MediaLink | None 
     accuracy = []
     for name, marks in groups.items():
         low, high = wilson_interval(sum(marks), len(marks))
-        accuracy.append({"name": name, "num": len(marks), "mean": f"{sum(marks) / len(marks):.4f}",
-                         "interval": f"{low:.3f}–{high:.3f}"})  # fmt: skip
+        accuracy.append(
+            {
+                "name": name,
+                "num": len(marks),
+                "mean": f"{sum(marks) / len(marks):.4f}",
+                "interval": f"{low:.3f}–{high:.3f}",
+            }
+        )
     media = sample_media(run, embed_media and media_link is None)
     if media_link is not None:  # served by the app: every sample, full size
         media = {
@@ -468,15 +484,21 @@ def _sample_card(result: dict[str, Any], media: dict[str, str]) -> dict[str, Any
     usage: dict[str, Any] = result["usage"] if isinstance(result.get("usage"), dict) else {}
     latency = f"{result['latency_s']:.3f} s" if isinstance(result.get("latency_s"), (int, float)) else "-"
     return {
-        "index": str(result["index"]), "status": status, "task_type": str(result["task_type"]),
-        "audio_type": str(result["audio_type"]), "question": str(result["question"]),
+        "index": str(result["index"]),
+        "status": status,
+        "task_type": str(result["task_type"]),
+        "audio_type": str(result["audio_type"]),
+        "question": str(result["question"]),
         "search_text": (str(result["question"]) + " " + str(result.get("output") or "")).lower(),
-        "image": media.get("image"), "audio": media.get("audio"), "latency": latency,
+        "image": media.get("image"),
+        "audio": media.get("audio"),
+        "latency": latency,
         "tokens": f"{usage.get('prompt_tokens', '-')} in / {usage.get('completion_tokens', '-')} out",
         "options": [f"{chr(65 + i)}) {option}" for i, option in enumerate(result["options"])],
-        "target": str(result["target"]), "extracted": str(result.get("extracted")),
+        "target": str(result["target"]),
+        "extracted": str(result.get("extracted")),
         "output": visible(str(result.get("output") or result.get("error") or ""), keep_lines=True),
-    }  # fmt: skip
+    }
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -552,8 +574,13 @@ def stage_deltas(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
             numbers = isinstance(a, (int, float)) and isinstance(b, (int, float)) and a
             cells.append(column.shown(second) + (f" ({100 * (b - a) / a:+.1f} %)" if numbers else ""))
         rows.append((f"{_load(first, index, rate_axis):g}", cells))
-    return {"base": base.name, "other": other.name, "load_title": "Rate" if rate_axis else "Conc.",
-            "titles": [column.title for column in columns], "rows": rows}  # fmt: skip
+    return {
+        "base": base.name,
+        "other": other.name,
+        "load_title": "Rate" if rate_axis else "Conc.",
+        "titles": [column.title for column in columns],
+        "rows": rows,
+    }
 
 
 def render_comparison(runs: Sequence[Run]) -> str:

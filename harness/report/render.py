@@ -19,8 +19,13 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 TEMPLATES = "templates"
-_ENVIRONMENT = Environment(loader=PackageLoader("harness.report", TEMPLATES), autoescape=True, trim_blocks=True,
-                           lstrip_blocks=True, keep_trailing_newline=False)  # fmt: skip
+_ENVIRONMENT = Environment(
+    loader=PackageLoader("harness.report", TEMPLATES),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
 STYLE = Markup(resources.files("harness.report").joinpath(TEMPLATES, "report.css").read_text(encoding="utf-8"))
 SCRIPT = Markup(resources.files("harness.report").joinpath(TEMPLATES, "report.js").read_text(encoding="utf-8"))
 
@@ -51,6 +56,9 @@ def content_security_policy(media_sources: str = "data:") -> str:
 def page(title: str, parts: Sequence[Markup | str], media_sources: str = "data:") -> str:
     """The HTML document: its policy first (a report opened from a file has no headers), then the sections."""
     return _ENVIRONMENT.get_template("page.html.j2").render(
-        title=title, sections=[part if isinstance(part, Markup) else Markup(part) for part in parts],
-        policy=content_security_policy(media_sources), style=STYLE, script=SCRIPT,
-    )  # fmt: skip
+        title=title,
+        sections=[part if isinstance(part, Markup) else Markup(part) for part in parts],
+        policy=content_security_policy(media_sources),
+        style=STYLE,
+        script=SCRIPT,
+    )

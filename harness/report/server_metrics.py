@@ -118,5 +118,6 @@ def server_sections(
                     _bucket_bars(before, after, histogram),
                 )
             )
-    return sections().figures("server", "The server's side (its /metrics, scraped during the run)",
-                              [svg(figure) for figure in figures])  # fmt: skip
+    return sections().figures(
+        "server", "The server's side (its /metrics, scraped during the run)", [svg(figure) for figure in figures]
+    )
