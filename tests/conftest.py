@@ -14,8 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness.devtools.simprocess import SimProcess, start_sim  # noqa: E402
 from harness.load.builder import BuilderProcess  # noqa: E402
 
-MODEL = "Qwen3-Omni-30B-A3B-Instruct"
-REPO = Path(__file__).resolve().parent.parent
+from common import MODEL  # noqa: E402
 
 # Locust processes started by tests serve no live metrics unless a test asks (with
 # --metrics-port on a free port): the default port 9646 would collide between runs.

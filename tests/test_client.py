@@ -21,7 +21,7 @@ from harness.media_tokens import audio_tokens
 from harness.records import RequestRecord
 from harness.tokenizer import count_tokens_batch, load_tokenizer
 
-from conftest import MODEL
+from common import MODEL
 from loadopts import options_from
 from rawserver import LAST_CHUNK, SSE_HEAD, chunk, scripted_server
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.resources import dashboard_path
 
-from conftest import REPO
+from common import REPO
 
 
 def test_committed_dashboard_matches_its_generator() -> None:

@@ -14,7 +14,7 @@ from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.options import DEFAULT_STOP_TIMEOUT_S
 
-from conftest import MODEL, REPO
+from common import MODEL, REPO
 
 MANIFESTS = REPO / "deploy" / "kubernetes"
 

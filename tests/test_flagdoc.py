@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.devtools.flagdoc import render
 from harness.options import flag_dests
 
-from conftest import REPO
+from common import REPO
 
 
 def test_the_flag_reference_is_current() -> None:

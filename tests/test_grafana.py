@@ -11,7 +11,7 @@ from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.resources import dashboard_path
 
-from conftest import MODEL
+from common import MODEL
 from grafanastub import grafana_stub
 
 TOKEN = "glsa_test_TOKEN_123"

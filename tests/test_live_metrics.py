@@ -25,7 +25,7 @@ from harness.master.stats import percentile
 from harness.records import RequestRecord, read_records
 from harness.resources import dashboard_path
 
-from conftest import MODEL, REPO
+from common import MODEL, REPO
 
 DASHBOARD = Path(dashboard_path())
 MASTER_HOST = "127.0.0.2"

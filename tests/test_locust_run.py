@@ -16,7 +16,7 @@ from harness.devtools.locustproc import locust_command, run_locust
 from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import SimProcess, start_sim
 
-from conftest import MODEL
+from common import MODEL
 
 SECRET = "sk-omniload-test-SECRET-4242"
 

@@ -20,7 +20,7 @@ from harness.omnibench.prompt import build_messages, prompt_text, target_letter
 from harness.omnibench.scoring import extract_letter
 from harness.sim.answers import right_questions
 
-from conftest import MODEL
+from common import MODEL
 
 ACCURACY = 0.75
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.provenance import provenance
 
-from conftest import REPO
+from common import REPO
 
 PRINT = "import json; from harness.provenance import provenance; print(json.dumps(provenance()))"
 

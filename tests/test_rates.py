@@ -20,7 +20,7 @@ from harness.devtools.simprocess import SimProcess, start_sim
 from harness.records import RequestRecord, read_records
 from harness.results import LATE_P99_LIMIT_S
 
-from conftest import MODEL
+from common import MODEL
 
 LIGHT = [
     "--max-tokens",

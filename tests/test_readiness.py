@@ -11,7 +11,7 @@ from harness.devtools.locustproc import locust_command
 from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import start_sim
 
-from conftest import MODEL
+from common import MODEL
 
 LATE_S = 10.0
 SMALL = [

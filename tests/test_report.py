@@ -22,7 +22,7 @@ from harness.omnibench.dataset import bundled_sample_path
 from harness.records import RequestRecord
 from harness.report.html import SIZE_BUDGET_BYTES, Run, render_report, wilson_interval
 
-from conftest import MODEL
+from common import MODEL
 
 API_KEY = "sk-report-secret-5d1e"
 GRAFANA_PASSWORD = "grafana-report-pw-0b7a"

@@ -30,7 +30,7 @@ from harness.devtools.simprocess import start_sim
 from harness.report.server_metrics import parse_scrape
 from harness.visible import visible
 
-from conftest import MODEL
+from common import MODEL
 from hostile import DEEP, HOSTILE, MARKUP, hostile_server
 
 RUN = [

@@ -12,7 +12,7 @@ from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.jsonl import read_jsonl
 
-from conftest import MODEL
+from common import MODEL
 
 SWEEP = [
     "--parallel",

@@ -20,7 +20,7 @@ from harness.devtools.locustproc import RUN_DEADLINE_S, locust_command
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.jsonl import read_jsonl
 
-from conftest import MODEL
+from common import MODEL
 
 RECORDS_BEFORE_SIGNAL = 3
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.devtools.simprocess import start_sim
 
-from conftest import MODEL
+from common import MODEL
 
 HERD = 100
 TOLERANCE_S = 0.001

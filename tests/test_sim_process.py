@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.devtools.simprocess import start_sim
 
-from conftest import MODEL
+from common import MODEL
 
 DEADLINE_S = 15.0
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.media_tokens import audio_tokens, image_tokens
 
-from conftest import MODEL
+from common import MODEL
 from media import audio_base64, image_data_url
 
 HELLO = [{"role": "user", "content": "Hello world"}]

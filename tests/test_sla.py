@@ -18,7 +18,7 @@ from harness.records import RequestRecord
 from harness.results import StageSummary
 from harness.slaspec import Criterion, SlaSpec, parse_sla_params
 
-from conftest import MODEL
+from common import MODEL
 
 
 def test_groups_are_anded_inside_and_ored_between() -> None:

@@ -26,7 +26,7 @@ from harness.devtools.verify import stages_seen
 from harness.jsonl import read_jsonl
 from harness.records import read_records
 
-from conftest import MODEL
+from common import MODEL
 
 PARALLEL = [1, 4, 8]
 NUMBER = [2, 8, 16]

@@ -17,7 +17,7 @@ from harness.devtools.verify import request_errors
 from harness.master.stats import percentile
 from harness.records import read_records
 
-from conftest import MODEL
+from common import MODEL
 
 STREAMS = 50
 TTFT_ERROR_P99_LIMIT_S = 0.003

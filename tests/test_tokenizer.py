@@ -20,7 +20,7 @@ from harness.devtools.simprocess import start_sim
 from harness.omnibench.dataset import bundled_sample_path
 from harness.tokenizer import Tokenizer, bundled_tokenizer_dir, load_tokenizer
 
-from conftest import MODEL
+from common import MODEL
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Hello world"}],

@@ -20,7 +20,7 @@ from harness.devtools.locustproc import locust_command
 from harness.devtools.promserver import free_port
 from harness.devtools.simprocess import SimProcess, start_sim
 
-from conftest import MODEL
+from common import MODEL
 
 DEADLINE_S = 90.0
 API_KEY = "sk-omniload-secret-7f3a"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, REPO
+from common import MODEL, REPO
 
 STEP_DEADLINE_S = 240.0
 
