@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
+
 ERROR_TYPES_BY_STATUS = {
     400: "BadRequestError",
     404: "NotFoundError",
@@ -38,3 +40,10 @@ def error_body(status: int, message: str, param: str | None = None) -> dict[str,
             "code": status,
         }
     }
+
+
+def error_response(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    """vLLM's error body as an HTTP response with that status."""
+    return web.json_response(error_body(status, message, param), status=status, headers=headers)

@@ -1,13 +1,13 @@
 """The simulated vLLM OpenAI-compatible server (aiohttp).
 
-Routes: POST /v1/chat/completions (stream and not), GET /v1/models, POST /tokenize,
-GET /health, GET /metrics. Unknown routes answer FastAPI's `{"detail": "Not Found"}`.
+Routes: POST /v1/chat/completions (stream and not), here; GET /v1/models, /health,
+/version, /metrics and POST /tokenize in harness/sim/routes.py. Unknown routes answer
+FastAPI's `{"detail": "Not Found"}`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +22,7 @@ from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.config import SimConfig
 from harness.sim.engine import BatchingEngine, Engine, FixedEngine
-from harness.sim.errors import SimRequestError, error_body
+from harness.sim.errors import SimRequestError, error_body, error_response
 from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
 from harness.sim.groundtruth import GroundTruthRecord, wall_from_perf
@@ -30,12 +30,12 @@ from harness.sim.metrics import SimMetrics
 from harness.sim.parsing import body_digest, parse_and_count, render_text
 from harness.sim.plan import event_ends
 from harness.sim.request import ChatRequest, parse_chat_request
+from harness.sim.routes import PlainRoutes
 from harness.sim.sequence import Sequence
 from harness.sim.text import OutputVocabulary
 from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
-SIMULATED_VLLM_VERSION = "0.11.0"  # what /version answers (omniload detects vLLM by it)
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 TOKENIZER_THREADS = 2
 # Bodies above this go to a parser process (images: JSON and base64 work of ~6 ms/MB).
@@ -80,13 +80,7 @@ class SimServer:
             ],
         )
         app.router.add_post("/v1/chat/completions", self.chat_completions)
-        app.router.add_get("/v1/models", self.models)
-        if self.config.compat != "gateway":  # a proxy that forwards only /v1/* hides the rest
-            app.router.add_get("/health", self.health)
-        if self.config.compat == "vllm":  # a plain OpenAI-compatible server has none of these
-            app.router.add_post("/tokenize", self.tokenize)
-            app.router.add_get("/metrics", self.metrics_page)
-            app.router.add_get("/version", self.version)
+        PlainRoutes(self.config, self.metrics, self.tokenizer, self.renderer).add_to(app)
         app.on_startup.append(self._start)
         app.on_cleanup.append(self._stop)
         return app
@@ -102,60 +96,6 @@ class SimServer:
             self.ground_truth.close()
         self._parser_pool.shutdown(wait=False, cancel_futures=True)
         self._token_threads.shutdown(wait=False)
-
-    # --- plain endpoints -------------------------------------------------------------
-
-    async def health(self, _request: web.Request) -> web.Response:
-        return web.Response(status=200)
-
-    async def version(self, _request: web.Request) -> web.Response:
-        return web.json_response({"version": SIMULATED_VLLM_VERSION})
-
-    async def metrics_page(self, _request: web.Request) -> web.Response:
-        return web.Response(body=self.metrics.render(), content_type="text/plain", charset="utf-8")
-
-    async def models(self, _request: web.Request) -> web.Response:
-        created_s = int(time.time())
-        card = {
-            "id": self.config.model,
-            "object": "model",
-            "created": created_s,
-            "owned_by": "vllm",
-            "root": self.config.model,
-            "parent": None,
-            "max_model_len": self.config.max_model_len,
-        }
-        return web.json_response({"object": "list", "data": [card]})
-
-    async def tokenize(self, request: web.Request) -> web.Response:
-        """vLLM's /tokenize: `prompt` or `messages` in; `count`, `max_model_len`, `tokens` out.
-
-        For messages only the text is tokenized (media placeholders are not expanded).
-        """
-        try:
-            payload = json.loads(await request.read())
-            if not isinstance(payload, dict):
-                raise SimRequestError(400, "Request body must be a JSON object")
-            if "messages" in payload:
-                chat = parse_chat_request(json.dumps({"messages": payload["messages"]}).encode(), (self.config.model,))
-                text = render_text(self.renderer, chat)
-            elif isinstance(payload.get("prompt"), str):
-                text = payload["prompt"]
-            else:
-                raise SimRequestError(400, "Either prompt or messages must be given", "prompt")
-        except ValueError as exc:
-            return _error_response(400, f"JSON decode error: {exc}")
-        except SimRequestError as exc:
-            return _error_response(exc.status, exc.message, exc.param)
-        token_ids = self.tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids
-        return web.json_response(
-            {
-                "count": len(token_ids),
-                "max_model_len": self.config.max_model_len,
-                "tokens": token_ids,
-                "token_strs": None,
-            }
-        )
 
     # --- chat completions ------------------------------------------------------------
 
@@ -191,7 +131,7 @@ class SimServer:
             fault = self.faults.pick(request.headers.get(FAULT_HEADER))
         except ValueError as exc:
             record["status"] = 400
-            return _error_response(400, f"{FAULT_HEADER}: {exc}")
+            return error_response(400, f"{FAULT_HEADER}: {exc}")
         record["fault"] = fault.spec if fault else None
         try:
             chat, text_tokens, record["body_digest"] = await self._parse(await request.read())
@@ -199,10 +139,10 @@ class SimServer:
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
             record["status"] = 413
-            return _error_response(413, f"Request body too large: {exc.text}")
+            return error_response(413, f"Request body too large: {exc.text}")
         except SimRequestError as exc:
             record["status"] = exc.status
-            return _error_response(exc.status, exc.message, exc.param)
+            return error_response(exc.status, exc.message, exc.param)
         record["vllm_fields"] = list(chat.vllm_fields)
         record["sampling"] = {
             "max_tokens": chat.max_tokens,
@@ -286,7 +226,7 @@ class SimServer:
         message = {429: "Too many requests (simulated)", 503: "Service unavailable (simulated)"}.get(
             status, "Internal server error (simulated)"
         )
-        return _error_response(status, message, headers=headers)
+        return error_response(status, message, headers=headers)
 
     async def _stream(self, exchange: Exchange) -> web.StreamResponse:
         request, seq, fault, record = exchange.request, exchange.seq, exchange.fault, exchange.record
@@ -339,8 +279,7 @@ class SimServer:
             await response.write_eof()
             self.metrics.on_finished(seq, exchange.finish_reason)
         except (ConnectionResetError, asyncio.CancelledError):
-            record["finish_reason"] = "abort"
-            self.metrics.on_finished(seq, "abort")
+            self._end_early(exchange, "abort")
         finally:
             record["completion_tokens"] = sent
             record["events"] = events
@@ -353,9 +292,17 @@ class SimServer:
                 record["event_lag_us"] = [int(lag * 1e6) for lag in event_lag_s]
         return response
 
+    def _end_early(self, exchange: Exchange, reason: str, drop_connection: bool = False) -> None:
+        """The one way an answer ends before its finish: "abort" (the client left, or a fault cut it; with
+        `drop_connection` the fault drops it) or "error"; recorded in the ground truth and vLLM's metrics."""
+        if drop_connection and exchange.request.transport is not None:
+            exchange.request.transport.abort()
+        exchange.record["finish_reason"] = reason
+        self.metrics.on_finished(exchange.seq, reason)
+
     async def _stream_fault(self, exchange: Exchange, response: web.StreamResponse, framer: StreamFramer) -> bool:
         """Apply a mid-stream fault; True when the stream ends here."""
-        fault, record = exchange.fault, exchange.record
+        fault = exchange.fault
         assert fault is not None
         if fault.kind == "stall":
             await asyncio.sleep(fault.seconds)
@@ -367,19 +314,14 @@ class SimServer:
             await response.write(error_event(error_body(500, "Internal server error (simulated)")))
             await response.write(DONE_EVENT)
             await response.write_eof()
-            record["finish_reason"] = "error"
-            self.metrics.on_finished(exchange.seq, "error")
+            self._end_early(exchange, "error")
             return True
         if fault.kind == "cut":
             await response.write_eof()
-            record["finish_reason"] = "abort"
-            self.metrics.on_finished(exchange.seq, "abort")
+            self._end_early(exchange, "abort")
             return True
         if fault.kind == "disconnect":
-            if exchange.request.transport is not None:
-                exchange.request.transport.abort()
-            record["finish_reason"] = "abort"
-            self.metrics.on_finished(exchange.seq, "abort")
+            self._end_early(exchange, "abort", drop_connection=True)
             return True
         return False
 
@@ -388,15 +330,12 @@ class SimServer:
         total = seq.output_tokens
         await self.engine.wait_for(seq, total)
         if fault is not None and fault.kind == "disconnect" and request.transport is not None:
-            request.transport.abort()
-            record["finish_reason"] = "abort"
-            self.metrics.on_finished(seq, "abort")
+            self._end_early(exchange, "abort", drop_connection=True)
             return web.Response(status=499)
         if fault is not None and fault.kind == "error_event":
             record["status"] = 500
-            record["finish_reason"] = "error"
-            self.metrics.on_finished(seq, "error")
-            return _error_response(500, "Internal server error (simulated)")
+            self._end_early(exchange, "error")
+            return error_response(500, "Internal server error (simulated)")
         reasoning_tokens = min(self.config.reasoning_tokens, total)
         words = exchange.words
         body = completion_body(
@@ -414,8 +353,7 @@ class SimServer:
             await response.prepare(request)
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):  # the client left before the answer went out
-            record["finish_reason"] = "abort"
-            self.metrics.on_finished(seq, "abort")
+            self._end_early(exchange, "abort")
             return response
         sent_wall = wall_from_perf(time.perf_counter())
         self.metrics.on_whole(seq, exchange.finish_reason)
@@ -454,12 +392,6 @@ def _raw_sender(request: web.Request, response: web.StreamResponse) -> Callable[
         transport.write(b"%x\r\n%b\r\n" % (len(data), data) if chunked else data)
 
     return send
-
-
-def _error_response(
-    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response(error_body(status, message, param), status=status, headers=headers)
 
 
 @web.middleware
