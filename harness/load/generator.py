@@ -26,7 +26,7 @@ from harness.jsonl import JsonlWriter
 from harness.load.builder import BuilderProcess
 from harness.load.factory import PayloadFactory
 from harness.load.health import LoopWatch
-from harness.load.payloads import Payload, PayloadPool, build_payloads
+from harness.load.payloads import Payload, PayloadPool, PayloadSource, build_payloads
 from harness.load.preflight import check_prompt_with_server
 from harness.options import LoadOptions
 from harness.perenvironment import PerEnvironment
@@ -67,7 +67,7 @@ class LoadGenerator:
         self.options = options
         self.worker_index = worker_index or 0
         self.run_tag = uuid.uuid4().hex[:8]
-        self.pool: PayloadPool | PayloadFactory | None = None
+        self.pool: PayloadSource | None = None
         self.tokenizer: Any = None
         self._request_numbers = itertools.count()
         self._user_numbers = itertools.count()
@@ -264,9 +264,9 @@ class LoadGenerator:
             "reused": self.pool.reused,
             "client": usage,
             "unreachable_s": round(unreachable_s, 3),
-            "built_during_load": getattr(self.pool, "built_during_load", 0),
-            "payload_waits": getattr(self.pool, "waits", 0),
-            "payload_wait_s": round(getattr(self.pool, "wait_s", 0.0), 3),
+            "built_during_load": self.pool.built_during_load,
+            "payload_waits": self.pool.waits,
+            "payload_wait_s": round(self.pool.wait_s, 3),
         }
         self._send(wire.DONE, done)
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -50,6 +50,19 @@ class Payload:
     )
 
 
+class PayloadSource(Protocol):
+    """Where a load generator's users take their payloads: a fixed pool (a sweep's budget, or
+    --reuse-payloads) or a factory that keeps building fresh ones (harness/load/factory.py).
+    The counts go into summary.json's `payloads`."""
+
+    reused: int  # requests that were sent a payload already sent
+    built_during_load: int  # fresh payloads built while the run went on
+    waits: int  # takes that found none ready
+    wait_s: float  # seconds those waited
+
+    def take(self) -> Payload: ...
+
+
 class PayloadPool:
     """Hands out payloads in order; after the last one it starts over and counts reuses."""
 
@@ -59,6 +72,9 @@ class PayloadPool:
         self.payloads = payloads
         self._next_index = 0
         self.reused = 0
+        self.built_during_load = 0  # all built before load
+        self.waits = 0  # never: they are all there
+        self.wait_s = 0.0
 
     def take(self) -> Payload:
         index = self._next_index
