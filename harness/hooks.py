@@ -54,6 +54,8 @@ from harness.omnibench.runner import check_media, run_after_load
 from harness.options import DEFAULT_STOP_TIMEOUT_S, SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
 from harness.progress import ProgressLine
 from harness.report.html import write_report
+from harness.report.runend import print_stage, write_run
+from harness.report.summary import write_summary
 from harness.report.webui import add_stages_tab, guard_start_form
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
         environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
     if options.sweep.stages and isinstance(runner, MasterRunner):
         parsed.enable_rebalancing = True  # a lost worker's users move to the others at once
-    master = MASTERS.set(environment, Master(environment, options))
+    master = MASTERS.set(environment, Master(environment, options, on_stage_end=print_stage))
     if options.metrics.port:
         try:
             master.metrics.serve(options.metrics.host, options.metrics.port)
@@ -361,19 +363,21 @@ def _stop_gracefully_on_signals(environment: Environment, master: Master) -> Non
 
 
 def _finish_run(master: Master) -> None:
+    """The master's summary, written and said by the report side; the OmniBench pass; report.html; the exit code."""
+    options = master.options
+    summary = master.finish()
+    write_run(options.report_dir, summary, master.writer.path, master.sla_document())
     if master.rejected is not None:  # a worker refused the input: no load was measured
         sys.stderr.write(f"omniload: error: {master.rejected}\n")
         master.environment.process_exit_code = BAD_INPUT_EXIT_CODE
-        master.finish()
         return
-    summary = master.finish()
     failed = sum(stage["failed"] for stage in summary["stages"])
     if not summary["completed"]:
         failed += 1  # a stage that did not run its whole budget is never a success
-    options = master.options
     if options.omnibench is not None:
         omnibench = run_after_load(options.endpoint, options.report_dir, options.omnibench)
-        master.add_to_summary(summary, "omnibench", omnibench)
+        summary["omnibench"] = omnibench
+        write_summary(options.report_dir, summary)
         failed += omnibench.get("failed", 0) if "error" not in omnibench else 1
     report = write_report(options.report_dir, embed_media=options.embed_samples)
     print(

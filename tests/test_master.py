@@ -19,6 +19,7 @@ from harness.load.generator import LoadGenerator
 from harness.master.master import Master
 from harness.options import LoadOptions
 from harness.records import read_records
+from harness.report.runend import write_run
 
 from loadopts import options_from
 
@@ -102,6 +103,7 @@ def test_a_sweep_runs_each_stage_with_its_exact_budget(tmp_path: Path) -> None:
     for generator in cluster.generators.values():
         generator.report_done()
     summary = master.finish()
+    write_run(str(tmp_path), summary, master.writer.path, None)
     assert [(s["parallel"], s["number"], s["sent"], s["succeeded"]) for s in summary["stages"]] == [
         (1, 2, 2, 2),
         (2, 3, 3, 3),

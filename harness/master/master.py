@@ -13,6 +13,7 @@ import gevent
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness import wire
@@ -21,8 +22,9 @@ from harness.jsonl import JsonlWriter
 from harness.master.arrivals import ArrivalSchedule
 from harness.master.budget import BudgetLedger
 from harness.master.client_watch import ClientWatch
+from harness.master.loadgenerators import add_load_generators
 from harness.master.metrics import LiveMetrics
-from harness.master.sla import SlaSearch, sla_summary, sla_table
+from harness.master.sla import SlaSearch, sla_summary
 from harness.master.stats import StageAccumulator
 from harness.master.sweep import Phase, SweepState
 from harness.options import LoadOptions, Stage
@@ -30,11 +32,7 @@ from harness.perenvironment import PerEnvironment
 from harness.progress import ProgressLine, eta_text
 from harness.provenance import provenance
 from harness.records import RequestRecord
-from harness.report.recommendations import late_line, limited_line, recommendations
-from harness.report.stages_csv import write_stages_csv
-from harness.report.summary import add_load_generators, write_json, write_summary
-from harness.report.table import format_stage_table
-from harness.results import REQUESTS_FILE, SLA_SUMMARY_FILE, RunSummary, StageSummary
+from harness.results import REQUESTS_FILE, RunSummary, StageSummary
 from harness.wire import Permit
 
 if TYPE_CHECKING:
@@ -49,6 +47,10 @@ OPEN_LOOP_GRACE_S = 0.005
 EXPIRY_POLL_S = 0.05
 
 
+# Says a stage that just ended: (its name, e.g. "2/5", its summary).
+StageEnd = Callable[[str, StageSummary], None]
+
+
 class Master:
     """Holds the run's records, stage statistics, budget ledger, live metrics and load-generator facts.
 
@@ -56,8 +58,10 @@ class Master:
     `tick` once a second; the test_stop hook calls `finish`.
     """
 
-    def __init__(self, environment: Environment, options: LoadOptions) -> None:
+    def __init__(self, environment: Environment, options: LoadOptions, on_stage_end: StageEnd | None = None) -> None:
+        """on_stage_end(stage name such as "2/5", its summary): says a stage that just ended (the report side)."""
         self.environment = environment
+        self.on_stage_end = on_stage_end
         self.options = options
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         os.makedirs(options.report_dir, exist_ok=True)
@@ -199,11 +203,8 @@ class Master:
             self.annotator.mark("end", index + 1, stage.parallel, stage.label)
         summary = self._with_client_health(index, self.accumulators[-1].summary())
         self.summaries.append(summary)
-        print(f"\nomniload stage {self._stage_name(index)}\n{format_stage_table([summary])}", flush=True)
-        if summary.get("client", {}).get("limited"):
-            print(limited_line(index + 1, summary, summary["client"]), flush=True)
-        if summary.get("generator_late"):
-            print(late_line(index + 1, summary), flush=True)
+        if self.on_stage_end is not None:
+            self.on_stage_end(self._stage_name(index), summary)
 
     def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
         summary["stage"] = index + 1
@@ -357,7 +358,7 @@ class Master:
     # --- the end ----------------------------------------------------------------------
 
     def finish(self) -> RunSummary:
-        """Write summary.json and stages.csv, print the tables; returns the summary."""
+        """The run's summary (harness/results.py's shape), for the report side to write and say."""
         self.finished = True
         if not self.sweep.stages and self.accumulators:  # a plain run: its concurrency is Locust's user count
             accumulator = self.accumulators[0]
@@ -381,54 +382,15 @@ class Master:
             summary["stopped_by"] = self.stop_reason
         if self.lost_workers:
             summary["lost_workers"] = dict(self.lost_workers)
-        if self.sla is not None and self.options.sweep.sla is not None:
-            summary["sla"] = self.sla.results
-            write_json(
-                os.path.join(self.options.report_dir, SLA_SUMMARY_FILE), sla_summary(self.options.sweep.sla, self.sla)
-            )
-        path = write_summary(self.options.report_dir, summary)
-        csv_path = write_stages_csv(self.options.report_dir, self.summaries)
-        print("\nomniload summary\n" + format_stage_table(self.summaries))
         if self.sla is not None:
-            print(f"\nomniload SLA search ({SLA_SUMMARY_FILE})\n{sla_table(self.sla.results)}")
-        for line in recommendations(self.summaries, self.lost_workers):
-            print(line)
-        if not summary["output_length_enforced"]:
-            print(
-                f"note: output length not enforced by this server (profile {payload.server_profile}: no "
-                f"min_tokens/ignore_eos); stage figures use the tokens it produced"
-            )
-        without_done = sum(stage["streams_without_done"] for stage in self.summaries)
-        if without_done:
-            print(f"note: {without_done} streams ended without data: [DONE] (allowed; each had a finish_reason)")
-        if summary.get("unreachable_s"):
-            print(
-                f"note: the server could not be reached for {summary['unreachable_s']:.1f} s "
-                "(connect_error; users backed off up to 1 s between tries)"
-            )
-        payloads = summary.get("payloads", {})
-        if payloads.get("reused"):
-            print(
-                f"note: {payloads['reused']} requests reused a payload (--reuse-payloads, pools of "
-                f"{payloads['pool_size']} in all)"
-            )
-        if payloads.get("waits"):
-            print(
-                f"note: {payloads['waits']} requests waited {payloads['wait_s']:.1f} s in all for fresh payloads: "
-                "the load generator, not the server, was the limit then (add processes or workers)"
-            )
-        if not summary["completed"]:
-            print(
-                f"note: the run was stopped ({self.stop_reason or 'stopped early'}) before every stage ran its "
-                "whole budget; summary.json says completed: false"
-            )
-        print(f"wrote {path}, {csv_path} and {self.writer.path}\n", flush=True)
+            summary["sla"] = self.sla.results
         return summary
 
-    def add_to_summary(self, summary: RunSummary, key: str, value: Any) -> None:
-        """Add a part computed after the load (the OmniBench pass) and rewrite summary.json."""
-        summary[key] = value  # type: ignore[literal-required]
-        write_summary(self.options.report_dir, summary)
+    def sla_document(self) -> dict[str, Any] | None:
+        """sla_summary.json's content for an SLA search (None without one)."""
+        if self.sla is None or self.options.sweep.sla is None:
+            return None
+        return sla_summary(self.options.sweep.sla, self.sla)
 
     def close(self) -> None:
         self.writer.close()

@@ -163,26 +163,6 @@ def _point(value: float, runs: list[StageSummary]) -> SlaPoint:
     )
 
 
-def sla_table(results: list[SlaResult]) -> str:
-    """The console table of the search's answers."""
-    rows = [("Criteria", "Variable", "Max satisfied", "Note", "Tried")]
-    for result in results:
-        best = result["max_satisfied"]
-        rows.append(
-            (
-                result["criteria"],
-                result["variable"],
-                "-" if best is None else f"{best:g}",
-                result["note"],
-                " ".join(f"{value:g}" for value in result["tried"]),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows
-    )
-
-
 def sla_summary(spec: SlaSpec, search: SlaSearch) -> dict[str, Any]:
     """sla_summary.json: the spec, every measured value and each group's answer."""
     return {
