@@ -49,9 +49,18 @@ from harness.load.prompts import PromptLengthError
 from harness.load.readiness import wait_for_server
 from harness.master.master import MASTERS, Master
 from harness.master.server_scrape import SCRAPERS, ServerScraper
+from harness.mediafiles import MediaError, read_audio_dir, read_image_dir
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
-from harness.options import DEFAULT_STOP_TIMEOUT_S, SECRET_FLAGS, LoadOptions, add_arguments, flag_dests, load_options
+from harness.options import (
+    DEFAULT_STOP_TIMEOUT_S,
+    SECRET_FLAGS,
+    LoadOptions,
+    PayloadSpec,
+    add_arguments,
+    flag_dests,
+    load_options,
+)
 from harness.progress import ProgressLine
 from harness.report.html import write_report
 from harness.report.runend import print_stage, write_run
@@ -216,6 +225,7 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
         if parsed.spawn_rate is not None and not parsed.spawn_rate > 0:
             raise BadOption("-r", f"{parsed.spawn_rate} users per second: more than 0")
     check_report_dir(options.report_dir)
+    check_media_dirs(options.payload)
     if options.metrics.port:
         check_can_listen(options.metrics.host, options.metrics.port)
     if options.connection.wait_for_server_s:
@@ -260,6 +270,17 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
     return dataclasses.replace(options, scrape_server_metrics=kind == "vllm")
 
 
+def check_media_dirs(payload: PayloadSpec) -> None:
+    """--image-dir/--audio-dir: every file read and decoded once before any request (BadOption naming it)."""
+    try:
+        if payload.image_dir:
+            read_image_dir(payload.image_dir)
+        if payload.audio_dir:
+            read_audio_dir(payload.audio_dir)
+    except MediaError as error:
+        raise BadOption(error.flag, str(error)) from None
+
+
 def check_report_dir(directory: str) -> None:
     """--report-dir can be created and written (BadOption before any request, not a traceback after load)."""
     try:
@@ -291,6 +312,8 @@ def check_can_listen(host: str, port: int) -> None:
 def _prepare(generator: LoadGenerator) -> None:
     try:
         generator.prepare()
+    except MediaError as error:  # a worker that cannot read the media directory it was given
+        _reject(generator.environment, BadOption(error.flag, str(error)))
     except PromptLengthError as error:
         _reject(generator.environment, BadOption("--min-prompt-length", str(error)))
     except OSError as error:

@@ -165,6 +165,18 @@ def add_arguments(parser: Any) -> None:
         help="shapes: evalscope's random_vl images (flat colour, 1-5 shapes, a few KB), so results compare with "
         "evalscope's; noise: incompressible pixels, the worst case to upload and decode",
     )
+    add(
+        "--image-dir",
+        default="",
+        help="Send your own images (PNG, JPEG, WEBP, GIF files in this directory, taken in turn) instead of "
+        "synthetic ones; --image-num per request; every file is checked before load",
+    )
+    add(
+        "--audio-dir",
+        default="",
+        help="Send your own clips (wav, flac, mp3, ogg files in this directory, taken in turn) instead of "
+        "synthetic ones; --audio-num per request; every file is checked before load",
+    )
     add("--audio-num", type=int, default=0, help="Audio clips per request, sent as input_audio (0: none)")
     add(
         "--audio-seconds",
@@ -501,6 +513,8 @@ class PayloadSpec:
     audio_format: str = "wav"
     audio_content: str = "tone"
     explicit_extensions: tuple[str, ...] = ()  # vLLM extension fields the user asked for by flag (never dropped)
+    image_dir: str | None = None  # the user's images (--image-dir), instead of synthetic ones
+    audio_dir: str | None = None  # the user's clips (--audio-dir)
 
     @property
     def vllm_extensions(self) -> bool:
@@ -607,6 +621,8 @@ class PayloadSpec:
             audio_format=parsed.audio_format,
             audio_content=parsed.audio_content,
             explicit_extensions=explicit,
+            image_dir=parsed.image_dir or None,
+            audio_dir=parsed.audio_dir or None,
         )
 
 
@@ -939,6 +955,8 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     ("--arrival", "arrival", "poisson", "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
     ("--burstiness", "burstiness", 1.0, "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
     ("--max-concurrency", "max_concurrency", DEFAULT_MAX_CONCURRENCY, "--open-loop", lambda parsed: parsed.open_loop),
+    ("--image-dir", "image_dir", "", "--image-num 1 or more", lambda parsed: parsed.image_num > 0),
+    ("--audio-dir", "audio_dir", "", "--audio-num 1 or more", lambda parsed: parsed.audio_num > 0),
 )
 
 

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
-from harness.load.images import data_url_prefix, encode_image, make_image
-from harness.load.prompts import PromptBuilder
+from harness.load.images import MIME_TYPES, encode_image, make_image
+from harness.load.prompts import Prompt, PromptBuilder
 from harness.media_tokens import audio_tokens, image_tokens
+from harness.mediafiles import read_audio_dir, read_image_dir
 
 if TYPE_CHECKING:
     from harness.options import PayloadSpec
@@ -85,10 +86,21 @@ class PayloadPool:
 
 
 def request_body(
-    spec: PayloadSpec, model: str, prompt_text: str, image_files: list[bytes], audio_files: list[bytes] | None = None
+    spec: PayloadSpec,
+    model: str,
+    prompt_text: str,
+    image_files: list[bytes],
+    audio_files: list[bytes] | None = None,
+    image_mimes: list[str] | None = None,
+    audio_formats: list[str] | None = None,
 ) -> bytes:
-    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs, clips as input_audio."""
+    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs, clips as input_audio.
+
+    `image_mimes`/`audio_formats`: each file's own (the user's files); default: the spec's encoding and format.
+    """
     audio_files = audio_files or []
+    image_mimes = image_mimes or [MIME_TYPES[spec.image_encoding]] * len(image_files)
+    audio_formats = audio_formats or [spec.audio_format] * len(audio_files)
     content: str | list[dict[str, Any]] = prompt_text
     if image_files or audio_files:
         # Placeholders, spliced with the base64 after serializing: base64 is JSON-safe as it
@@ -98,15 +110,17 @@ def request_body(
             {"type": "image_url", "image_url": {"url": URL_PLACEHOLDER % index}} for index in range(len(image_files))
         ]
         content += [
-            {"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": spec.audio_format}}
+            {"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": audio_formats[index]}}
             for index in range(len(audio_files))
         ]
     body = {"model": model, "messages": [{"role": "user", "content": content}], **spec.body_fields()}
     serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if not image_files and not audio_files:
         return serialized
-    image_prefix = b'"' + data_url_prefix(spec.image_encoding).encode("ascii")
-    splices = [(URL_PLACEHOLDER % index, image_prefix, file) for index, file in enumerate(image_files)]
+    splices = [
+        (URL_PLACEHOLDER % index, f'"data:{image_mimes[index]};base64,'.encode("ascii"), file)
+        for index, file in enumerate(image_files)
+    ]
     splices += [(AUDIO_PLACEHOLDER % index, b'"', file) for index, file in enumerate(audio_files)]
     parts: list[bytes] = []
     for placeholder, prefix, file_bytes in splices:  # in the order they appear in the body
@@ -145,6 +159,8 @@ def _build(
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
+    if spec.image_dir or spec.audio_dir:
+        return _build_from_files(spec, model, prompts, seed)
     images = _image_files(spec, count, seed)
     clips = _audio_files(spec, count, seed)
     image_cost = spec.image_num * image_tokens(spec.image_width_px, spec.image_height_px) if spec.image_num else 0
@@ -159,6 +175,55 @@ def _build(
                 prompt.text_tokens,
                 sum(len(file_bytes) for file_bytes in files),
                 image_cost + sum(audio_tokens(seconds) for _, seconds in clips[index]),
+            )
+        )
+    return payloads
+
+
+def _build_from_files(spec: PayloadSpec, model: str, prompts: list[Prompt], seed: int) -> list[Payload]:
+    """Payloads whose media are the user's files (--image-dir, --audio-dir), taken in turn from a point the
+    seed picks (each worker starts elsewhere); synthetic media where no directory was given."""
+    images = read_image_dir(spec.image_dir) if spec.image_dir else []
+    clips = read_audio_dir(spec.audio_dir) if spec.audio_dir else []
+    synthetic_images = [] if images or not spec.image_num else _image_files(spec, len(prompts), seed)
+    synthetic_clips = [] if clips or not spec.audio_num else _audio_files(spec, len(prompts), seed)
+    payloads = []
+    for index, prompt in enumerate(prompts):
+        chosen = (
+            [images[(seed + index * spec.image_num + k) % len(images)] for k in range(spec.image_num)] if images else []
+        )
+        heard = (
+            [clips[(seed + index * spec.audio_num + k) % len(clips)] for k in range(spec.audio_num)] if clips else []
+        )
+        image_files = [file.file_bytes for file in chosen] or (
+            synthetic_images[index if spec.unique_images else 0] if synthetic_images else []
+        )
+        audio = [(file.file_bytes, file.kind, file.tokens) for file in heard] or [
+            (file, spec.audio_format, audio_tokens(seconds))
+            for file, seconds in (synthetic_clips[index] if synthetic_clips else [])
+        ]
+        image_cost = (
+            sum(file.tokens for file in chosen)
+            if chosen
+            else (len(image_files) * image_tokens(spec.image_width_px, spec.image_height_px))
+        )
+        mimes = [file.kind for file in chosen] or None
+        body = request_body(
+            spec,
+            model,
+            prompt.text,
+            image_files,
+            [file for file, _, _ in audio],
+            mimes,
+            [kind for _, kind, _ in audio] or None,
+        )
+        payloads.append(
+            Payload(
+                body,
+                prompt.text,
+                prompt.text_tokens,
+                sum(len(file) for file in image_files),
+                image_cost + sum(tokens for _, _, tokens in audio),
             )
         )
     return payloads

@@ -7,8 +7,7 @@ import io
 import os
 from typing import Any
 
-from PIL import Image
-
+from harness.mediafiles import image_mime_type
 from harness.omnibench.dataset import OmniSample
 
 # EvalScope's omni_bench prompt template (benchmarks/omnibench), word for word.
@@ -17,7 +16,6 @@ MULT_CHOICE_PROMPT = (
     "your response should be of the following format: 'ANSWER: [LETTER]' (without quotes) where [LETTER] is "
     "one of {letters}. Think step by step before answering.\n\n{question}\n\n{choices}"
 )
-IMAGE_MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 AUDIO_FORMATS = ("mp3", "wav", "flac", "ogg")
 
 
@@ -53,11 +51,6 @@ def build_messages(sample: OmniSample, use_image: bool, use_audio: bool) -> list
     else:
         content.append({"type": "text", "text": f"[Audio Alternative Text]: {sample.audio_content}"})
     return [{"role": "user", "content": content}]
-
-
-def image_mime_type(image_bytes: bytes) -> str:
-    with Image.open(io.BytesIO(image_bytes)) as image:
-        return IMAGE_MIME_TYPES.get(image.format or "", "image/png")
 
 
 def audio_format(sample: OmniSample) -> str:

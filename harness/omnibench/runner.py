@@ -22,9 +22,10 @@ from harness import safejson
 from harness.completions import error_message, usage_counts
 from harness.endpoint import Endpoint
 from harness.fetch import Bounds, FetchError, fetch
+from harness.mediafiles import image_mime_type
 from harness.omnibench.config import OmniBenchConfig
 from harness.omnibench.dataset import DatasetError, OmniSample, bundled_sample_path, load_samples
-from harness.omnibench.prompt import audio_format, build_messages, image_mime_type, target_letter
+from harness.omnibench.prompt import audio_format, build_messages, target_letter
 from harness.omnibench.scoring import extract_letter, score
 from harness.progress import ProgressLine
 from harness.results import OMNIBENCH_DIR, OMNIBENCH_SAMPLES_FILE, SUMMARY_FILE

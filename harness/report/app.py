@@ -144,8 +144,9 @@ class Viewer(BaseHTTPRequestHandler):
         index_text, _, kind = media.partition("/")
         if not index_text.isdigit() or kind not in ("image", "audio"):
             raise NotServed(404, "media are /media/<sample index>/image or /audio")
+        from harness.mediafiles import image_mime_type
         from harness.omnibench.dataset import load_samples
-        from harness.omnibench.prompt import audio_format, image_mime_type
+        from harness.omnibench.prompt import audio_format
 
         config = run.summary.get("omnibench", {}).get("config") or {}
         try:
