@@ -172,3 +172,32 @@ def test_a_blank_secret_in_the_start_form_keeps_the_command_lines_key(keyed_sim:
         stop(locust)
     # every request carried the key given on the command line: none was refused with 401
     assert [(r["sent"], r["failed"]) for r in rows] == [(2, 0), (4, 0)]
+
+
+def test_the_real_start_form_starts_the_run_it_shows(keyed_sim: SimProcess, tmp_path: Path) -> None:
+    """Locust's own page in Chromium, START clicked with every field as shown: accepted, and the run is the
+    command line's (the form's unchanged omniload fields, "" for empty lists among them, are not copied back)."""
+    from harness.devtools.browser import browser_page
+
+    port = free_port()
+    locust = start_locust(keyed_sim, port, tmp_path, [])
+    answers: list[str] = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + DEADLINE_S
+        with browser_page(allowed_prefix=url) as (page, _):
+            while time.monotonic() < deadline:
+                try:
+                    page.goto(url)
+                    break
+                except Exception:  # the UI is not up yet
+                    time.sleep(0.2)
+            page.on("response", lambda response: answers.append(response.text()) if "/swarm" in response.url else None)
+            page.get_by_role("button", name="Start").first.click()
+            while not answers and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+        rows = wait_for_rows(port, done=4)
+    finally:
+        stop(locust)
+    assert answers and json.loads(answers[0])["success"] is True, answers
+    assert [(r["sent"], r["failed"]) for r in rows] == [(2, 0), (4, 0)]  # the key and the sweep of the command line

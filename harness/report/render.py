@@ -53,11 +53,17 @@ def content_security_policy(media_sources: str = "data:") -> str:
     )
 
 
-def page(title: str, parts: Sequence[Markup | str], media_sources: str = "data:") -> str:
-    """The HTML document: its policy first (a report opened from a file has no headers), then the sections."""
+def page(title: str, parts: Sequence[Markup], media_sources: str = "data:") -> str:
+    """The HTML document: its policy first (a report opened from a file has no headers), then the sections.
+
+    Each part must be markup a template made (a plain string would be trusted HTML: refused).
+    """
+    for part in parts:
+        if not isinstance(part, Markup):
+            raise TypeError(f"a page part must be template markup, not {type(part).__name__}")
     return _ENVIRONMENT.get_template("page.html.j2").render(
         title=title,
-        sections=[part if isinstance(part, Markup) else Markup(part) for part in parts],
+        sections=list(parts),
         policy=content_security_policy(media_sources),
         style=STYLE,
         script=SCRIPT,

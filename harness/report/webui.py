@@ -65,30 +65,36 @@ def add_stages_tab(web_ui: WebUI, live_summaries: Callable[[], list[StageSummary
         return response
 
 
-def form_changes(form: Any, current: dict[str, Any], flags: set[str]) -> list[str]:
-    """The omniload flags whose value in the start form differs from the one the run was checked with.
+def _as_items(value: Any) -> list[str]:
+    """A value as the form's text items: a list item by item, a bool "true"/"false", nothing for None or ""."""
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, list | tuple):
+        return [item for element in value for item in _as_items(element)]
+    text = str(value).strip()
+    return [text] if text else []
 
-    A form value is text (a list: several values, or one with commas; a bool: "true" or
-    "false"), compared with the current value written the same way.
-    """
+
+def _same_item(shown: str, sent: str) -> bool:
+    if shown == sent or {shown, sent} <= {"true", "on"}:
+        return True
+    try:
+        return float(shown) == float(sent)  # 5.0 shown as "5" by the page
+    except ValueError:
+        return False
+
+
+def form_changes(form: Any, shown: dict[str, Any], flags: set[str]) -> list[str]:
+    """The omniload flags whose value in the start form differs from the value the page showed (the command
+    line's, which the run was checked with). The page writes a list as "1,5" and numbers as JavaScript does
+    ("5" for 5.0); the comparison reads them back the same way."""
     changed = []
     for key in flags & set(form.keys()):
-        values = form.getlist(key)
-        if len(values) == 1 and "," in values[0]:
-            values = values[0].split(",")
-        value = current.get(key)
-        if isinstance(value, bool):
-            same = values == ["true" if value else "false"]
-        elif isinstance(value, list):
-            same = [text.strip() for text in values] == [str(item) for item in value]
-        elif isinstance(value, float):
-            try:
-                same = len(values) == 1 and float(values[0]) == value
-            except ValueError:
-                same = False
-        else:
-            same = values == ["" if value is None else str(value)]
-        if not same:
+        sent = [item for value in form.getlist(key) for item in _as_items(value.split(",") if "," in value else value)]
+        expected = _as_items(shown.get(key))
+        if len(sent) != len(expected) or not all(map(_same_item, expected, sent)):
             changed.append(key)
     return sorted(changed)
 
@@ -108,6 +114,15 @@ def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tupl
 
     update_template_args = web_ui.update_template_args
     environment = web_ui.environment
+    shown: dict[str, Any] = {}
+
+    def shown_values() -> dict[str, Any]:
+        """The values the page shows (the command line's, parsed once): the form sends them back unchanged."""
+        if not shown:
+            from locust.argument_parser import ui_extra_args_dict
+
+            shown.update({name: option["default_value"] for name, option in ui_extra_args_dict().items()})
+        return shown
 
     def update_without_secrets() -> None:
         update_template_args()
@@ -124,16 +139,19 @@ def guard_start_form(web_ui: WebUI, omniload_flags: set[str], secret_flags: tupl
     def _check_the_form() -> Any:
         if request.method != "POST" or request.path != "/swarm":
             return None
-        kept = [
-            (key, value) for key, value in request.form.items(multi=True) if not (key in secret_flags and value == "")
-        ]
-        request.form = ImmutableMultiDict(kept)
+        form = ImmutableMultiDict(
+            [(key, value) for key, value in request.form.items(multi=True) if not (key in secret_flags and value == "")]
+        )
         refused = []
-        if "host" in request.form and request.form["host"].rstrip("/") != (environment.host or "").rstrip("/"):
+        if "host" in form and form["host"].rstrip("/") != (environment.host or "").rstrip("/"):
             refused.append("host")
-        current = vars(environment.parsed_options) if environment.parsed_options else {}
-        refused += form_changes(request.form, current, omniload_flags)
+        refused += form_changes(form, shown_values(), omniload_flags)
         if not refused:
+            # Unchanged: Locust need not copy them back (its copy turns "" into int() errors for list flags, and
+            # would undo what the checks before load resolved, such as --server-profile auto).
+            request.form = ImmutableMultiDict(
+                [(key, value) for key, value in form.items(multi=True) if key not in omniload_flags]
+            )
             return None
         flags = ", ".join("--" + name.replace("_", "-") for name in refused)
         return jsonify(
