@@ -174,6 +174,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         return
     if generator.pool is None:
         _prepare(generator)
+    generator.start_probes()
 
 
 def _runner_once_set(environment: Environment) -> Any:

@@ -166,6 +166,16 @@ def add_arguments(parser: Any) -> None:
         "evalscope's; noise: incompressible pixels, the worst case to upload and decode",
     )
     add(
+        "--probe-rate",
+        type=float,
+        default=0.0,
+        help="Probes per second beside any load: small text requests on their own (--probe-prompt-length, "
+        "--probe-max-tokens), recorded as class probe, kept out of the stage's figures and shown apart: what "
+        "the load costs a text user",
+    )
+    add("--probe-prompt-length", type=int, default=64, help="A probe's prompt tokens")
+    add("--probe-max-tokens", type=int, default=16, help="A probe's output tokens")
+    add(
         "--image-dir",
         default="",
         help="Send your own images (PNG, JPEG, WEBP, GIF files in this directory, taken in turn) instead of "
@@ -415,6 +425,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "goodput",
             "pool_size",
             "reuse_payloads",
+            "probe_",
         ),
     ),
     ("omniload: SLA search", ("sla_",)),
@@ -513,6 +524,9 @@ class PayloadSpec:
     audio_format: str = "wav"
     audio_content: str = "tone"
     explicit_extensions: tuple[str, ...] = ()  # vLLM extension fields the user asked for by flag (never dropped)
+    probe_rate_rps: float = 0.0  # --probe-rate: probes per second (0: none)
+    probe_prompt_tokens: int = 64
+    probe_max_tokens: int = 16
     image_dir: str | None = None  # the user's images (--image-dir), instead of synthetic ones
     audio_dir: str | None = None  # the user's clips (--audio-dir)
 
@@ -621,9 +635,26 @@ class PayloadSpec:
             audio_format=parsed.audio_format,
             audio_content=parsed.audio_content,
             explicit_extensions=explicit,
+            probe_rate_rps=_probe_rate(parsed),
+            probe_prompt_tokens=parsed.probe_prompt_length,
+            probe_max_tokens=parsed.probe_max_tokens,
             image_dir=parsed.image_dir or None,
             audio_dir=parsed.audio_dir or None,
         )
+
+
+MAX_PROBE_RATE_RPS = 100.0  # probes measure a text user's experience; more would be load of their own
+
+
+def _probe_rate(parsed: argparse.Namespace) -> float:
+    """--probe-rate checked (0: none), with its prompt and output lengths."""
+    if not 0 <= parsed.probe_rate <= MAX_PROBE_RATE_RPS:
+        raise BadOption(
+            "--probe-rate", f"{parsed.probe_rate:g} is outside [0, {MAX_PROBE_RATE_RPS:g}] probes per second"
+        )
+    at_least("--probe-prompt-length", parsed.probe_prompt_length, 9)  # Qwen3's template alone takes 8
+    at_least("--probe-max-tokens", parsed.probe_max_tokens, 1)
+    return float(parsed.probe_rate)
 
 
 def _audio_seconds(parsed: argparse.Namespace) -> tuple[float, float]:
@@ -956,6 +987,8 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     ("--burstiness", "burstiness", 1.0, "--rate", lambda parsed: parsed.rate or parsed.sla_variable == "rate"),
     ("--max-concurrency", "max_concurrency", DEFAULT_MAX_CONCURRENCY, "--open-loop", lambda parsed: parsed.open_loop),
     ("--image-dir", "image_dir", "", "--image-num 1 or more", lambda parsed: parsed.image_num > 0),
+    ("--probe-prompt-length", "probe_prompt_length", 64, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
+    ("--probe-max-tokens", "probe_max_tokens", 16, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--audio-dir", "audio_dir", "", "--audio-num 1 or more", lambda parsed: parsed.audio_num > 0),
 )
 

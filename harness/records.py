@@ -52,6 +52,7 @@ class RequestRecord:
     warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
     due_s: float | None = None  # a rate stage's scheduled send time (unix s)
     expected_media_tokens: int | None = None  # images and audio by Qwen3-Omni's rules (harness/media_tokens.py)
+    request_class: str = "load"  # "load", or "probe": a small text request beside the load (--probe-rate)
 
     @property
     def lateness_s(self) -> float | None:

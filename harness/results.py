@@ -40,6 +40,9 @@ def default_report_dir() -> str:
     return os.path.join(DEFAULT_REPORT_ROOT, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
 
 
+PROBE_CLASS = "probe"  # a record's request_class for --probe-rate's requests (harness/load/probe.py)
+
+
 # --- the limits a stage is judged by (README, "Is the load generator the limit?") ----------
 
 # A rate stage whose p99 lateness passes this was late by the load generator's doing.
@@ -73,6 +76,17 @@ class StageClientHealth(TypedDict):
     workers: dict[str, dict[str, float]]
 
 
+class ProbeSummary(TypedDict):
+    """The probes sent while a stage ran (--probe-rate): apart from the stage's own figures."""
+
+    sent: int
+    succeeded: int
+    failed: int
+    ttft_s: Distribution
+    tpot_s: Distribution
+    latency_s: Distribution
+
+
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
@@ -104,6 +118,7 @@ class StageSummary(TypedDict):
     lateness_s: NotRequired[Distribution]  # send time minus due time, over the requests sent
     # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
     generator_late: NotRequired[bool]
+    probe: NotRequired[ProbeSummary]  # --probe-rate: the text probes sent while this stage ran
 
 
 class WorkerSummary(TypedDict, total=False):

@@ -28,6 +28,7 @@ from harness.load.factory import PayloadFactory
 from harness.load.health import LoopWatch
 from harness.load.payloads import Payload, PayloadPool, PayloadSource, build_payloads
 from harness.load.preflight import check_prompt_with_server
+from harness.load.probe import ProbeSender
 from harness.options import LoadOptions
 from harness.perenvironment import PerEnvironment
 from harness.records import RequestRecord, error_reason
@@ -68,6 +69,7 @@ class LoadGenerator:
         self.worker_index = worker_index or 0
         self.run_tag = uuid.uuid4().hex[:8]
         self.pool: PayloadSource | None = None
+        self.probes: ProbeSender | None = None  # --probe-rate, in the single process or worker 0
         self.tokenizer: Any = None
         self._request_numbers = itertools.count()
         self._user_numbers = itertools.count()
@@ -141,6 +143,13 @@ class LoadGenerator:
         self._load_started_wall_s = time.time()
         self.watch = LoopWatch(self.worker_index, lambda health: self._send(wire.HEALTH, health))
         self.watch.start()
+        if payload_spec.probe_rate_rps and self.worker_index == 0:  # one sender: the rate is the run's
+            self.probes = ProbeSender(self)
+
+    def start_probes(self) -> None:
+        """Probes begin with the test (--probe-rate; nothing otherwise)."""
+        if self.probes is not None:
+            self.probes.start()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Token counts of output texts, in a native thread (the tokenizer releases the GIL)."""
@@ -248,6 +257,8 @@ class LoadGenerator:
         """Tell the master what this process used and reused during load (at test stop)."""
         if self.pool is None:
             return  # never prepared: nothing to say
+        if self.probes is not None:
+            self.probes.stop()
         self.watch.stop()
         cpu_s = time.process_time() - self._load_started_cpu_s
         wall_s = time.time() - self._load_started_wall_s

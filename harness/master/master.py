@@ -32,7 +32,7 @@ from harness.perenvironment import PerEnvironment
 from harness.progress import ProgressLine, eta_text
 from harness.provenance import provenance
 from harness.records import RequestRecord
-from harness.results import REQUESTS_FILE, RunSummary, StageSummary
+from harness.results import PROBE_CLASS, REQUESTS_FILE, ProbeSummary, RunSummary, StageSummary
 from harness.wire import Permit
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class Master:
         self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.finished = False  # the reports are being written
         self.client_watch = ClientWatch()
+        self.probes: dict[int, StageAccumulator] = {}  # --probe-rate: per stage index, apart from its figures
         self.requests_sent = 0  # records of requests that were sent, warm-ups included (Locust counts those)
         self.metrics = LiveMetrics(options.endpoint.model)
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
@@ -206,8 +207,25 @@ class Master:
         if self.on_stage_end is not None:
             self.on_stage_end(self._stage_name(index), summary)
 
+    def _count_probe(self, record: RequestRecord) -> None:
+        """A probe counts toward the stage running when it ended (one between stages only in requests.jsonl)."""
+        if self.sweep.stages and not self.sweep.running:
+            return
+        index = self.sweep.index if self.sweep.stages else 0
+        self.probes.setdefault(index, StageAccumulator()).add(record)
+
     def _with_client_health(self, index: int, summary: StageSummary) -> StageSummary:
         summary["stage"] = index + 1
+        if index in self.probes:
+            probes = self.probes[index].summary()
+            summary["probe"] = ProbeSummary(
+                sent=probes["sent"],
+                succeeded=probes["succeeded"],
+                failed=probes["failed"],
+                ttft_s=probes["ttft_s"],
+                tpot_s=probes["tpot_s"],
+                latency_s=probes["latency_s"],
+            )
         health = self.client_watch.stage(index, summary)
         if health is not None:
             summary["client"] = health
@@ -342,6 +360,9 @@ class Master:
     def _count(self, record: RequestRecord, permit: Permit | None, worker_cpu_s: float | None = None) -> None:
         if record.user >= 0:  # sent (an open loop's rejected request never was)
             self.requests_sent += 1
+        if record.request_class == PROBE_CLASS:
+            self._count_probe(record)
+            return
         if permit is not None and permit.warmup:
             return
         self.metrics.observe(record, worker_cpu_s, self.options.goodput_slos)

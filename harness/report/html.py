@@ -15,10 +15,10 @@ import json
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from markupsafe import Markup
@@ -125,9 +125,9 @@ def by_rate(stages: Sequence[StageSummary]) -> bool:
     return bool(stages) and all(stage.get("rate_rps") is not None for stage in stages)
 
 
-def stat(stage: StageSummary, field: str, key: str) -> float | None:
+def stat(stage: Mapping[str, Any], field: str, key: str) -> float | None:
     """One statistic (`key`: p50, mean, ...) of a stage's distribution `field` (ttft_s, ...), None when absent."""
-    distribution = cast(dict[str, Any], stage).get(field)
+    distribution = stage.get(field)
     return distribution.get(key) if isinstance(distribution, dict) else None
 
 
@@ -225,6 +225,19 @@ def concurrency_charts(run: Run) -> Markup:
         charts.line_chart("ITL", axis, "ms", series("itl_s", 1000, "ITL")),
         charts.line_chart("End-to-end latency", axis, "s", series("latency_s", 1, "E2E")),
     ]
+    if any("probe" in stage for stage in stages):  # --probe-rate: what the load cost a text user
+        probe_series = [
+            (
+                f"probe TTFT {p}",
+                [
+                    (x, value * 1000)
+                    for x, stage in zip(xs, stages, strict=True)
+                    if (value := stat(stage.get("probe", {}), "ttft_s", p)) is not None
+                ],
+            )
+            for p in ("p50", "p90")
+        ]
+        figures.append(charts.line_chart("Probe TTFT (text requests beside the load)", axis, "ms", probe_series))
     if rate_axis:  # did the load generator keep the schedule?
         figures.append(
             charts.line_chart(

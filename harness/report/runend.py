@@ -24,6 +24,19 @@ def print_stage(stage_name: str, summary: StageSummary) -> None:
         print(limited_line(number, summary, summary["client"]), flush=True)
     if summary.get("generator_late"):
         print(late_line(number, summary), flush=True)
+    if "probe" in summary:
+        print(probe_line(summary), flush=True)
+
+
+def probe_line(summary: StageSummary) -> str:
+    """What the stage's load cost a text user: its probes' TTFT."""
+    probe = summary["probe"]
+    ttft = probe["ttft_s"]
+    shown = "-" if ttft["p50"] is None else f"p50 {ttft['p50'] * 1000:.1f} ms, p90 {(ttft['p90'] or 0) * 1000:.1f} ms"
+    return (
+        f"probes during the stage: {probe['sent']} sent, {probe['failed']} failed; their TTFT {shown} "
+        "(text only, their own prompt and output: what this load costs a text user)"
+    )
 
 
 def write_run(report_dir: str, summary: RunSummary, requests_path: str, sla_document: dict[str, Any] | None) -> None:
