@@ -15,20 +15,9 @@ from harness.devtools.simprocess import start_sim
 from harness.mediafiles import MediaError, read_audio_dir, read_image_dir
 from harness.records import read_records
 
-from common import MODEL
+from common import MODEL, headless
 
-SMALL = [
-    "--max-tokens",
-    "4",
-    "--min-prompt-length",
-    "32",
-    "--max-prompt-length",
-    "32",
-    "--metrics-port",
-    "0",
-    "--sleep-interval",
-    "0",
-]
+SMALL = ["--max-tokens", "4", "--min-prompt-length", "32", "--max-prompt-length", "32"]
 
 
 @pytest.fixture()
@@ -77,12 +66,9 @@ def test_a_sweep_sends_the_users_files_and_expects_what_the_server_counts(
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     try:
         result = run_locust(
-            [
-                "--headless",
-                "--host",
+            headless(
                 sim.base_url,
-                "--model",
-                MODEL,
+                tmp_path / "r",
                 "--parallel",
                 "2",
                 "--number",
@@ -95,10 +81,8 @@ def test_a_sweep_sends_the_users_files_and_expects_what_the_server_counts(
                 str(clips),
                 "--audio-num",
                 "1",
-                "--report-dir",
-                str(tmp_path / "r"),
                 *SMALL,
-            ]
+            )
         )
         truth = {record["request_id"]: record for record in sim.ground_truth_records()}
     finally:
@@ -119,22 +103,9 @@ def test_a_corrupt_file_exits_2_before_any_request(media: tuple[Path, Path], tmp
     sim = start_sim(["--fixed", "5", "1", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     try:
         result = run_locust(
-            [
-                "--headless",
-                "--host",
-                sim.base_url,
-                "--model",
-                MODEL,
-                "--parallel",
-                "1",
-                "--number",
-                "2",
-                "--image-dir",
-                str(images),
-                "--report-dir",
-                str(tmp_path / "r"),
-                *SMALL,
-            ]
+            headless(
+                sim.base_url, tmp_path / "r", "--parallel", "1", "--number", "2", "--image-dir", str(images), *SMALL
+            )
         )
         seen = sim.ground_truth_records(with_preflight=True)
     finally:

@@ -11,7 +11,7 @@ from harness.load.probe import probe_spec
 from harness.options import options_from_argv
 from harness.records import read_records
 
-from common import MODEL
+from common import MODEL, headless
 
 
 def test_a_probe_is_text_only_with_its_own_lengths() -> None:
@@ -41,12 +41,9 @@ def test_probes_stay_out_of_the_stage_figures_and_are_given_apart(tmp_path: Path
     sim = start_sim(["--fixed", "20", "5", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     try:
         result = run_locust(
-            [
-                "--headless",
-                "--host",
+            headless(
                 sim.base_url,
-                "--model",
-                MODEL,
+                tmp_path / "r",
                 "--parallel",
                 "1",
                 "4",
@@ -61,19 +58,13 @@ def test_probes_stay_out_of_the_stage_figures_and_are_given_apart(tmp_path: Path
                 "64",
                 "--max-prompt-length",
                 "64",
-                "--sleep-interval",
-                "0",
-                "--metrics-port",
-                "0",
                 "--probe-rate",
                 "10",
                 "--probe-prompt-length",
                 "32",
                 "--probe-max-tokens",
                 "4",
-                "--report-dir",
-                str(tmp_path / "r"),
-            ]
+            )
         )
         seen = {record["request_id"]: record for record in sim.ground_truth_records()}
     finally:

@@ -30,7 +30,7 @@ from harness.devtools.simprocess import start_sim
 from harness.report.server_metrics import parse_scrape
 from harness.visible import visible
 
-from common import MODEL
+from common import MODEL, headless
 from hostile import DEEP, HOSTILE, MARKUP, hostile_server
 
 RUN = [
@@ -209,12 +209,9 @@ def test_an_endless_server_is_refused_before_load(tmp_path: Path) -> None:
     with hostile_server(endless=True) as url:
         started_s = time.monotonic()
         result = run_locust(
-            [
-                "--headless",
-                "--host",
+            headless(
                 url,
-                "--model",
-                MODEL,
+                tmp_path,
                 "--parallel",
                 "1",
                 "--number",
@@ -225,11 +222,7 @@ def test_an_endless_server_is_refused_before_load(tmp_path: Path) -> None:
                 "3",
                 "--total-timeout",
                 "5",
-                "--metrics-port",
-                "0",
-                "--report-dir",
-                str(tmp_path),
-            ]
+            )
         )
         elapsed_s = time.monotonic() - started_s
     lines = [line for line in result.stderr.splitlines() if line.startswith("omniload: error")]
