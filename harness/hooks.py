@@ -49,7 +49,7 @@ from harness.load.prompts import PromptLengthError
 from harness.load.readiness import wait_for_server
 from harness.master.master import MASTERS, Master
 from harness.master.server_scrape import SCRAPERS, ServerScraper
-from harness.mediafiles import MediaError, read_audio_dir, read_image_dir
+from harness.mediafiles import MediaError, read_audio_dir, read_image_dir, read_video_dir
 from harness.omnibench.dataset import DatasetError, load_samples
 from harness.omnibench.runner import check_media, run_after_load
 from harness.options import (
@@ -272,12 +272,14 @@ def check_before_load(options: LoadOptions, parsed: Any) -> LoadOptions:
 
 
 def check_media_dirs(payload: PayloadSpec) -> None:
-    """--image-dir/--audio-dir: every file read and decoded once before any request (BadOption naming it)."""
+    """--image-dir/--audio-dir/--video-dir: every file read and decoded once before load (BadOption naming it)."""
     try:
         if payload.image_dir:
             read_image_dir(payload.image_dir)
         if payload.audio_dir:
             read_audio_dir(payload.audio_dir)
+        if payload.video.num and payload.video.directory:
+            read_video_dir(payload.video.directory, payload.video.audio is not None)
     except MediaError as error:
         raise BadOption(error.flag, str(error)) from None
 

@@ -1,9 +1,10 @@
-"""The user's own media (--image-dir, --audio-dir): every file read and checked once, before load.
+"""The user's own media (--image-dir, --audio-dir, --video-dir): every file read and checked once, before load.
 
 Each image is opened with Pillow (its format gives the data URL's MIME type, its size the
 tokens Qwen3-Omni's processor makes of it); each clip with libsndfile (its format is the
 `input_audio` format, its decoded length the audio tokens). A file that cannot be read is
-a MediaError naming it, which the flags turn into one line and exit 2 before any request.
+a MediaError naming it, which the flags turn into one line and exit 2 before any request. Each
+video is read with PyAV (harness/videofile.py): its frames and sound track give its tokens.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from harness.media_tokens import audio_tokens, image_tokens
+from harness.videofile import VideoError, VideoFacts, read_video, video_mime_type
 
 IMAGE_MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 AUDIO_FILE_FORMATS = ("wav", "flac", "mp3", "ogg")  # as OpenAI's input_audio.format names them
 MAX_FILES = 10_000  # files read from one directory (sorted by name)
 MAX_FILE_BYTES = 64 * 1024 * 1024
-IMAGE_DIR_FLAG, AUDIO_DIR_FLAG = "--image-dir", "--audio-dir"
+IMAGE_DIR_FLAG, AUDIO_DIR_FLAG, VIDEO_DIR_FLAG = "--image-dir", "--audio-dir", "--video-dir"
 
 
 class MediaError(ValueError):
@@ -40,6 +42,7 @@ class MediaFile:
     file_bytes: bytes
     kind: str  # image: its MIME type (image/png ...); audio: its format (wav, mp3 ...)
     tokens: int  # what Qwen3-Omni's processor makes of it (harness/media_tokens.py)
+    seconds: float = 0.0  # a clip's decoded length
 
 
 def image_mime_type(image_bytes: bytes) -> str:
@@ -104,5 +107,33 @@ def read_audio_dir(directory: str) -> list[MediaFile]:
                 f"{path}: {info.format} audio of {info.frames} frames is not sent "
                 f"(use {', '.join(AUDIO_FILE_FORMATS)})",
             )
-        clips.append(MediaFile(str(path), file_bytes, file_format, audio_tokens(info.frames / info.samplerate)))
+        seconds = info.frames / info.samplerate
+        clips.append(MediaFile(str(path), file_bytes, file_format, audio_tokens(seconds), seconds))
     return clips
+
+
+@dataclass(frozen=True)
+class VideoFile:
+    """One of the user's videos as it is sent, and what it holds."""
+
+    path: str
+    file_bytes: bytes
+    mime_type: str
+    facts: VideoFacts
+
+
+def read_video_dir(directory: str, hear_tracks: bool) -> list[VideoFile]:
+    """Every video in `directory`, read once (MediaError naming the first that cannot be sent; with
+    `hear_tracks`, one without a sound track is one of them: the server would have none to hear)."""
+    videos = []
+    for path in _files(directory, VIDEO_DIR_FLAG):
+        file_bytes = _read(path, VIDEO_DIR_FLAG)
+        try:
+            facts = read_video(file_bytes)
+            facts.tokens(hear_tracks)
+        except (VideoError, ValueError) as exc:
+            raise MediaError(VIDEO_DIR_FLAG, f"{path}: not a video that can be sent ({exc})") from None
+        if hear_tracks and not facts.audio_samples:
+            raise MediaError(VIDEO_DIR_FLAG, f"{path}: has no sound track to hear (--video-audio)")
+        videos.append(VideoFile(str(path), file_bytes, video_mime_type(facts), facts))
+    return videos

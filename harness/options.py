@@ -44,6 +44,8 @@ from harness.slaspec import (
     SlaSpec,
     parse_sla_params,
 )
+from harness.videospec import SHAPING_FLAGS as VIDEO_SHAPING_FLAGS
+from harness.videospec import VideoSpec, add_video_arguments, video_spec
 
 DEFAULT_PROMPT_TOKENS = 1024
 DEFAULT_MAX_TOKENS = 1024
@@ -75,7 +77,7 @@ MAX_POOL_MEMORY_SHARE = 0.5
 # flag that sets each one (other fields, temperature included, are merged in as given).
 RESERVED_BODY_FIELDS = {
     "model": "--model",
-    "messages": "--min/--max-prompt-length, --image-* and --audio-*",
+    "messages": "--min/--max-prompt-length, --image-*, --audio-* and --video-*",
     "stream": "--stream/--no-stream",
     "stream_options": "--stream",
     "max_tokens": "--max-tokens",
@@ -203,6 +205,7 @@ def add_arguments(parser: Any) -> None:
         choices=AUDIO_CONTENTS,
         help="tone (a sine), noise, or speech (espeak-ng, when installed)",
     )
+    add_video_arguments(add)
     add(
         "--unique-images",
         action=argparse.BooleanOptionalAction,
@@ -408,7 +411,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "seed",
         ),
     ),
-    ("omniload: images and audio", ("image_", "unique_images", "audio_")),
+    ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
     (
         "omniload: sweeps and rates",
         (
@@ -529,6 +532,7 @@ class PayloadSpec:
     probe_max_tokens: int = 16
     image_dir: str | None = None  # the user's images (--image-dir), instead of synthetic ones
     audio_dir: str | None = None  # the user's clips (--audio-dir)
+    video: VideoSpec = field(default_factory=VideoSpec)  # --video-*: none by default
 
     @property
     def vllm_extensions(self) -> bool:
@@ -544,6 +548,7 @@ class PayloadSpec:
             fields["ignore_eos"] = True
         if self.stream:
             fields["stream_options"] = {"include_usage": True}
+        fields.update(self.video.body_fields())
         fields.update(self.extra_body)
         return fields
 
@@ -640,6 +645,7 @@ class PayloadSpec:
             probe_max_tokens=parsed.probe_max_tokens,
             image_dir=parsed.image_dir or None,
             audio_dir=parsed.audio_dir or None,
+            video=video_spec(parsed),
         )
 
 
@@ -856,7 +862,10 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
     text_bytes = (payload.max_prompt_tokens + payload.prefix_tokens) * 8  # a token is a few bytes of text
     audio_bytes = payload.audio_num * payload.audio_seconds[1] * SAMPLE_RATE_HZ * 2 * 4 / 3  # 16-bit PCM, base64
     extra_bytes = len(json.dumps(payload.extra_body))  # merged into every body
-    total_bytes = count * (image_bytes + text_bytes + audio_bytes + extra_bytes)
+    video_bytes = payload.video.num * payload.video.raw_bytes() * 4 / 3
+    if payload.video.content != "noise":
+        video_bytes /= 100  # shapes compress
+    total_bytes = count * (image_bytes + text_bytes + audio_bytes + extra_bytes + video_bytes)
     limit_bytes = MAX_POOL_MEMORY_SHARE * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     if total_bytes > limit_bytes:
         flag = max(
@@ -864,6 +873,7 @@ def check_pool_size(payload: PayloadSpec, sweep: SweepSpec) -> None:
             (text_bytes, "--max-prompt-length"),
             (audio_bytes, "--audio-seconds"),
             (extra_bytes, "--extra-args"),
+            (video_bytes, "--video-seconds"),
         )[1]
         raise BadOption(
             flag,
@@ -990,6 +1000,10 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     ("--probe-prompt-length", "probe_prompt_length", 64, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--probe-max-tokens", "probe_max_tokens", 16, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--audio-dir", "audio_dir", "", "--audio-num 1 or more", lambda parsed: parsed.audio_num > 0),
+    *(
+        (flag, dest, default, "--video-num 1 or more", lambda parsed: parsed.video_num > 0)
+        for flag, dest, default in VIDEO_SHAPING_FLAGS
+    ),
 )
 
 

@@ -51,8 +51,13 @@ class RequestRecord:
     done_marker: bool | None = None  # a stream ended with data: [DONE] (optional: real servers omit it)
     warmup: bool = False  # a sweep's warm-up request, left out of the stage's statistics
     due_s: float | None = None  # a rate stage's scheduled send time (unix s)
-    expected_media_tokens: int | None = None  # images and audio by Qwen3-Omni's rules (harness/media_tokens.py)
-    request_class: str = "load"  # "load", or "probe": a small text request beside the load (--probe-rate)
+    expected_media_tokens: int | None = None  # images, audio and video by Qwen3-Omni's rules (harness/media_tokens.py)
+    request_class: str = "load"  # "load", a --mix class, or "probe": a small text request beside the load
+    expected_video_tokens: int = 0  # of the media tokens, the videos' (their heard sound tracks included)
+    request_bytes: int = 0  # the body's size as sent
+    images: int = 0  # images sent
+    audio_s: float = 0.0  # seconds of audio clips sent (input_audio)
+    video_s: float = 0.0  # seconds of video sent
 
     @property
     def lateness_s(self) -> float | None:

@@ -205,6 +205,12 @@ class LoadGenerator:
             warmup=permit.warmup if permit else False,
             due_s=permit.due_s if permit else None,
             expected_media_tokens=payload.expected_media_tokens,
+            request_class=payload.request_class,
+            expected_video_tokens=payload.expected_video_tokens,
+            request_bytes=len(payload.body),
+            images=payload.images,
+            audio_s=payload.audio_s,
+            video_s=payload.video_s,
         )
 
     def finish(self, record: RequestRecord, permit: Permit | None) -> None:

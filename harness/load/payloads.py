@@ -24,8 +24,11 @@ import numpy as np
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.images import MIME_TYPES, encode_image, make_image
 from harness.load.prompts import Prompt, PromptBuilder
+from harness.load.video import make_video
 from harness.media_tokens import audio_tokens, image_tokens
-from harness.mediafiles import read_audio_dir, read_image_dir
+from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
+from harness.videofile import read_video
+from harness.videospec import VIDEO_MIME_TYPE
 
 if TYPE_CHECKING:
     from harness.options import PayloadSpec
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 IMAGE_THREADS = max(2, os.cpu_count() or 1)
 URL_PLACEHOLDER = "\x00omniload-image-%d\x00"  # cannot occur in a prompt (JSON escapes NUL as \u0000)
 AUDIO_PLACEHOLDER = "\x00omniload-audio-%d\x00"
+VIDEO_PLACEHOLDER = "\x00omniload-video-%d\x00"
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,22 @@ class Payload:
     text: str  # the user turn's text (for checking a sample against the server's /tokenize)
     expected_text_tokens: int  # that text through the chat template
     image_bytes: int  # encoded image file sizes, summed
-    expected_media_tokens: int = (
-        0  # its images' and clips' prompt tokens by Qwen3-Omni's rules (harness/media_tokens.py)
-    )
+    expected_media_tokens: int = 0  # its images', clips' and videos' prompt tokens (harness/media_tokens.py)
+    expected_video_tokens: int = 0  # of which its videos' (their sound tracks included when heard)
+    images: int = 0
+    audio_s: float = 0.0  # its clips' length, summed
+    video_s: float = 0.0  # its videos' length, summed
+    request_class: str = "load"  # its --mix class
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """A video as sent: the file, its data URL MIME type, its length and the tokens it costs."""
+
+    file_bytes: bytes
+    mime_type: str
+    seconds: float
+    tokens: int
 
 
 class PayloadSource(Protocol):
@@ -93,16 +110,19 @@ def request_body(
     audio_files: list[bytes] | None = None,
     image_mimes: list[str] | None = None,
     audio_formats: list[str] | None = None,
+    videos: list[VideoPart] | None = None,
 ) -> bytes:
-    """The chat completion request as JSON bytes, exactly as it is sent; images as data URLs, clips as input_audio.
+    """The chat completion request as JSON bytes, exactly as it is sent; images and videos as data URLs
+    (image_url, video_url), clips as input_audio.
 
     `image_mimes`/`audio_formats`: each file's own (the user's files); default: the spec's encoding and format.
     """
     audio_files = audio_files or []
+    videos = videos or []
     image_mimes = image_mimes or [MIME_TYPES[spec.image_encoding]] * len(image_files)
     audio_formats = audio_formats or [spec.audio_format] * len(audio_files)
     content: str | list[dict[str, Any]] = prompt_text
-    if image_files or audio_files:
+    if image_files or audio_files or videos:
         # Placeholders, spliced with the base64 after serializing: base64 is JSON-safe as it
         # is, and scanning (and copying) a megabyte of it for escapes costs more than the rest.
         content = [{"type": "text", "text": prompt_text}]
@@ -113,15 +133,22 @@ def request_body(
             {"type": "input_audio", "input_audio": {"data": AUDIO_PLACEHOLDER % index, "format": audio_formats[index]}}
             for index in range(len(audio_files))
         ]
+        content += [
+            {"type": "video_url", "video_url": {"url": VIDEO_PLACEHOLDER % index}} for index in range(len(videos))
+        ]
     body = {"model": model, "messages": [{"role": "user", "content": content}], **spec.body_fields()}
     serialized = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if not image_files and not audio_files:
+    if not image_files and not audio_files and not videos:
         return serialized
     splices = [
         (URL_PLACEHOLDER % index, f'"data:{image_mimes[index]};base64,'.encode("ascii"), file)
         for index, file in enumerate(image_files)
     ]
     splices += [(AUDIO_PLACEHOLDER % index, b'"', file) for index, file in enumerate(audio_files)]
+    splices += [
+        (VIDEO_PLACEHOLDER % index, f'"data:{video.mime_type};base64,'.encode("ascii"), video.file_bytes)
+        for index, video in enumerate(videos)
+    ]
     parts: list[bytes] = []
     for placeholder, prefix, file_bytes in splices:  # in the order they appear in the body
         head, serialized = serialized.split(json.dumps(placeholder).encode(), 1)  # NUL escaped
@@ -159,8 +186,9 @@ def _build(
     rng = np.random.default_rng([seed, 1])
     lengths = rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, count).tolist()
     prompts = PromptBuilder(tokenizer, spec.prefix_tokens, prefix_seed).build(lengths, rng)
+    videos = _videos(spec, count, seed)
     if spec.image_dir or spec.audio_dir:
-        return _build_from_files(spec, model, prompts, seed)
+        return _build_from_files(spec, model, prompts, seed, videos)
     images = _image_files(spec, count, seed)
     clips = _audio_files(spec, count, seed)
     image_cost = spec.image_num * image_tokens(spec.image_width_px, spec.image_height_px) if spec.image_num else 0
@@ -169,18 +197,43 @@ def _build(
         files = images[index] if spec.unique_images else images[0]
         audio = [file for file, _ in clips[index]]
         payloads.append(
-            Payload(
-                request_body(spec, model, prompt.text, files, audio),
-                prompt.text,
-                prompt.text_tokens,
-                sum(len(file_bytes) for file_bytes in files),
+            _payload(
+                request_body(spec, model, prompt.text, files, audio, videos=videos[index]),
+                prompt,
+                files,
                 image_cost + sum(audio_tokens(seconds) for _, seconds in clips[index]),
+                sum(seconds for _, seconds in clips[index]),
+                videos[index],
             )
         )
     return payloads
 
 
-def _build_from_files(spec: PayloadSpec, model: str, prompts: list[Prompt], seed: int) -> list[Payload]:
+def _payload(
+    body: bytes,
+    prompt: Prompt,
+    image_files: list[bytes],
+    image_audio_tokens: int,
+    audio_s: float,
+    videos: list[VideoPart],
+) -> Payload:
+    video_tokens = sum(video.tokens for video in videos)
+    return Payload(
+        body,
+        prompt.text,
+        prompt.text_tokens,
+        sum(len(file_bytes) for file_bytes in image_files),
+        image_audio_tokens + video_tokens,
+        video_tokens,
+        len(image_files),
+        audio_s,
+        sum(video.seconds for video in videos),
+    )
+
+
+def _build_from_files(
+    spec: PayloadSpec, model: str, prompts: list[Prompt], seed: int, videos: list[list[VideoPart]]
+) -> list[Payload]:
     """Payloads whose media are the user's files (--image-dir, --audio-dir), taken in turn from a point the
     seed picks (each worker starts elsewhere); synthetic media where no directory was given."""
     images = read_image_dir(spec.image_dir) if spec.image_dir else []
@@ -198,8 +251,8 @@ def _build_from_files(spec: PayloadSpec, model: str, prompts: list[Prompt], seed
         image_files = [file.file_bytes for file in chosen] or (
             synthetic_images[index if spec.unique_images else 0] if synthetic_images else []
         )
-        audio = [(file.file_bytes, file.kind, file.tokens) for file in heard] or [
-            (file, spec.audio_format, audio_tokens(seconds))
+        audio = [(file.file_bytes, file.kind, file.tokens, file.seconds) for file in heard] or [
+            (file, spec.audio_format, audio_tokens(seconds), seconds)
             for file, seconds in (synthetic_clips[index] if synthetic_clips else [])
         ]
         image_cost = (
@@ -213,20 +266,51 @@ def _build_from_files(spec: PayloadSpec, model: str, prompts: list[Prompt], seed
             model,
             prompt.text,
             image_files,
-            [file for file, _, _ in audio],
+            [clip[0] for clip in audio],
             mimes,
-            [kind for _, kind, _ in audio] or None,
+            [clip[1] for clip in audio] or None,
+            videos[index],
         )
         payloads.append(
-            Payload(
+            _payload(
                 body,
-                prompt.text,
-                prompt.text_tokens,
-                sum(len(file) for file in image_files),
-                image_cost + sum(tokens for _, _, tokens in audio),
+                prompt,
+                image_files,
+                image_cost + sum(clip[2] for clip in audio),
+                sum(clip[3] for clip in audio),
+                videos[index],
             )
         )
     return payloads
+
+
+def _videos(spec: PayloadSpec, count: int, seed: int) -> list[list[VideoPart]]:
+    """Per payload, its videos: the user's (--video-dir, taken in turn from where the seed points) or fresh
+    synthetic ones, each read back as the server reads it for its tokens (harness/videofile.py)."""
+    video = spec.video
+    if video.num == 0:
+        return [[] for _ in range(count)]
+    hear = video.audio is not None
+    if video.directory:
+        files = read_video_dir(video.directory, hear)
+        parts = [
+            VideoPart(file.file_bytes, file.mime_type, file.facts.seconds, file.facts.tokens(hear)) for file in files
+        ]
+        return [
+            [parts[(seed + index * video.num + k) % len(parts)] for k in range(video.num)] for index in range(count)
+        ]
+
+    def one(index: int) -> VideoPart:
+        rng = np.random.default_rng([seed, 4, index])
+        file_bytes = make_video(
+            video.width_px, video.height_px, video.seconds, video.fps, video.content, rng, video.audio
+        )
+        facts = read_video(file_bytes)
+        return VideoPart(file_bytes, VIDEO_MIME_TYPE, facts.seconds, facts.tokens(hear))
+
+    with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
+        parts = list(executor.map(one, range(count * video.num)))
+    return [parts[index * video.num : (index + 1) * video.num] for index in range(count)]
 
 
 def _audio_files(spec: PayloadSpec, count: int, seed: int) -> list[list[tuple[bytes, float]]]:

@@ -19,7 +19,9 @@ from harness.completions import MAX_MESSAGE_CHARS, error_message
 from harness.endpoint import Endpoint
 from harness.fetch import Bounds, FetchError, Unbounded, fetch
 from harness.load.images import encode_image, make_image
-from harness.load.payloads import request_body
+from harness.load.payloads import VideoPart, request_body
+from harness.load.video import make_video
+from harness.videospec import VIDEO_MIME_TYPE, VideoSpec
 from harness.visible import visible
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ DETECT_TIMEOUT_S = 10.0
 PREFLIGHT_TIMEOUT_S = 120.0  # one small request, but a loaded server may queue it
 PREFLIGHT_TOKENS = 2
 PREFLIGHT_IMAGE_SIDE_PX = 32
+PREFLIGHT_VIDEO_SIDE_PX = 64
+PREFLIGHT_VIDEO_SECONDS = 1.0
 PREFLIGHT_PROMPT = "Say hello."
 PREFLIGHT_ID_PREFIX = "preflight-"
 # Bounds of a check when the caller has no run's timeouts (tests, the generator's /tokenize sample).
@@ -181,7 +185,8 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
         payload.image_encoding,
         payload.image_content,
     )
-    body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [image] * payload.image_num)
+    videos = [_preflight_video(payload)] * payload.video.num
+    body = request_body(small, endpoint.model, PREFLIGHT_PROMPT, [image] * payload.image_num, videos=videos)
     headers = {
         "Content-Type": "application/json",
         "X-Request-Id": f"{PREFLIGHT_ID_PREFIX}{uuid.uuid4().hex[:12]}",
@@ -193,6 +198,8 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
         raise BadOption("--host", f"the first request to {endpoint.chat_url} failed ({exc})") from None
     if response.status == 200:
         return
+    if response.status >= 500 and videos:
+        _check_video_fault(endpoint, bounds, headers, small, [image] * payload.image_num, response.status)
     if response.status in TRANSIENT_STATUSES or response.status >= 500:
         logger.warning(
             "omniload: the first request got HTTP %d (transient, not a refusal of its shape); going on", response.status
@@ -203,6 +210,38 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     except ValueError:
         message = visible(response.body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace"))
     raise _refusal(response.status, message, json.loads(body).keys(), payload)
+
+
+def _preflight_video(payload: PayloadSpec) -> VideoPart:
+    """A small clip of the run's kind (with a sound track when the run's clips are heard)."""
+    clip = make_video(
+        PREFLIGHT_VIDEO_SIDE_PX,
+        PREFLIGHT_VIDEO_SIDE_PX,
+        PREFLIGHT_VIDEO_SECONDS,
+        payload.video.fps,
+        "shapes",
+        np.random.default_rng(0),
+        payload.video.audio,
+    )
+    return VideoPart(clip, VIDEO_MIME_TYPE, PREFLIGHT_VIDEO_SECONDS, 0)
+
+
+def _check_video_fault(
+    endpoint: Endpoint, bounds: Bounds, headers: dict[str, str], small: PayloadSpec, images: list[bytes], status: int
+) -> None:
+    """A server error on the run's request with video: the same request without it, once. Answered, the
+    videos are what the server cannot take (transformers serve 5.17 fails every video_url with a 500)."""
+    body = request_body(dataclasses.replace(small, video=VideoSpec()), endpoint.model, PREFLIGHT_PROMPT, images)
+    try:
+        response = _checked_fetch("POST", endpoint.chat_url, bounds, headers, body)
+    except FetchError:
+        return
+    if response.status == 200:
+        raise BadOption(
+            "--video-num",
+            f"the server fails the run's request with a video (HTTP {status}) and answers it without one: "
+            "it cannot take video_url; --video-num 0 sends no video",
+        )
 
 
 class ExtensionsRefused(BadOption):
@@ -223,6 +262,12 @@ def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadS
             f"{said}; it does not take {', '.join(extension_fields)}: --server-profile openai (or {flags}) drops them",
             extension_fields,
         )
+    if "mm_processor_kwargs" in named and "mm_processor_kwargs" not in payload.extra_body:
+        return BadOption(
+            "--video-audio",
+            f"{said}; it does not take mm_processor_kwargs (use_audio_in_video): without --video-audio the "
+            "clips are sent without their sound track heard",
+        )
     extra_fields = [field for field in named if field in payload.extra_body]
     if extra_fields:
         return BadOption("--extra-args", f"{said}; it does not take {', '.join(extra_fields)}")
@@ -232,4 +277,6 @@ def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadS
         return BadOption("--model", said)
     if "image" in message.lower() and payload.image_num:
         return BadOption("--image-num", f"{said}; --image-num 0 sends text only")
+    if "video" in message.lower() and payload.video.num:
+        return BadOption("--video-num", f"{said}; --video-num 0 sends no video")
     return BadOption("--host", said)

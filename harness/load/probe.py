@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from harness.load.client import ChatClient
 from harness.load.payloads import Payload, build_payloads
 from harness.results import PROBE_CLASS
+from harness.videospec import VideoSpec
 
 if TYPE_CHECKING:
     from harness.options import LoadOptions, PayloadSpec
@@ -58,6 +59,7 @@ def probe_spec(spec: PayloadSpec) -> PayloadSpec:
         audio_num=0,
         image_dir=None,
         audio_dir=None,
+        video=VideoSpec(),
     )
 
 

@@ -36,6 +36,9 @@ class GroundTruthRecord(TypedDict, total=False):
     image_tokens: int
     audio_tokens: int
     images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
+    video_tokens: int  # the videos' tokens, their heard sound tracks included
+    video_track_tokens: int  # of which the sound tracks' (0 unless use_audio_in_video)
+    videos: list[list[int | str]]  # per video: [width_px, height_px, frames, track samples, blake2b of the file]
     body_digest: str  # blake2b of the request body, 8 bytes hex: equal digests = one payload sent twice
     vllm_fields: list[str]  # vLLM's extensions the body carried (min_tokens, ignore_eos)
     sampling: dict[str, int | bool | None]  # max_tokens, min_tokens, ignore_eos, stream as read from the body

@@ -1,13 +1,21 @@
 """Parse and validate an OpenAI chat-completions body the way vLLM does.
 
 Media are decoded only as far as their size needs: Pillow reads an image's header,
-soundfile an audio clip's frame count. Remote URLs are refused (the simulator is offline).
+soundfile an audio clip's frame count, PyAV a video's header and its sound track
+(harness/videofile.py). Remote URLs are refused (the simulator is offline).
+
+A video (`video_url`) costs what vLLM's Qwen3-Omni processor makes of it
+(harness/media_tokens.py); with `mm_processor_kwargs: {"use_audio_in_video": true}` its sound
+track is heard too, and a video without one is refused, as vLLM's processor requires an audio
+item for every such video (`_maybe_apply_prompt_updates` in
+`vllm/model_executor/models/qwen3_omni_moe_thinker.py`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -15,6 +23,7 @@ from typing import Any
 
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.sim.errors import SimRequestError
+from harness.videofile import VideoError, VideoFacts, read_video
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 # Base64 characters decoded to read an image's size and mode (48 KiB of file head).
@@ -45,6 +54,9 @@ class ChatRequest:
     seed: int | None
     images: list[ImageInfo] = field(default_factory=list)
     audio_durations_s: list[float] = field(default_factory=list)
+    videos: list[VideoFacts] = field(default_factory=list)
+    video_digests: list[str] = field(default_factory=list)  # blake2b of each video file, 8 bytes hex
+    use_audio_in_video: bool = False
     vllm_fields: tuple[str, ...] = ()  # vLLM's own extensions present in the body (a plain server refuses them)
 
     @property
@@ -55,9 +67,19 @@ class ChatRequest:
     def audio_tokens(self) -> int:
         return sum(audio_tokens(duration_s) for duration_s in self.audio_durations_s)
 
+    @property
+    def video_tokens(self) -> int:
+        """The videos' tokens, their heard sound tracks included."""
+        return sum(video.tokens(self.use_audio_in_video) for video in self.videos)
 
-# Request fields only vLLM knows (its SamplingParams extensions) that omniload may send.
-VLLM_EXTENSION_FIELDS = frozenset({"min_tokens", "ignore_eos"})
+    @property
+    def video_track_tokens(self) -> int:
+        """Of which the sound tracks' audio tokens (0 unless heard)."""
+        return sum(video.track_tokens for video in self.videos) if self.use_audio_in_video else 0
+
+
+# Request fields only vLLM knows (its SamplingParams extensions and its processor's kwargs) that omniload may send.
+VLLM_EXTENSION_FIELDS = frozenset({"min_tokens", "ignore_eos", "mm_processor_kwargs"})
 
 
 def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatRequest:
@@ -95,8 +117,14 @@ def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatReque
             f"min_tokens must be less than or equal to max_tokens={request.max_tokens}, got {request.min_tokens}.",
             "min_tokens",
         )
+    processor_kwargs = payload.get("mm_processor_kwargs")
+    if processor_kwargs is not None and not isinstance(processor_kwargs, dict):
+        raise SimRequestError(400, "mm_processor_kwargs must be an object", "mm_processor_kwargs")
+    request.use_audio_in_video = bool((processor_kwargs or {}).get("use_audio_in_video", False))
     for message in messages:
         request.text_messages.append(_flatten_message(message, request))
+    if request.use_audio_in_video and any(not video.audio_samples for video in request.videos):
+        raise SimRequestError(400, "use_audio_in_video: a video has no audio track to use", "mm_processor_kwargs")
     return request
 
 
@@ -130,6 +158,15 @@ def _flatten_message(message: Any, request: ChatRequest) -> dict[str, str]:
         elif part_type == "input_audio":
             audio = part.get("input_audio") or {}
             request.audio_durations_s.append(_audio_duration_s(_b64decode(audio.get("data"), "input_audio")))
+        elif part_type == "video_url":
+            _media_type, data = _split_data_url(_part_url(part, "video_url"), "video_url")
+            try:
+                video = read_video(data)
+                video.tokens(False)
+            except (VideoError, ValueError) as exc:
+                raise SimRequestError(400, f"video_url: cannot decode video: {exc}", "messages") from None
+            request.videos.append(video)
+            request.video_digests.append(hashlib.blake2b(data, digest_size=8).hexdigest())
         elif part_type == "audio_url":
             _media_type, data = _split_data_url(_part_url(part, "audio_url"), "audio_url")
             request.audio_durations_s.append(_audio_duration_s(data))

@@ -135,7 +135,7 @@ class SimServer:
         record["fault"] = fault.spec if fault else None
         try:
             chat, text_tokens, record["body_digest"] = await self._parse(await request.read())
-            prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens
+            prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens + chat.video_tokens
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
             record["status"] = 413
@@ -154,11 +154,23 @@ class SimServer:
             record["status"] = 422
             fields = "{" + ", ".join(repr(name) for name in chat.vllm_fields) + "}"
             return web.json_response({"detail": f"Unexpected fields in the request: {fields}"}, status=422)
+        if self.config.compat == "openai" and chat.videos:
+            # transformers serve 5.17 fails every video_url (checked on the GPU machine): apply_chat_template
+            # loads the clip's audio with librosa, which cannot read MP4 without torchcodec; the exception
+            # reaches Starlette, which answers a plain-text 500
+            record["status"] = 500
+            return web.Response(status=500, text="Internal Server Error", content_type="text/plain")
         record["prompt_tokens"] = prompt_tokens
         record["text_tokens"] = text_tokens
         record["image_tokens"] = chat.image_tokens
         record["audio_tokens"] = chat.audio_tokens
         record["images"] = [[image.width_px, image.height_px, image.mode, image.format] for image in chat.images]
+        record["video_tokens"] = chat.video_tokens
+        record["video_track_tokens"] = chat.video_track_tokens
+        record["videos"] = [
+            [video.width_px, video.height_px, video.frames, video.audio_samples, digest]
+            for video, digest in zip(chat.videos, chat.video_digests, strict=True)
+        ]
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
         if fault is not None and fault.http_status is not None:
