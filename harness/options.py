@@ -33,6 +33,7 @@ from harness.endpoint import (
     checked_base_url,
     server_root,
 )
+from harness.mix import RequestClass, read_mix
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
 from harness.results import DEFAULT_REPORT_ROOT, default_report_dir
 from harness.slaspec import (
@@ -206,6 +207,13 @@ def add_arguments(parser: Any) -> None:
         help="tone (a sine), noise, or speech (espeak-ng, when installed)",
     )
     add_video_arguments(add)
+    add(
+        "--mix",
+        default="",
+        metavar="FILE",
+        help="A request mix: YAML or JSON naming request classes with weights, each with its own prompt range, "
+        "output tokens, images, audio and video (README: Request mixes); figures per class beside the overall",
+    )
     add(
         "--unique-images",
         action=argparse.BooleanOptionalAction,
@@ -409,6 +417,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "stream",
             "extra_args",
             "seed",
+            "mix",
         ),
     ),
     ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
@@ -533,6 +542,7 @@ class PayloadSpec:
     image_dir: str | None = None  # the user's images (--image-dir), instead of synthetic ones
     audio_dir: str | None = None  # the user's clips (--audio-dir)
     video: VideoSpec = field(default_factory=VideoSpec)  # --video-*: none by default
+    mix: tuple[RequestClass, ...] = ()  # --mix: request classes drawn by weight (empty: one class, "load")
 
     @property
     def vllm_extensions(self) -> bool:
@@ -646,6 +656,7 @@ class PayloadSpec:
             image_dir=parsed.image_dir or None,
             audio_dir=parsed.audio_dir or None,
             video=video_spec(parsed),
+            mix=read_mix(parsed.mix) if parsed.mix else (),
         )
 
 

@@ -87,6 +87,16 @@ class ProbeSummary(TypedDict):
     latency_s: Distribution
 
 
+class MediaSummary(TypedDict):
+    """What a stage's requests carried, per second of its wall time (sent requests)."""
+
+    request_bytes_mean: float
+    request_bytes_per_s: float
+    images_per_s: float
+    audio_s_per_s: float  # seconds of input_audio clips per second
+    video_s_per_s: float  # seconds of video per second
+
+
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
@@ -119,6 +129,9 @@ class StageSummary(TypedDict):
     # p99 lateness past LATE_P99_LIMIT_S: the load generator, not the server, was late
     generator_late: NotRequired[bool]
     probe: NotRequired[ProbeSummary]  # --probe-rate: the text probes sent while this stage ran
+    media: NotRequired[MediaSummary]  # request bytes and media per second
+    classes: NotRequired[dict[str, StageSummary]]  # --mix: the same figures per request class (they add up)
+    request_class: NotRequired[str]  # a table row's class: "all" for the stage's overall row of a mix, or a class
 
 
 class WorkerSummary(TypedDict, total=False):

@@ -29,7 +29,8 @@ OUT = dashboard_path()
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 PANELS_PER_ROW_WIDTH = 24  # Grafana's grid is 24 units wide
 PANEL_HEIGHT = 8
-C = 'model="$model"'  # omniload's label
+C = 'model="$model",class!="probe"'  # omniload's labels: the load's requests (--probe-rate's probes apart)
+M = 'model="$model"'  # every class, probes included
 S = 'model_name="$model"'  # vLLM's label
 
 
@@ -128,6 +129,32 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
                         f"sum(rate(vllm:generation_tokens_total{{{S}}}[$__rate_interval]))",
                         "server",
                     ),
+                ],
+            ),
+        ],
+    ),
+    (
+        "By request class (--mix classes; --probe-rate's text probes as class probe)",
+        [
+            (
+                "TTFT p90 by class",
+                "s",
+                [
+                    (
+                        "histogram_quantile(0.9, sum by (le, class) "
+                        f"(rate(omniload_ttft_seconds_bucket{{{M}}}[$__rate_interval])))",
+                        "{{class}}",
+                    )
+                ],
+            ),
+            (
+                "Requests/s by class",
+                "short",
+                [
+                    (
+                        f'sum by (class) (rate(omniload_requests_total{{{M},outcome="ok"}}[$__rate_interval]))',
+                        "{{class}}",
+                    )
                 ],
             ),
         ],

@@ -117,7 +117,7 @@ class ChatClient:
         t_send = record.t_send = self.connection.send(head, payload.body, record.due_s)
         response = parser.response
         reader = SseReader()
-        stream = ChatStream(self.max_tokens)
+        stream = ChatStream(payload.max_tokens or self.max_tokens)
         body: list[bytes] = []
         body_bytes = stream_bytes = 0
         streaming = ended = False
@@ -167,7 +167,7 @@ class ChatClient:
             failure = stream.end_failure()
             if failure is not None:
                 record.fail(*failure)
-            self._check_output(record)
+            self._check_output(record, payload)
         elif record.status == "ok":
             self._whole(b"".join(body), record, arrived_s - t_send, payload)
 
@@ -202,7 +202,7 @@ class ChatClient:
             record.fail(wire.MALFORMED_EVENT, _message(exc))
             return
         self._fill_tokens(record, [text] if text else [], prompt_tokens, completion_tokens, payload)
-        self._check_output(record)
+        self._check_output(record, payload)
 
     def _fill_tokens(
         self,
@@ -232,15 +232,16 @@ class ChatClient:
         elif completion_tokens is None:
             record.completion_tokens = 0
 
-    def _check_output(self, record: RequestRecord) -> None:
-        if record.status == "ok" and (record.completion_tokens or 0) > self.max_tokens:
-            record.fail(
-                wire.OVERLONG_OUTPUT, f"{record.completion_tokens} completion tokens, max_tokens {self.max_tokens}"
-            )
-        if record.status == "ok" and (record.completion_tokens or 0) < self.min_tokens:
+    def _check_output(self, record: RequestRecord, payload: Payload) -> None:
+        """Output outside the bounds the request asked for (a --mix class's own, or the run's) is a failure."""
+        max_tokens = payload.max_tokens or self.max_tokens
+        min_tokens = payload.min_tokens if payload.min_tokens is not None else self.min_tokens
+        if record.status == "ok" and (record.completion_tokens or 0) > max_tokens:
+            record.fail(wire.OVERLONG_OUTPUT, f"{record.completion_tokens} completion tokens, max_tokens {max_tokens}")
+        if record.status == "ok" and (record.completion_tokens or 0) < min_tokens:
             record.fail(
                 wire.SHORT_OUTPUT,
-                f"{record.completion_tokens} completion tokens, {self.min_tokens} asked for with min_tokens",
+                f"{record.completion_tokens} completion tokens, {min_tokens} asked for with min_tokens",
             )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from gevent.threadpool import ThreadPoolExecutor
 
 import base64
+import dataclasses
 import gc
 import json
 import os
@@ -27,6 +28,7 @@ from harness.load.prompts import Prompt, PromptBuilder
 from harness.load.video import make_video
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
+from harness.mix import class_spec, draw_classes
 from harness.videofile import read_video
 from harness.videospec import VIDEO_MIME_TYPE
 
@@ -40,6 +42,7 @@ IMAGE_THREADS = max(2, os.cpu_count() or 1)
 URL_PLACEHOLDER = "\x00omniload-image-%d\x00"  # cannot occur in a prompt (JSON escapes NUL as \u0000)
 AUDIO_PLACEHOLDER = "\x00omniload-audio-%d\x00"
 VIDEO_PLACEHOLDER = "\x00omniload-video-%d\x00"
+MIX_SEED_STRIDE = 1_000_003  # a mix's groups build under seed·stride + group: apart from every other seed
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Payload:
     audio_s: float = 0.0  # its clips' length, summed
     video_s: float = 0.0  # its videos' length, summed
     request_class: str = "load"  # its --mix class
+    max_tokens: int | None = None  # the output bounds it asks for (None: the run's)
+    min_tokens: int | None = None  # the fewest output tokens the server was told to produce
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,28 @@ def build_payloads(
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     with collector_paused():
+        if spec.mix:
+            return _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
         return _build(spec, model, tokenizer, count, seed, prefix_seed)
+
+
+def _build_mix(
+    spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int, prefix_seed: int
+) -> list[Payload]:
+    """--mix: each payload's class drawn by weight, its settings drawn in the class's ranges; payloads of one
+    class and one draw are built together, each under its own seed (so no two share media)."""
+    rng = np.random.default_rng([seed, 5])
+    groups: dict[tuple[int, str], tuple[PayloadSpec, list[int]]] = {}
+    for index, class_index in enumerate(draw_classes(spec.mix, count, rng)):
+        drawn = class_spec(spec, spec.mix[class_index], rng)
+        groups.setdefault((class_index, repr(drawn)), (drawn, []))[1].append(index)
+    payloads: list[Payload | None] = [None] * count
+    for group_number, ((class_index, _), (drawn, indices)) in enumerate(groups.items()):
+        name = spec.mix[class_index].name
+        built = _build(drawn, model, tokenizer, len(indices), seed * MIX_SEED_STRIDE + group_number, prefix_seed)
+        for index, payload in zip(indices, built, strict=True):
+            payloads[index] = dataclasses.replace(payload, request_class=name)
+    return [payload for payload in payloads if payload is not None]
 
 
 @contextmanager
@@ -198,6 +224,7 @@ def _build(
         audio = [file for file, _ in clips[index]]
         payloads.append(
             _payload(
+                spec,
                 request_body(spec, model, prompt.text, files, audio, videos=videos[index]),
                 prompt,
                 files,
@@ -210,6 +237,7 @@ def _build(
 
 
 def _payload(
+    spec: PayloadSpec,
     body: bytes,
     prompt: Prompt,
     image_files: list[bytes],
@@ -228,6 +256,8 @@ def _payload(
         len(image_files),
         audio_s,
         sum(video.seconds for video in videos),
+        max_tokens=spec.max_tokens,
+        min_tokens=spec.enforced_min_tokens,
     )
 
 
@@ -273,6 +303,7 @@ def _build_from_files(
         )
         payloads.append(
             _payload(
+                spec,
                 body,
                 prompt,
                 image_files,

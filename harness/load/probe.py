@@ -44,6 +44,7 @@ class ProbeHost(Protocol):
 
 PROBE_POOL_SIZE = 64  # distinct probe payloads, taken in turn
 PROBE_SEED = 9_999  # apart from the load's prompts
+PROBE_DRAIN_S = 5.0
 
 
 def probe_spec(spec: PayloadSpec) -> PayloadSpec:
@@ -60,6 +61,7 @@ def probe_spec(spec: PayloadSpec) -> PayloadSpec:
         image_dir=None,
         audio_dir=None,
         video=VideoSpec(),
+        mix=(),
     )
 
 
@@ -98,8 +100,10 @@ class ProbeSender:
             generator.finish(record, None)
 
     def stop(self) -> None:
-        """No new probe; those in flight end now (their records say cancelled, as any cut request)."""
+        """No new probe; those in flight get PROBE_DRAIN_S to finish (they are small), then are cut (their
+        records say cancelled, as any cut request's)."""
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
+        self._sending.join(timeout=PROBE_DRAIN_S)
         self._sending.kill(block=True, timeout=5)

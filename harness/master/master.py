@@ -90,7 +90,11 @@ class Master:
         self.client_watch = ClientWatch()
         self.probes: dict[int, StageAccumulator] = {}  # --probe-rate: per stage index, apart from its figures
         self.requests_sent = 0  # records of requests that were sent, warm-ups included (Locust counts those)
-        self.metrics = LiveMetrics(options.endpoint.model)
+        payload = options.payload
+        classes = tuple(request_class.name for request_class in payload.mix) or ("load",)
+        self.metrics = LiveMetrics(
+            options.endpoint.model, classes=classes + ((PROBE_CLASS,) if payload.probe_rate_rps else ())
+        )
         self.annotator = StageAnnotator(options.metrics.grafana_url) if options.metrics.grafana_url else None
         runner = environment.runner
         assert runner is not None
@@ -133,7 +137,14 @@ class Master:
 
     def _start_stage(self, index: int, stage: Stage) -> None:
         self.accumulators.append(
-            StageAccumulator(stage.parallel, stage.number, self.options.goodput_slos, stage.rate_rps, stage.open_loop)
+            StageAccumulator(
+                stage.parallel,
+                stage.number,
+                self.options.goodput_slos,
+                stage.rate_rps,
+                stage.open_loop,
+                by_class=bool(self.options.payload.mix),
+            )
         )
         sweep = self.options.sweep
         schedule = None
@@ -362,12 +373,15 @@ class Master:
             self.requests_sent += 1
         if record.request_class == PROBE_CLASS:
             self._count_probe(record)
+            self.metrics.observe(record, worker_cpu_s)
             return
         if permit is not None and permit.warmup:
             return
         self.metrics.observe(record, worker_cpu_s, self.options.goodput_slos)
         if not self.accumulators:  # a plain run: one stage of Locust's users
-            self.accumulators.append(StageAccumulator(None, None, self.options.goodput_slos))
+            self.accumulators.append(
+                StageAccumulator(None, None, self.options.goodput_slos, by_class=bool(self.options.payload.mix))
+            )
         self.accumulators[-1].add(record)
 
     def _send_grant(self, worker_id: str, ask_id: int, permit: Permit) -> None:

@@ -2,8 +2,10 @@
 
 Fed from the records the master receives anyway (workers run no exporter: their
 records are the deltas). Warm-up requests stay out, as in the stage statistics, so
-the counters add up to summary.json. Labels are bounded: the model, an outcome and a
-reason from a fixed list, a stage's parallel/number, a worker's index.
+the counters add up to summary.json. Labels are bounded: the model, a request's class
+("load", a --mix class, or "probe" for --probe-rate's text probes: dashboards leave those
+out of the load's figures), an outcome and a reason from a fixed list, a stage's
+parallel/number, a worker's index.
 """
 
 from __future__ import annotations
@@ -24,31 +26,37 @@ from harness.wire import FAILURE_REASONS
 class LiveMetrics:
     """The master's registry of omniload_* series; fed by Master with each kept record."""
 
-    def __init__(self, model: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, model: str, registry: CollectorRegistry | None = None, classes: tuple[str, ...] = ("load",)
+    ) -> None:
+        """classes: the request classes whose series exist from the start (a run's --mix names, or "load")."""
         self.registry = registry or CollectorRegistry()
         self.model = model
         labels = ["model"]
+        per_class = ["model", "class"]
         registry_ = self.registry
 
         def histogram(name: str, doc: str, buckets: tuple[float, ...]) -> Histogram:
-            return Histogram(name, doc, labels, buckets=buckets, registry=registry_)
+            return Histogram(name, doc, per_class, buckets=buckets, registry=registry_)
 
         self.ttft = histogram("omniload_ttft_seconds", "Client time to first token", CLIENT_TTFT_BUCKETS_S)
         self.tpot = histogram("omniload_tpot_seconds", "Client time per output token", CLIENT_TPOT_BUCKETS_S)
         self.itl = BulkHistogram(
-            "omniload_itl_seconds", "Client gaps between output events", labels, CLIENT_TPOT_BUCKETS_S, registry_
+            "omniload_itl_seconds", "Client gaps between output events", per_class, CLIENT_TPOT_BUCKETS_S, registry_
         )
         self.e2e = histogram("omniload_e2e_latency_seconds", "Client request latency", CLIENT_LATENCY_BUCKETS_S)
         self.requests = Counter(
-            "omniload_requests", "Requests ended", ["model", "outcome", "reason"], registry=registry_
+            "omniload_requests", "Requests ended", ["model", "class", "outcome", "reason"], registry=registry_
         )
         self.good_requests = Counter(
-            "omniload_good_requests", "Successful requests that met every --goodput SLO", labels, registry=registry_
+            "omniload_good_requests", "Successful requests that met every --goodput SLO", per_class, registry=registry_
         )
         self.prompt_tokens = Counter(
-            "omniload_prompt_tokens", "Prompt tokens (server usage)", labels, registry=registry_
+            "omniload_prompt_tokens", "Prompt tokens (server usage)", per_class, registry=registry_
         )
-        self.completion_tokens = Counter("omniload_completion_tokens", "Completion tokens", labels, registry=registry_)
+        self.completion_tokens = Counter(
+            "omniload_completion_tokens", "Completion tokens", per_class, registry=registry_
+        )
         self.in_flight = Gauge(
             "omniload_in_flight_requests", "Requests sent and not yet ended", labels, registry=registry_
         )
@@ -91,25 +99,18 @@ class LiveMetrics:
             registry=registry_,
         )
         ProcessCollector(registry=registry_)
-        self.requests.labels(model, "ok", "")
-        # Every reason pre-created at 0, so a run without failures still has the series
-        # (http_<status> reasons appear when seen).
-        for reason in FAILURE_REASONS:
-            self.requests.labels(model, "error", reason)
-        for metric in (
-            self.ttft,
-            self.tpot,
-            self.e2e,
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.good_requests,
-            self.in_flight,
-            self.users,
-            self.workers,
-            self.stage_index,
-        ):
-            metric.labels(model)
-        self.itl.touch((model,))
+        for request_class in classes:
+            self.requests.labels(model, request_class, "ok", "")
+            # Every reason pre-created at 0, so a run without failures still has the series
+            # (http_<status> reasons appear when seen).
+            for reason in FAILURE_REASONS:
+                self.requests.labels(model, request_class, "error", reason)
+            for metric in (self.ttft, self.tpot, self.e2e, self.prompt_tokens, self.completion_tokens):
+                metric.labels(model, request_class)
+            self.good_requests.labels(model, request_class)
+            self.itl.touch((model, request_class))
+        for gauge in (self.in_flight, self.users, self.workers, self.stage_index):
+            gauge.labels(model)
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
@@ -117,24 +118,24 @@ class LiveMetrics:
     def observe(
         self, record: RequestRecord, worker_cpu_s: float | None = None, slos_s: dict[str, float] | None = None
     ) -> None:
-        """One finished (non-warm-up) request; slos_s: --goodput's bounds (record field -> s)."""
-        model = self.model
+        """One finished (non-warm-up) request, or probe; slos_s: --goodput's bounds (record field -> s)."""
+        model, request_class = self.model, record.request_class
         if record.error is None:
-            self.requests.labels(model, "ok", "").inc()
+            self.requests.labels(model, request_class, "ok", "").inc()
             if slos_s and meets_slos(record, slos_s):
-                self.good_requests.labels(model).inc()
+                self.good_requests.labels(model, request_class).inc()
             for histogram, value in (
                 (self.ttft, record.ttft_s),
                 (self.tpot, record.tpot_s),
                 (self.e2e, record.latency_s),
             ):
                 if value is not None:
-                    histogram.labels(model).observe(value)
-            self.itl.observe_many((model,), record.itl_s)
-            self.prompt_tokens.labels(model).inc(record.prompt_tokens or 0)
-            self.completion_tokens.labels(model).inc(record.completion_tokens or 0)
+                    histogram.labels(model, request_class).observe(value)
+            self.itl.observe_many((model, request_class), record.itl_s)
+            self.prompt_tokens.labels(model, request_class).inc(record.prompt_tokens or 0)
+            self.completion_tokens.labels(model, request_class).inc(record.completion_tokens or 0)
         else:
-            self.requests.labels(model, "error", record.error["reason"]).inc()
+            self.requests.labels(model, request_class, "error", record.error["reason"]).inc()
         if worker_cpu_s is not None:
             self.worker_cpu.labels(model, str(record.worker)).set(worker_cpu_s)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from harness.records import RequestRecord
-from harness.results import LATE_P99_LIMIT_S, Distribution, StageSummary
+from harness.results import LATE_P99_LIMIT_S, Distribution, MediaSummary, StageSummary
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -76,8 +76,10 @@ class StageAccumulator:
         slos_s: dict[str, float] | None = None,
         rate_rps: float | None = None,
         open_loop: bool = False,
+        by_class: bool = False,
     ) -> None:
-        """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput)."""
+        """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput); by_class: figures per
+        request class too (--mix)."""
         self.parallel = parallel
         self.number = number
         self.rate_rps = rate_rps
@@ -90,12 +92,27 @@ class StageAccumulator:
         self.streams_without_done = 0
         self.first_send_s = math.inf
         self.last_end_s = -math.inf
+        self.by_class = by_class
+        self.classes: dict[str, StageAccumulator] = {}
+        self.request_bytes = 0
+        self.images = 0
+        self.audio_s = 0.0
+        self.video_s = 0.0
         self._series: dict[str, array[float]] = {
             name: array("d")
             for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
         }
 
     def add(self, record: RequestRecord) -> None:
+        if self.by_class:
+            self.classes.setdefault(
+                record.request_class, StageAccumulator(self.parallel, self.number, self.slos_s)
+            ).add(record)
+        if record.user >= 0:  # what was sent (a rejected request never was)
+            self.request_bytes += record.request_bytes
+            self.images += record.images
+            self.audio_s += record.audio_s
+            self.video_s += record.video_s
         self.sent += 1
         t_send = record.t_send
         self.first_send_s = min(self.first_send_s, t_send)
@@ -133,8 +150,10 @@ class StageAccumulator:
     def succeeded(self) -> int:
         return self.sent - sum(self.errors.values())
 
-    def summary(self) -> StageSummary:
-        wall_s = max(0.0, self.last_end_s - self.first_send_s) if self.sent else 0.0
+    def summary(self, wall_s: float | None = None) -> StageSummary:
+        """The stage's figures; `wall_s`: a class's, over its stage's wall time (so class rates add up)."""
+        if wall_s is None:
+            wall_s = max(0.0, self.last_end_s - self.first_send_s) if self.sent else 0.0
         completion = math.fsum(self._series["completion_tokens"])
         prompt = math.fsum(self._series["prompt_tokens"])
 
@@ -163,6 +182,16 @@ class StageAccumulator:
             goodput_rps=rate(self.good) if self.slos_s else None,
             good_requests=self.good if self.slos_s else None,
         )
+        if self.request_bytes:
+            summary["media"] = MediaSummary(
+                request_bytes_mean=self.request_bytes / self.sent,
+                request_bytes_per_s=rate(self.request_bytes),
+                images_per_s=rate(self.images),
+                audio_s_per_s=rate(self.audio_s),
+                video_s_per_s=rate(self.video_s),
+            )
+        if self.classes:
+            summary["classes"] = {name: self.classes[name].summary(wall_s) for name in sorted(self.classes)}
         if self.rate_rps is not None:
             lateness = distribution(self.lateness_s)
             summary["rate_rps"] = self.rate_rps

@@ -32,9 +32,11 @@ class StageColumn:
     optional: bool = False  # left out of the console and web views when no stage has a value
 
     def value(self, stage: StageSummary) -> Any:
-        """The raw value (None when there is none yet)."""
+        """The raw value (None when there is none yet); a dotted statistic walks nested figures."""
         value: Any = stage.get(self.field)  # a summary.json from before a field existed lacks it
-        return value[self.statistic] if self.statistic is not None and value is not None else value
+        for key in self.statistic.split(".") if self.statistic is not None else ():
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
 
     def shown(self, stage: StageSummary) -> str:
         """The value as a reader sees it; "-" when there is none."""
@@ -56,6 +58,7 @@ _CSV_WEB = frozenset({CSV, WEB})
 
 STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("stage", "stage", None, "Stage", views=frozenset({CSV})),  # numbered from 1, as the console says
+    StageColumn("class", "request_class", None, "Class", optional=True),  # --mix: "all", then each class
     StageColumn("parallel", "parallel", None, "Conc."),
     StageColumn("rate_rps", "rate_rps", None, "Rate", shown_as="{:g}", optional=True),
     StageColumn("number", "number", None, "Number", views=_CSV_WEB),
@@ -83,6 +86,19 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("p99_lateness_s", "lateness_s", "p99", "P99 Late(ms)", 1000, "{:.1f}", optional=True),
     StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
     StageColumn("success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE})),
+    # what the requests carried, per second of the stage (sent requests)
+    StageColumn("request_bytes_mean", "media", "request_bytes_mean", "Req KB", 1 / 1024, "{:.1f}", _CSV_WEB, True),
+    StageColumn("images_per_s", "media", "images_per_s", "Images/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True),
+    StageColumn(
+        "audio_s_per_s", "media", "audio_s_per_s", "Audio s/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True
+    ),
+    StageColumn(
+        "video_s_per_s", "media", "video_s_per_s", "Video s/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True
+    ),
+    # --probe-rate: the text probes sent while the stage ran, apart from its figures
+    StageColumn("probe_sent", "probe", "sent", "Probes", views=_CSV_WEB, optional=True),
+    StageColumn("probe_p50_ttft_s", "probe", "ttft_s.p50", "Probe P50 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
+    StageColumn("probe_p90_ttft_s", "probe", "ttft_s.p90", "Probe P90 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
 )
 
 
@@ -95,3 +111,21 @@ def columns_for(view: str, stages: Sequence[StageSummary] = ()) -> tuple[StageCo
         if view in column.views
         and (view == CSV or not column.optional or any(column.value(stage) is not None for stage in stages))
     )
+
+
+def with_class_rows(stages: Sequence[StageSummary]) -> list[StageSummary]:
+    """The stages as table rows: a mix's stage as its overall row (class "all") followed by one row per class."""
+    rows: list[StageSummary] = []
+    for stage in stages:
+        classes = stage.get("classes")
+        if not classes:
+            rows.append(stage)
+            continue
+        rows.append(StageSummary(**{**stage, "request_class": "all"}))
+        for name, figures in classes.items():
+            row = StageSummary(**{**figures, "request_class": name})
+            for key in ("stage", "rate_rps"):
+                if key in stage:
+                    row[key] = stage[key]
+            rows.append(row)
+    return rows

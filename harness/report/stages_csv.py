@@ -1,11 +1,12 @@
-"""stages.csv: one row per stage, raw values in each field's own unit."""
+"""stages.csv: one row per stage (a mix's stage: its overall row, class "all", then one per class), raw values
+in each field's own unit."""
 
 from __future__ import annotations
 
 import csv
 import os
 
-from harness.report.columns import CSV, columns_for
+from harness.report.columns import CSV, columns_for, with_class_rows
 from harness.results import STAGES_CSV, StageSummary
 
 
@@ -16,6 +17,6 @@ def write_stages_csv(report_dir: str, stages: list[StageSummary]) -> str:
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow([column.name for column in columns])
-        for stage in stages:
+        for stage in with_class_rows(stages):
             writer.writerow([column.value(stage) for column in columns])
     return path
