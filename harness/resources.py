@@ -11,6 +11,7 @@ from importlib import resources
 
 LOCUSTFILE = ("locustfiles", "omni_chat.py")
 DASHBOARD = ("data", "dashboards", "omniload.json")
+EXAMPLE_MIX = ("data", "mixes", "omni.yaml")
 
 
 def package_file(*parts: str) -> str:
@@ -26,3 +27,8 @@ def locustfile_path() -> str:
 def dashboard_path() -> str:
     """The Grafana dashboard JSON (made by scripts/make_dashboard.py)."""
     return package_file(*DASHBOARD)
+
+
+def example_mix_path() -> str:
+    """A request mix of an omni assistant's traffic (text, images, image and audio, video with sound)."""
+    return package_file(*EXAMPLE_MIX)

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from harness.argparsing import BadOption
+from harness.devtools.browser import browser_page
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.load.payloads import build_payloads
@@ -27,7 +28,7 @@ FOUR_CLASSES = """
 text: {weight: 4, prompt_tokens: [128, 256], max_tokens: 4}
 image: {weight: 3, image_num: 1, image_width: [128, 256], image_height: 128}
 image_audio: {weight: 2, image_num: [1, 2], image_width: 96, image_height: 96, audio_num: 1, audio_seconds: [0.5, 1.5]}
-video: {weight: 1, video_num: 1, video_width: 160, video_height: 96, video_seconds: 1, video_audio: tone}
+video: {weight: 1, video_num: 1, video_width: 160, video_height: 96, video_seconds: 1, video_audio: speech}
 """
 WEIGHTS = {"text": 0.4, "image": 0.3, "image_audio": 0.2, "video": 0.1}
 
@@ -148,3 +149,10 @@ def test_a_four_class_mix_gives_per_class_rows_that_add_up_to_the_stage(tmp_path
     records = read_records(str(tmp_path / "r" / "requests.jsonl"))
     assert {r.request_class for r in records} == set(WEIGHTS)
     assert "Class" in result.stdout and "image_audio" in result.stdout  # the console's per-class rows
+    with browser_page() as (page, log):
+        page.goto((tmp_path / "r" / "report.html").as_uri())
+        classes_shown = page.locator("#stages tbody tr td:first-child").all_inner_texts()
+        assert classes_shown == ["all", *sorted(WEIGHTS)] * 2
+        scatter = page.locator("figure.chart", has_text="TTFT against the request's multimodal tokens")
+        assert scatter.locator(".mark").count() == sum(r.status == "ok" for r in records if not r.warmup)
+        assert not log.console_errors

@@ -12,7 +12,7 @@ from harness.argparsing import BadOption
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
 from harness.devtools.verify import request_errors
-from harness.load.video import make_video
+from harness.load.video import make_video, sound_track
 from harness.master.stats import percentile
 from harness.options import options_from_argv
 from harness.records import read_records
@@ -25,7 +25,8 @@ SEND_P99_LIMIT_S = 0.002
 
 
 def test_synthetic_clips_are_mp4_with_the_asked_frames_and_track() -> None:
-    clip = make_video(320, 240, 3.0, 4.0, "shapes", np.random.default_rng(5), "tone")
+    rng = np.random.default_rng(5)
+    clip = make_video(320, 240, 3.0, 4.0, "shapes", rng, sound_track(3.0, 4.0, "tone", rng))
     facts = read_video(clip)
     assert (facts.width_px, facts.height_px, facts.frames) == (320, 240, 12)
     assert facts.audio_rate_hz == 16_000 and facts.audio_samples >= 3 * 16_000  # AAC pads to whole frames
@@ -137,7 +138,9 @@ def test_video_dir_clips_are_sent_and_counted_and_a_corrupt_one_stops_the_run(tm
     clips = tmp_path / "clips"
     clips.mkdir()
     for index, (side_px, seconds) in enumerate(((320, 2.0), (480, 5.0))):
-        clip = make_video(side_px, side_px // 2 * 2, seconds, 3.0, "shapes", np.random.default_rng(index), "speech")
+        rng = np.random.default_rng(index)
+        track = sound_track(seconds, 3.0, "speech", rng)
+        clip = make_video(side_px, side_px // 2 * 2, seconds, 3.0, "shapes", rng, track)
         (clips / f"clip{index}.mp4").write_bytes(clip)
     sim = start_sim(["--fixed", "20", "5", "--model", MODEL], ground_truth=str(tmp_path / "gt.jsonl"))
     try:

@@ -13,7 +13,9 @@
    simulator's vLLM metrics, every second) what the Grafana dashboard would show;
 5. the other load models: an open-loop Poisson rate sweep with audio in every request
    (arrivals against their schedule, as the server stamped them; audio tokens expected vs.
-   counted), then an SLA search for the most users whose p99 TTFT stays under a bound;
+   counted), a request mix (text, images, image and audio, video with its sound track) with
+   text probes beside it (figures per class; video tokens expected vs. counted; what the mix
+   costs a text user), then an SLA search for the most users whose p99 TTFT stays under a bound;
 6. opens the report in headless Chromium and leaves screenshots.
 """
 
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
 from harness.devtools.browser import PageLog, browser_page
@@ -37,7 +40,7 @@ from harness.jsonl import read_jsonl
 from harness.master.stats import percentile
 from harness.omnibench.dataset import bundled_sample_path
 from harness.records import read_records
-from harness.resources import locustfile_path
+from harness.resources import example_mix_path, locustfile_path
 from harness.results import REPORT_FILE, REQUESTS_FILE, STAGES_CSV, SUMMARY_FILE
 from harness.sim.config import DEFAULT_MODEL
 
@@ -65,6 +68,20 @@ RATES_ARGS = (
     "4",
     "--max-tokens",
     "32",
+    "--sleep-interval",
+    "1",
+)
+MIX_ARGS = (
+    "--parallel",
+    "2",
+    "6",
+    "--number",
+    "12",
+    "36",
+    "--mix",
+    example_mix_path(),
+    "--probe-rate",
+    "2",
     "--sleep-interval",
     "1",
 )
@@ -160,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def show_load_models(sim: SimProcess, report_dir: Path) -> None:
-    """An open-loop rate sweep with audio, then an SLA search, against the same simulator."""
-    for name, extra in (("rates", RATES_ARGS), ("sla", SLA_ARGS)):
+    """An open-loop rate sweep with audio, a request mix with video and probes, then an SLA search, against the
+    same simulator."""
+    for name, extra in (("rates", RATES_ARGS), ("mix", MIX_ARGS), ("sla", SLA_ARGS)):
         directory = report_dir / name
         shutil.rmtree(directory, ignore_errors=True)
         command = [
@@ -205,6 +223,8 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
                 f"[demo]     image+audio tokens expected vs counted by the server: "
                 f"{'all equal' if all(a == b for a, b in media) else sorted(media)} ({len(records)} requests)"
             )
+        elif name == "mix":
+            show_mix(summary, sim, directory)
         else:
             for result in summary.get("sla", []):
                 best = "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g")
@@ -213,6 +233,32 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
                     f"({result['note']}; tried {' '.join(format(v, 'g') for v in result['tried'])})"
                 )
         print(f"[demo]     exit code {exit_code}; report {directory / REPORT_FILE}")
+
+
+def show_mix(summary: dict[str, Any], sim: SimProcess, directory: Path) -> None:
+    """A mix's stages per class, its probes, and its videos' tokens against the server's count."""
+    for stage in summary["stages"]:
+        classes = ", ".join(
+            f"{name} {figures['sent']} (p50 TTFT {(figures['ttft_s']['p50'] or 0) * 1000:.0f} ms)"
+            for name, figures in stage.get("classes", {}).items()
+        )
+        probe = stage.get("probe", {})
+        probe_p50_s = (probe.get("ttft_s") or {}).get("p50")
+        print(
+            f"[demo]     mix at concurrency {stage['parallel']}: {stage['sent']} sent: {classes}; "
+            f"{stage.get('media', {}).get('video_s_per_s', 0):.1f} s of video per s; text probes beside it: "
+            + (f"p50 TTFT {probe_p50_s * 1000:.0f} ms" if probe_p50_s is not None else "none")
+        )
+    truth = {request["request_id"]: request for request in sim.ground_truth_records()}
+    videos = [
+        (r.expected_video_tokens, truth[r.request_id]["video_tokens"])
+        for r in read_records(str(directory / REQUESTS_FILE))
+        if r.request_id in truth and r.expected_video_tokens
+    ]
+    print(
+        f"[demo]     video tokens (frames and their sound track) expected vs counted by the server: "
+        f"{'all equal' if all(a == b for a, b in videos) else sorted(set(videos))} ({len(videos)} requests with video)"
+    )
 
 
 def show_report(report_dir: Path) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.images import MIME_TYPES, encode_image, make_image
 from harness.load.prompts import Prompt, PromptBuilder
-from harness.load.video import make_video
+from harness.load.video import make_video, sound_track
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
 from harness.mix import class_spec, draw_classes
@@ -331,16 +331,24 @@ def _videos(spec: PayloadSpec, count: int, seed: int) -> list[list[VideoPart]]:
             [parts[(seed + index * video.num + k) % len(parts)] for k in range(video.num)] for index in range(count)
         ]
 
+    clips = range(count * video.num)
+    tracks = [  # made here, not in the threads: speech starts espeak-ng
+        sound_track(video.seconds, video.fps, video.audio, np.random.default_rng([seed, 6, index]))
+        if video.audio
+        else None
+        for index in clips
+    ]
+
     def one(index: int) -> VideoPart:
         rng = np.random.default_rng([seed, 4, index])
         file_bytes = make_video(
-            video.width_px, video.height_px, video.seconds, video.fps, video.content, rng, video.audio
+            video.width_px, video.height_px, video.seconds, video.fps, video.content, rng, tracks[index]
         )
         facts = read_video(file_bytes)
         return VideoPart(file_bytes, VIDEO_MIME_TYPE, facts.seconds, facts.tokens(hear))
 
     with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as executor:
-        parts = list(executor.map(one, range(count * video.num)))
+        parts = list(executor.map(one, clips))
     return [parts[index * video.num : (index + 1) * video.num] for index in range(count)]
 
 

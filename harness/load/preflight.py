@@ -20,7 +20,7 @@ from harness.endpoint import Endpoint
 from harness.fetch import Bounds, FetchError, Unbounded, fetch
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import VideoPart, request_body
-from harness.load.video import make_video
+from harness.load.video import make_video, sound_track
 from harness.videospec import VIDEO_MIME_TYPE, VideoSpec
 from harness.visible import visible
 
@@ -214,14 +214,18 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
 
 def _preflight_video(payload: PayloadSpec) -> VideoPart:
     """A small clip of the run's kind (with a sound track when the run's clips are heard)."""
+    rng = np.random.default_rng(0)
+    track = None
+    if payload.video.audio:
+        track = sound_track(PREFLIGHT_VIDEO_SECONDS, payload.video.fps, payload.video.audio, rng)
     clip = make_video(
         PREFLIGHT_VIDEO_SIDE_PX,
         PREFLIGHT_VIDEO_SIDE_PX,
         PREFLIGHT_VIDEO_SECONDS,
         payload.video.fps,
         "shapes",
-        np.random.default_rng(0),
-        payload.video.audio,
+        rng,
+        track,
     )
     return VideoPart(clip, VIDEO_MIME_TYPE, PREFLIGHT_VIDEO_SECONDS, 0)
 

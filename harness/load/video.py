@@ -33,10 +33,10 @@ def make_video(
     fps: float,
     content: str,
     rng: np.random.Generator,
-    audio_content: str | None = None,
+    track: np.ndarray | None = None,
 ) -> bytes:
-    """An MP4 file's bytes: `seconds`·`fps` frames (at least one) of `content`; with `audio_content`
-    (tone, noise or speech, as --audio-content) a mono 16 kHz AAC sound track as long as the clip."""
+    """An MP4 file's bytes: `seconds`·`fps` frames (at least one) of `content`; with `track` (16 kHz mono
+    samples: sound_track() makes them) a mono AAC sound track. Safe in a native thread (no subprocess)."""
     import av
 
     frames = max(1, round(seconds * fps))
@@ -46,21 +46,26 @@ def make_video(
         video.width, video.height, video.pix_fmt = width_px, height_px, "yuv420p"
         video.options = dict(X264_OPTIONS)
         audio = None
-        if audio_content is not None:
+        if track is not None:
             audio = cast("av.AudioStream", container.add_stream(AUDIO_CODEC, rate=SAMPLE_RATE_HZ, layout="mono"))
         for index, picture in enumerate(_pictures(width_px, height_px, frames, content, rng)):
             frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts = index
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        if audio is not None and audio_content is not None:
-            samples = make_audio(frames / fps, audio_content, rng)
-            sound = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout="mono")
+        if audio is not None and track is not None:
+            sound = av.AudioFrame.from_ndarray(track.reshape(1, -1), format="flt", layout="mono")
             sound.sample_rate = SAMPLE_RATE_HZ
             sound.pts = 0
             container.mux(audio.encode(sound))
             container.mux(audio.encode(None))
     return buffer.getvalue()
+
+
+def sound_track(seconds: float, fps: float, content: str, rng: np.random.Generator) -> np.ndarray:
+    """A clip's sound track (tone, noise or speech, as --audio-content) as long as its frames last. Speech runs
+    espeak-ng: call it where a subprocess may start (a greenlet or a plain thread, not gevent's thread pool)."""
+    return make_audio(max(1, round(seconds * fps)) / fps, content, rng)
 
 
 def _pictures(width_px: int, height_px: int, frames: int, content: str, rng: np.random.Generator) -> list[np.ndarray]:

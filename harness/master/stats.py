@@ -105,9 +105,9 @@ class StageAccumulator:
 
     def add(self, record: RequestRecord) -> None:
         if self.by_class:
-            self.classes.setdefault(
-                record.request_class, StageAccumulator(self.parallel, self.number, self.slos_s)
-            ).add(record)
+            self.classes.setdefault(record.request_class, StageAccumulator(self.parallel, None, self.slos_s)).add(
+                record
+            )
         if record.user >= 0:  # what was sent (a rejected request never was)
             self.request_bytes += record.request_bytes
             self.images += record.images

@@ -145,6 +145,22 @@ def line_chart(
     return _svg(parts, [name for name, _ in series])
 
 
+def scatter_chart(title: str, x_label: str, y_label: str, series: Sequence[tuple[str, Sequence[Point]]]) -> str:
+    """One dot per point, a colour per series (no lines: the points are requests, not a curve)."""
+    points = [point for _, values in series for point in values]
+    if not points:
+        return empty_chart(title, "no data")
+    frame = Frame((min(x for x, _ in points), max(x for x, _ in points)), (0.0, max(y for _, y in points)))
+    parts = frame.axes(title, x_label, y_label)
+    for index, (name, values) in enumerate(series):
+        parts += [
+            f'<circle class="mark" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="2.5" fill="{color(index)}" '
+            f'fill-opacity="0.6"><title>{escape(name)}: {_label(x)}, {_label(y)}</title></circle>'
+            for x, y in values
+        ]
+    return _svg(parts, [name for name, _ in series])
+
+
 def histogram(title: str, x_label: str, values: Sequence[float], bins: int = 30) -> str:
     """Counts of `values` in equal-width bins."""
     if not values:

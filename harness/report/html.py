@@ -27,13 +27,14 @@ from harness.jsonl import read_jsonl
 from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
 from harness.report import charts
-from harness.report.columns import CONSOLE, columns_for
+from harness.report.columns import CONSOLE, WEB, columns_for, with_class_rows
 from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
 from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
 from harness.results import (
     OMNIBENCH_DIR,
     OMNIBENCH_SAMPLES_FILE,
+    PROBE_CLASS,
     REPORT_FILE,
     REQUESTS_FILE,
     SERVER_METRICS_FILE,
@@ -158,9 +159,14 @@ def settings_section(run: Run) -> Markup:
 
 
 def stage_table(stages: Sequence[StageSummary]) -> Markup:
-    columns = columns_for(CONSOLE, stages)
+    """The console's columns, then what the requests carried and the probes' TTFT (when any stage has them);
+    a mix's classes in rows of their own below each stage's overall row."""
+    rows = with_class_rows(stages)
+    columns = columns_for(CONSOLE, rows) + tuple(
+        column for column in columns_for(WEB, rows) if column.field in ("media", "probe")
+    )
     return sections().stage_table(
-        [column.title for column in columns], [[column.shown(stage) for column in columns] for stage in stages]
+        [column.title for column in columns], [[column.shown(stage) for column in columns] for stage in rows]
     )
 
 
@@ -303,7 +309,7 @@ def in_flight_curve(records: Sequence[RequestRecord], origin_s: float, points: i
 def stage_details(run: Run) -> Markup:
     by_stage: dict[int, list[RequestRecord]] = defaultdict(list)
     for record in run.records:
-        if not record.warmup:
+        if not record.warmup and record.request_class != PROBE_CLASS:  # probes have a chart of their own
             by_stage[record.stage].append(record)
     if not by_stage:
         return Markup()
@@ -336,6 +342,31 @@ def stage_details(run: Run) -> Markup:
         figures.append(charts.timeline(f"Requests{shown}", bars, in_flight_curve(records, origin_s), [0.0, stage_end]))
         shown_stages.append((label, [svg(figure) for figure in figures]))
     return sections().stage_details(shown_stages)
+
+
+MAX_SCATTER_POINTS = 3000
+
+
+def media_charts(run: Run) -> Markup:
+    """TTFT against each request's multimodal tokens (the server's count: its prompt less the text), a colour
+    per class (or per stage without a mix): what images, audio and video cost the first token."""
+    by_group: dict[str, list[charts.Point]] = defaultdict(list)
+    mixed = any("classes" in stage for stage in run.stages)
+    for record in run.records:
+        if record.warmup or record.status != "ok" or record.request_class == PROBE_CLASS or record.ttft_s is None:
+            continue
+        tokens = record.multimodal_tokens if record.multimodal_tokens is not None else record.expected_media_tokens
+        if tokens is None:
+            continue
+        group = record.request_class if mixed else f"stage {record.stage + 1}"
+        by_group[group].append((float(tokens), record.ttft_s * 1000))
+    if not any(x for points in by_group.values() for x, _ in points):
+        return Markup()  # text only: nothing to set against
+    series = [(name, _evenly(points, MAX_SCATTER_POINTS // len(by_group))) for name, points in sorted(by_group.items())]
+    figure = charts.scatter_chart(
+        "TTFT against the request's multimodal tokens", "multimodal tokens", "TTFT (ms)", series
+    )
+    return sections().figures("media", "Media", [svg(figure)])
 
 
 def _spread(values: Sequence[int]) -> str:
@@ -528,6 +559,7 @@ def render_report(
             stages_section(run),
             sla_section(run),
             concurrency_charts(run),
+            media_charts(run),
             stage_details(run),
             exactness_section(run),
             errors_section(run),
