@@ -11,27 +11,21 @@ so a class says what it carries:
     image_audio: {weight: 15, image_num: [1, 2], audio_num: 1, audio_seconds: [2, 6]}
     video:       {weight: 5, video_num: 1, video_seconds: 4, video_audio: tone}
 
-Each request's class is drawn by weight (with the run's seed); its record carries the class, and
-every stage's figures are given per class beside the overall row.
+Each request's class is drawn by weight (with the run's seed: harness/load/classes.py); its record
+carries the class, and every stage's figures are given per class beside the overall row.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from harness.argparsing import BadOption
 from harness.audiospec import AUDIO_CONTENTS
 from harness.videospec import MAX_VIDEO_FPS, MAX_VIDEO_NUM, MAX_VIDEO_SECONDS, MAX_VIDEO_SIDE_PX, VIDEO_CONTENTS
-
-if TYPE_CHECKING:
-    from harness.options import PayloadSpec
 
 MIX_FLAG = "--mix"
 MAX_CLASSES = 16
@@ -140,62 +134,3 @@ def _number(key: str, value: Any, where: str) -> Value:
     if key in ("video_width", "video_height") and any(int(v) % 2 for v in values):
         raise BadOption(MIX_FLAG, f"{where}: {key} must be even (H.264 4:2:0)")
     return (float(values[0]), float(values[-1])) if len(values) == 2 else float(values[0])
-
-
-def draw_classes(classes: tuple[RequestClass, ...], count: int, rng: np.random.Generator) -> list[int]:
-    """Each of `count` requests' class index, drawn by weight."""
-    weights = np.array([c.weight for c in classes])
-    return rng.choice(len(classes), size=count, p=weights / weights.sum()).tolist()
-
-
-def class_spec(base: PayloadSpec, request_class: RequestClass, rng: np.random.Generator) -> PayloadSpec:
-    """The run's spec with one request's draw of a class's settings (media none unless the class sets them)."""
-    drawn = {key: _draw(key, value, rng) for key, value in request_class.settings}
-    changes: dict[str, Any] = {"mix": (), "image_num": 0, "audio_num": 0, "image_dir": None, "audio_dir": None}
-    if "prompt_tokens" in request_class.settings_dict:
-        low, high = _bounds(request_class.settings_dict["prompt_tokens"])
-        changes.update(min_prompt_tokens=int(low), max_prompt_tokens=int(high))
-    if "max_tokens" in drawn:
-        changes["max_tokens"] = int(drawn["max_tokens"])
-        exact = base.min_tokens == base.max_tokens and base.min_tokens > 0
-        changes["min_tokens"] = int(drawn["max_tokens"]) if exact else min(base.min_tokens, int(drawn["max_tokens"]))
-    for key in ("image_num", "image_width", "image_height", "audio_num"):
-        if key in drawn:
-            changes[key.replace("width", "width_px").replace("height", "height_px")] = int(drawn[key])
-    if "audio_seconds" in request_class.settings_dict:
-        changes["audio_seconds"] = _bounds(request_class.settings_dict["audio_seconds"])
-    for key in ("image_content", "audio_content"):
-        if key in drawn:
-            changes[key] = drawn[key]
-    video: dict[str, Any] = {"num": 0, "directory": None, "audio": None}
-    for key in (
-        "video_num",
-        "video_width",
-        "video_height",
-        "video_seconds",
-        "video_fps",
-        "video_content",
-        "video_audio",
-    ):
-        if key in drawn:
-            field = key.removeprefix("video_").replace("width", "width_px").replace("height", "height_px")
-            video[field] = int(drawn[key]) if key in ("video_num", "video_width", "video_height") else drawn[key]
-    changes["video"] = dataclasses.replace(base.video, **video)
-    return dataclasses.replace(base, **changes)
-
-
-def _bounds(value: Value) -> tuple[float, float]:
-    if isinstance(value, tuple):
-        return value
-    assert not isinstance(value, str)
-    return (value, value)
-
-
-def _draw(key: str, value: Value, rng: np.random.Generator) -> Any:
-    if isinstance(value, str) or not isinstance(value, tuple):
-        return value
-    low, high = value
-    if NUMBERS[key][2]:
-        step = 2 if key in ("video_width", "video_height") else 1
-        return int(low) + step * int(rng.integers(0, (int(high) - int(low)) // step + 1))
-    return float(rng.uniform(low, high))

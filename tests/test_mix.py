@@ -15,9 +15,10 @@ from harness.argparsing import BadOption
 from harness.devtools.browser import browser_page
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
+from harness.load.classes import class_spec, draw_classes
 from harness.load.payloads import build_payloads
 from harness.master.metrics import LiveMetrics
-from harness.mix import class_spec, draw_classes, read_mix
+from harness.mix import read_mix
 from harness.options import options_from_argv
 from harness.records import RequestRecord, read_records
 from harness.tokenizer import load_tokenizer

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
+from harness.load.classes import class_spec, draw_classes
 from harness.load.images import MIME_TYPES, encode_image, make_image
 from harness.load.prompts import Prompt, PromptBuilder
 from harness.load.video import make_video, sound_track
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
-from harness.mix import class_spec, draw_classes
 from harness.videofile import read_video
 from harness.videospec import VIDEO_MIME_TYPE
 
