@@ -28,6 +28,17 @@ def usage_counts(usage: Any) -> tuple[int | None, int | None]:
     return _token_count(usage, "prompt_tokens"), _token_count(usage, "completion_tokens")
 
 
+def cached_tokens(usage: Any) -> int | None:
+    """usage.prompt_tokens_details.cached_tokens (vLLM with --enable-prompt-tokens-details, OpenAI): a count, or None
+    where absent (vLLM leaves the details out when nothing was cached). ValueError on the wrong shape."""
+    if not isinstance(usage, dict) or usage.get("prompt_tokens_details") is None:
+        return None
+    details = usage["prompt_tokens_details"]
+    if not isinstance(details, dict):
+        raise ValueError(f"usage.prompt_tokens_details is a {type(details).__name__}, not an object")
+    return _token_count(details, "cached_tokens")
+
+
 def _token_count(usage: Any, field: str) -> int | None:
     """A usage count: an int or absent; anything else is the wrong shape (ValueError)."""
     value = usage.get(field)

@@ -25,6 +25,8 @@ import soundfile
 from harness import safejson
 from harness.argparsing import BadOption, at_least
 from harness.audiospec import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
+from harness.conversationspec import SHAPING_FLAGS as CONVERSATION_SHAPING_FLAGS
+from harness.conversationspec import ConversationSpec, add_conversation_arguments, conversation_spec
 from harness.endpoint import (
     API_KEY_ENV,
     DEFAULT_API_PATH,
@@ -207,6 +209,7 @@ def add_arguments(parser: Any) -> None:
         help="tone (a sine), noise, or speech (espeak-ng, when installed)",
     )
     add_video_arguments(add)
+    add_conversation_arguments(add)
     add(
         "--mix",
         default="",
@@ -421,6 +424,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
+    ("omniload: conversations", ("multi_turn", "min_turns", "max_turns", "think_time", "turn_prompt_length")),
     (
         "omniload: sweeps and rates",
         (
@@ -543,6 +547,7 @@ class PayloadSpec:
     audio_dir: str | None = None  # the user's clips (--audio-dir)
     video: VideoSpec = field(default_factory=VideoSpec)  # --video-*: none by default
     mix: tuple[RequestClass, ...] = ()  # --mix: request classes drawn by weight (empty: one class, "load")
+    conversation: ConversationSpec = field(default_factory=ConversationSpec)  # --multi-turn (off: one turn)
 
     @property
     def vllm_extensions(self) -> bool:
@@ -657,6 +662,7 @@ class PayloadSpec:
             audio_dir=parsed.audio_dir or None,
             video=video_spec(parsed),
             mix=read_mix(parsed.mix) if parsed.mix else (),
+            conversation=conversation_spec(parsed),
         )
 
 
@@ -1014,6 +1020,10 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     *(
         (flag, dest, default, "--video-num 1 or more", lambda parsed: parsed.video_num > 0)
         for flag, dest, default in VIDEO_SHAPING_FLAGS
+    ),
+    *(
+        (flag, dest, default, "--multi-turn", lambda parsed: parsed.multi_turn)
+        for flag, dest, default in CONVERSATION_SHAPING_FLAGS
     ),
 )
 

@@ -58,6 +58,9 @@ class RequestRecord:
     images: int = 0  # images sent
     audio_s: float = 0.0  # seconds of audio clips sent (input_audio)
     video_s: float = 0.0  # seconds of video sent
+    cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when the server said
+    conversation: str | None = None  # --multi-turn: the conversation's id (its first turn's request id)
+    turn: int = 1  # --multi-turn: the turn's position in its conversation, from 1
 
     @property
     def lateness_s(self) -> float | None:

@@ -97,6 +97,17 @@ class MediaSummary(TypedDict):
     video_s_per_s: float  # seconds of video per second
 
 
+class CacheSummary(TypedDict):
+    """Prompt tokens the server found in its prefix cache (usage.prompt_tokens_details.cached_tokens), over the
+    stage's successes; present when the server said so for any of them (vLLM with
+    --enable-prompt-tokens-details leaves the details out of a request that found nothing cached)."""
+
+    cached_tokens: int
+    prompt_tokens: int
+    cached_share: float  # cached_tokens / prompt_tokens
+    reported_by: int  # successes whose usage carried the count
+
+
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
@@ -131,6 +142,8 @@ class StageSummary(TypedDict):
     probe: NotRequired[ProbeSummary]  # --probe-rate: the text probes sent while this stage ran
     media: NotRequired[MediaSummary]  # request bytes and media per second
     classes: NotRequired[dict[str, StageSummary]]  # --mix: the same figures per request class (they add up)
+    turns: NotRequired[dict[str, StageSummary]]  # --multi-turn: "first" and "later" turns' figures
+    cache: NotRequired[CacheSummary]  # the server's prompt cache hits, when it reports them
     request_class: NotRequired[str]  # a table row's class: "all" for the stage's overall row of a mix, or a class
 
 

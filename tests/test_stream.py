@@ -134,4 +134,4 @@ def test_parse_completion_reads_text_finish_and_usage() -> None:
             "usage": {"prompt_tokens": 5, "completion_tokens": 1},
         }
     ).encode()
-    assert parse_completion(body) == ("Hello", "length", 5, 1)
+    assert parse_completion(body) == ("Hello", "Hello", "length", 5, 1, None)

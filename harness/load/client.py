@@ -55,6 +55,7 @@ class ChatClient:
         }
         if self.stream:
             self.headers["Accept"] = "text/event-stream"
+        self.last_answer = ""  # the last successful answer's content (a conversation's next turn resends it)
 
     def close(self) -> None:
         self.connection.close()
@@ -190,6 +191,8 @@ class ChatClient:
         if stream.last_event_s is not None:
             record.latency_s = stream.last_event_s - t_send
         self._fill_tokens(record, stream.output_texts, stream.prompt_tokens, stream.completion_tokens, payload)
+        record.cached_tokens = stream.cached_tokens
+        self.last_answer = "".join(stream.content_texts)
         if record.latency_s is not None and record.ttft_s is not None and record.completion_tokens:
             record.tpot_s = time_per_output_token_s(record.latency_s, record.ttft_s, record.completion_tokens)
 
@@ -197,7 +200,9 @@ class ChatClient:
         """A non-streamed completion: the whole answer arrives at once (TTFT = latency)."""
         record.latency_s = record.ttft_s = latency_s
         try:
-            text, record.finish_reason, prompt_tokens, completion_tokens = parse_completion(body)
+            text, self.last_answer, record.finish_reason, prompt_tokens, completion_tokens, record.cached_tokens = (
+                parse_completion(body)
+            )
         except ValueError as exc:
             record.fail(wire.MALFORMED_EVENT, _message(exc))
             return
@@ -218,7 +223,7 @@ class ChatClient:
         locally (off the event loop: the counter runs in a native thread).
         """
         record.prompt_tokens = prompt_tokens
-        if prompt_tokens is not None:
+        if prompt_tokens is not None and not payload.history_tokens:  # a later turn's text is the server's to count
             record.multimodal_tokens = prompt_tokens - payload.expected_text_tokens
         record.completion_tokens = completion_tokens
         record.tokens_source = "usage" if completion_tokens is not None else "local"

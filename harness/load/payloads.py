@@ -61,6 +61,15 @@ class Payload:
     request_class: str = "load"  # its --mix class
     max_tokens: int | None = None  # the output bounds it asks for (None: the run's)
     min_tokens: int | None = None  # the fewest output tokens the server was told to produce
+    # --multi-turn: the user messages of its conversation's later turns (JSON objects, ready to splice) and
+    # each one's text tokens; history_tokens is set on a later turn (its prompt is the server's to count)
+    next_turns: tuple[bytes, ...] = ()
+    next_turn_tokens: tuple[int, ...] = ()
+    history_tokens: int = 0
+
+    @property
+    def turns(self) -> int:
+        return 1 + len(self.next_turns)
 
 
 @dataclass(frozen=True)
@@ -170,8 +179,41 @@ def build_payloads(
     """
     with collector_paused():
         if spec.mix:
-            return _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
-        return _build(spec, model, tokenizer, count, seed, prefix_seed)
+            payloads = _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
+        else:
+            payloads = _build(spec, model, tokenizer, count, seed, prefix_seed)
+        if spec.conversation.enabled:
+            payloads = _with_next_turns(spec, tokenizer, payloads, seed)
+        return payloads
+
+
+def _with_next_turns(spec: PayloadSpec, tokenizer: Tokenizer, payloads: list[Payload], seed: int) -> list[Payload]:
+    """Each conversation's later user messages: its turns drawn in [min, max], each a fresh prompt of the
+    run's length range (text only: media come with the first turn)."""
+    rng = np.random.default_rng([seed, 7])
+    turns = rng.integers(spec.conversation.min_turns, spec.conversation.max_turns + 1, len(payloads)).tolist()
+    later_count = sum(turns) - len(turns)
+    fixed = spec.conversation.turn_prompt_tokens
+    lengths = (
+        [fixed] * later_count
+        if fixed
+        else rng.integers(spec.min_prompt_tokens, spec.max_prompt_tokens + 1, later_count).tolist()
+    )
+    prompts = iter(PromptBuilder(tokenizer, 0, seed).build(lengths, rng))
+    with_turns = []
+    for payload, count in zip(payloads, turns, strict=True):
+        later = [next(prompts) for _ in range(count - 1)]
+        with_turns.append(
+            dataclasses.replace(
+                payload,
+                next_turns=tuple(
+                    json.dumps({"role": "user", "content": p.text}, ensure_ascii=False, separators=(",", ":")).encode()
+                    for p in later
+                ),
+                next_turn_tokens=tuple(p.text_tokens for p in later),
+            )
+        )
+    return with_turns
 
 
 def _build_mix(

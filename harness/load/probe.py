@@ -18,6 +18,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from harness.conversationspec import ConversationSpec
 from harness.load.client import ChatClient
 from harness.load.payloads import Payload, build_payloads
 from harness.results import PROBE_CLASS
@@ -62,6 +63,7 @@ def probe_spec(spec: PayloadSpec) -> PayloadSpec:
         audio_dir=None,
         video=VideoSpec(),
         mix=(),
+        conversation=ConversationSpec(),
     )
 
 

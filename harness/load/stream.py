@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from harness import safejson, wire
-from harness.completions import MAX_MESSAGE_CHARS, error_message, usage_counts
+from harness.completions import MAX_MESSAGE_CHARS, cached_tokens, error_message, usage_counts
 from harness.load.sse import SseEvent
 
 DONE_DATA = b"[DONE]"
@@ -46,12 +46,14 @@ class ChatStream:
         self.output_chars = 0
         self.output_times_s: list[float] = []  # arrival of each event carrying output
         self.output_texts: list[str] = []  # that event's output text (content, reasoning, tool args)
+        self.content_texts: list[str] = []  # the answer's content alone (a conversation's next turn resends it)
         self.first_content_s: float | None = None  # first non-reasoning output (TTFOT)
         self.last_event_s: float | None = None  # last event before [DONE] (normally usage)
         self.done = False  # [DONE] seen
         self.finish_reason: str | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when the server says
         self.failure: tuple[str, str] | None = None  # first (reason, message) the stream showed
         self.must_end = False  # stop reading: the stream cannot become a success any more
 
@@ -75,6 +77,7 @@ class ChatStream:
             usage = chunk.get("usage")
             if usage:
                 self.prompt_tokens, self.completion_tokens = usage_counts(usage)
+                self.cached_tokens = cached_tokens(usage)
             choices = chunk.get("choices") or []
             if not isinstance(choices, list):
                 raise TypeError(f"choices is a {type(choices).__name__}, not a list")
@@ -108,6 +111,8 @@ class ChatStream:
             self.output_times_s.append(arrived_s)
             self.output_texts.append(text)
             self.output_chars += len(text)
+            if content:
+                self.content_texts.append(content)
             if (content or tool_text) and self.first_content_s is None:
                 self.first_content_s = arrived_s
         if choice.get("finish_reason"):
@@ -130,21 +135,24 @@ class ChatStream:
         return None
 
 
-def parse_completion(body: bytes) -> tuple[str, str | None, int | None, int | None]:
-    """A non-streamed completion: (output text, finish_reason, prompt_tokens, completion_tokens).
+def parse_completion(body: bytes) -> tuple[str, str, str | None, int | None, int | None, int | None]:
+    """A non-streamed completion: (output text, its content alone, finish_reason, prompt_tokens,
+    completion_tokens, cached_tokens).
 
     Raises ValueError when the body is not a chat completion.
     """
     completion = safejson.loads(body)
     if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
         raise ValueError(f"not a chat completion: {body[:100]!r}")
-    text, finish_reason = "", None
+    text, content, finish_reason = "", "", None
     try:
         for choice in completion["choices"]:
             message = choice.get("message") or {}
             for field in (*REASONING_FIELDS, "content"):
                 text += message.get(field) or ""
+            content += message.get("content") or ""
             finish_reason = choice.get("finish_reason") or finish_reason
-        return text, finish_reason, *usage_counts(completion.get("usage") or None)
+        usage = completion.get("usage") or None
+        return text, content, finish_reason, *usage_counts(usage), cached_tokens(usage)
     except (AttributeError, TypeError) as exc:
         raise ValueError(f"unexpected completion shape ({exc}): {body[:100]!r}") from None

@@ -144,6 +144,7 @@ class Master:
                 stage.rate_rps,
                 stage.open_loop,
                 by_class=bool(self.options.payload.mix),
+                by_turn=self.options.payload.conversation.enabled,
             )
         )
         sweep = self.options.sweep
@@ -380,7 +381,13 @@ class Master:
         self.metrics.observe(record, worker_cpu_s, self.options.goodput_slos)
         if not self.accumulators:  # a plain run: one stage of Locust's users
             self.accumulators.append(
-                StageAccumulator(None, None, self.options.goodput_slos, by_class=bool(self.options.payload.mix))
+                StageAccumulator(
+                    None,
+                    None,
+                    self.options.goodput_slos,
+                    by_class=bool(self.options.payload.mix),
+                    by_turn=self.options.payload.conversation.enabled,
+                )
             )
         self.accumulators[-1].add(record)
 

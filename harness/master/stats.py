@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from harness.records import RequestRecord
-from harness.results import LATE_P99_LIMIT_S, Distribution, MediaSummary, StageSummary
+from harness.results import LATE_P99_LIMIT_S, CacheSummary, Distribution, MediaSummary, StageSummary
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -77,6 +77,7 @@ class StageAccumulator:
         rate_rps: float | None = None,
         open_loop: bool = False,
         by_class: bool = False,
+        by_turn: bool = False,
     ) -> None:
         """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput); by_class: figures per
         request class too (--mix)."""
@@ -94,6 +95,10 @@ class StageAccumulator:
         self.last_end_s = -math.inf
         self.by_class = by_class
         self.classes: dict[str, StageAccumulator] = {}
+        self.by_turn = by_turn
+        self.turns: dict[str, StageAccumulator] = {}  # --multi-turn: "first" and "later" turns
+        self.cached_tokens = 0
+        self.cache_reports = 0  # successes whose usage said how many prompt tokens were cached
         self.request_bytes = 0
         self.images = 0
         self.audio_s = 0.0
@@ -104,6 +109,10 @@ class StageAccumulator:
         }
 
     def add(self, record: RequestRecord) -> None:
+        if self.by_turn:
+            self.turns.setdefault(
+                "first" if record.turn == 1 else "later", StageAccumulator(self.parallel, None, self.slos_s)
+            ).add(record)
         if self.by_class:
             self.classes.setdefault(record.request_class, StageAccumulator(self.parallel, None, self.slos_s)).add(
                 record
@@ -136,6 +145,9 @@ class StageAccumulator:
         series["itl_s"].extend(record.itl_s)
         if self.slos_s and meets_slos(record, self.slos_s):
             self.good += 1
+        if record.cached_tokens is not None:
+            self.cached_tokens += record.cached_tokens
+            self.cache_reports += 1
         if record.done_marker is False:
             self.streams_without_done += 1
 
@@ -192,6 +204,17 @@ class StageAccumulator:
             )
         if self.classes:
             summary["classes"] = {name: self.classes[name].summary(wall_s) for name in sorted(self.classes)}
+        if self.turns:
+            summary["turns"] = {
+                name: self.turns[name].summary(wall_s) for name in ("first", "later") if name in self.turns
+            }
+        if self.cache_reports:
+            summary["cache"] = CacheSummary(
+                cached_tokens=self.cached_tokens,
+                prompt_tokens=int(prompt),
+                cached_share=self.cached_tokens / prompt if prompt else 0.0,
+                reported_by=self.cache_reports,
+            )
         if self.rate_rps is not None:
             lateness = distribution(self.lateness_s)
             summary["rate_rps"] = self.rate_rps

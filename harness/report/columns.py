@@ -53,6 +53,11 @@ def _ms(name: str, field: str, statistic: str, title: str, views: frozenset[str]
     return StageColumn(name, field, statistic, title, 1000, f"{{:.{digits}f}}", views)
 
 
+def _ms_nested(name: str, field: str, path: str, title: str) -> StageColumn:
+    """An optional column in ms, read along a dotted path inside `field`."""
+    return StageColumn(name, field, path, title, 1000, "{:.1f}", ALL, True)
+
+
 _CONSOLE_CSV = frozenset({CONSOLE, CSV})
 _CSV_WEB = frozenset({CSV, WEB})
 
@@ -95,6 +100,10 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn(
         "video_s_per_s", "media", "video_s_per_s", "Video s/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True
     ),
+    # the server's prompt cache (when it reports cached tokens), and --multi-turn's first and later turns
+    StageColumn("cached_share", "cache", "cached_share", "Cached", 100, "{:.1f}%", ALL, True),
+    _ms_nested("first_turn_p50_ttft_s", "turns", "first.ttft_s.p50", "1st turn P50 TTFT(ms)"),
+    _ms_nested("later_turn_p50_ttft_s", "turns", "later.ttft_s.p50", "Later P50 TTFT(ms)"),
     # --probe-rate: the text probes sent while the stage ran, apart from its figures
     StageColumn("probe_sent", "probe", "sent", "Probes", views=_CSV_WEB, optional=True),
     StageColumn("probe_p50_ttft_s", "probe", "ttft_s.p50", "Probe P50 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),

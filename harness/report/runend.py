@@ -26,6 +26,23 @@ def print_stage(stage_name: str, summary: StageSummary) -> None:
         print(late_line(number, summary), flush=True)
     if "probe" in summary:
         print(probe_line(summary), flush=True)
+    if "turns" in summary or "cache" in summary:
+        print(conversation_line(summary), flush=True)
+
+
+def conversation_line(summary: StageSummary) -> str:
+    """First turns against later ones (--multi-turn), and the prompt tokens the server found cached."""
+    parts = []
+    for name, figures in summary.get("turns", {}).items():
+        p50_s = figures["ttft_s"]["p50"]
+        parts.append(f"{name} turns {figures['sent']}, p50 TTFT {'-' if p50_s is None else f'{p50_s * 1000:.1f} ms'}")
+    if "cache" in summary:
+        cache = summary["cache"]
+        parts.append(
+            f"prompt cache: {cache['cached_tokens']} of {cache['prompt_tokens']} prompt tokens cached "
+            f"({cache['cached_share'] * 100:.1f} %, the server's usage)"
+        )
+    return "; ".join(parts)
 
 
 def probe_line(summary: StageSummary) -> str:

@@ -60,6 +60,8 @@ class SimConfig:
     answer_accuracy: float = 1.0
     api_key: str | None = field(default=None, repr=False)  # vLLM's --api-key: /v1 routes need it
     compat: str = "vllm"  # "openai": behave as a plain OpenAI-compatible server (transformers serve)
+    prefix_caching: bool = True  # vLLM's --enable-prefix-caching (on by default in v1)
+    prompt_tokens_details: bool = False  # vLLM's --enable-prompt-tokens-details: cached_tokens in usage
 
 
 PROG = "python -m harness.sim"
@@ -112,6 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="openai: a plain OpenAI-compatible server as transformers serve is: vLLM fields refused (422), "
         "usage in the finish event, no data: [DONE], no /tokenize, /metrics or /version; gateway: vLLM behind "
         "a proxy that forwards only /v1/* (vLLM's requests and answers, no other route)",
+    )
+    add(
+        "--enable-prefix-caching",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="as vLLM (on by default): prompt blocks computed before are reused and shorten prefill "
+        "(harness/sim/prefixcache.py); the --no- form turns it off",
+    )
+    add(
+        "--enable-prompt-tokens-details",
+        action="store_true",
+        default=False,
+        help="as vLLM: usage.prompt_tokens_details.cached_tokens when a request found cached tokens",
     )
     return parser
 
@@ -179,4 +194,6 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         compat=args.compat,
         answer_key=args.answer_key,
         answer_accuracy=args.answer_accuracy,
+        prefix_caching=args.enable_prefix_caching,
+        prompt_tokens_details=args.enable_prompt_tokens_details,
     )

@@ -75,9 +75,10 @@ class BatchingEngine(Engine):
     """Continuous batching: `max_num_seqs` slots, a FIFO waiting queue, one token per step.
 
     A step takes decode_ms + decode_ms_per_seq × (sequences decoding) plus, for sequences
-    admitted in it, prompt tokens / prefill_tokens_per_s (prefill shares the step, as with
-    chunked prefill). Admitted sequences get their first token at the end of that step.
-    A sequence is admitted only if its prompt + output fit in the KV cache.
+    admitted in it, their uncached prompt tokens / prefill_tokens_per_s (prefill shares the
+    step, as with chunked prefill; cached tokens come from the prefix cache). Admitted
+    sequences get their first token at the end of that step. A sequence is admitted only if
+    its prompt + output fit in the KV cache.
     """
 
     def __init__(
@@ -165,7 +166,7 @@ class BatchingEngine(Engine):
             step_start_perf = max(step_start_perf, time.perf_counter() - self.decode_s)
             decoding = [seq for seq in self.running if seq.tokens_ready > 0]
             admitted = self._admit(step_start_perf)
-            prefill_s = sum(seq.prompt_tokens for seq in admitted) / self.prefill_tokens_per_s
+            prefill_s = sum(seq.prompt_tokens - seq.cached_tokens for seq in admitted) / self.prefill_tokens_per_s
             step_end_perf = step_start_perf + self.decode_s + self.decode_s_per_seq * len(decoding) + prefill_s
             self._publish_load()
             await sleep_until(step_end_perf)

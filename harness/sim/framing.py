@@ -35,7 +35,11 @@ class StreamFramer:
         return self._choice_event({"role": "assistant", "content": ""}, None)
 
     def delta_event(
-        self, text: str, finish_reason: str | None, reasoning: bool = False, usage_tokens: tuple[int, int] | None = None
+        self,
+        text: str,
+        finish_reason: str | None,
+        reasoning: bool = False,
+        usage_tokens: tuple[int, int, int | None] | None = None,
     ) -> bytes:
         """One output event; the last (with finish_reason) may carry usage (prompt, completion tokens)."""
         if finish_reason is not None:
@@ -46,15 +50,15 @@ class StreamFramer:
         head = self._reasoning_head if reasoning else self._content_head
         return head + encode_basestring_ascii(text).encode() + self._tail
 
-    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
-        return self._head + b'[],"usage":' + _usage_json(prompt_tokens, completion_tokens) + b"}\n\n"
+    def usage_event(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None) -> bytes:
+        return self._head + b'[],"usage":' + _usage_json(prompt_tokens, completion_tokens, cached_tokens) + b"}\n\n"
 
     def malformed_event(self) -> bytes:
         """An event whose JSON is cut off mid-object."""
         return self._head + b'[{"index":0,"delta":{"content":"\n\n'
 
     def _choice_event(
-        self, delta: dict[str, str], finish_reason: str | None, usage_tokens: tuple[int, int] | None = None
+        self, delta: dict[str, str], finish_reason: str | None, usage_tokens: tuple[int, int, int | None] | None = None
     ) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         if finish_reason is not None:
@@ -63,16 +67,21 @@ class StreamFramer:
         return self._head + json.dumps([choice], separators=(",", ":")).encode() + tail + b"}\n\n"
 
 
-def _usage_json(prompt_tokens: int, completion_tokens: int) -> bytes:
-    return json.dumps(usage(prompt_tokens, completion_tokens), separators=(",", ":")).encode()
+def _usage_json(prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None) -> bytes:
+    return json.dumps(usage(prompt_tokens, completion_tokens, cached_tokens), separators=(",", ":")).encode()
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {
+def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None) -> dict[str, Any]:
+    """vLLM's UsageInfo; `prompt_tokens_details` only when cached tokens are reported and above 0 (vLLM's
+    serving_chat.py: `if self.enable_prompt_tokens_details and num_cached_tokens`)."""
+    fields: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "completion_tokens": completion_tokens,
     }
+    if cached_tokens:
+        fields["prompt_tokens_details"] = {"cached_tokens": cached_tokens}
+    return fields
 
 
 def error_event(error: dict[str, Any]) -> bytes:
@@ -87,6 +96,7 @@ def completion_body(
     finish_reason: str,
     prompt_tokens: int,
     completion_tokens: int,
+    cached_tokens: int | None = None,
 ) -> dict[str, Any]:
     """A non-streamed chat.completion object."""
     message: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": []}
@@ -100,6 +110,6 @@ def completion_body(
         "choices": [
             {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason, "stop_reason": None}
         ],
-        "usage": usage(prompt_tokens, completion_tokens),
+        "usage": usage(prompt_tokens, completion_tokens, cached_tokens),
         "prompt_logprobs": None,
     }

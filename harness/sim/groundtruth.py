@@ -36,6 +36,9 @@ class GroundTruthRecord(TypedDict, total=False):
     image_tokens: int
     audio_tokens: int
     images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
+    messages: list[list[str]]  # per message: [role, blake2b of its text, 8 bytes hex]
+    answer_digest: str  # blake2b of the answer's content as sent (a later turn resends it as a message)
+    cached_tokens: int  # of the prompt, found in the prefix cache (0 without --enable-prefix-caching)
     video_tokens: int  # the videos' tokens, their heard sound tracks included
     video_track_tokens: int  # of which the sound tracks' (0 unless use_audio_in_video)
     videos: list[list[int | str]]  # per video: [width_px, height_px, frames, track samples, blake2b of the file]

@@ -16,8 +16,9 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 
 from harness.sim.errors import SimRequestError
+from harness.sim.prefixcache import block_hashes
 from harness.sim.request import ChatRequest, parse_chat_request
-from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
+from harness.tokenizer import ChatRenderer, load_tokenizer
 
 PARSER_PROCESSES = 2
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
@@ -39,16 +40,33 @@ def start_parser_pool(tokenizer_path: str | None, processes: int = PARSER_PROCES
     return pool
 
 
-def parse_and_count(body: bytes, models: tuple[str, ...]) -> tuple[ChatRequest, int, str]:
-    """The parsed request, its text tokens (chat template included) and its body's digest; raises SimRequestError."""
+def parse_and_count(body: bytes, models: tuple[str, ...]) -> tuple[ChatRequest, int, str, list[bytes]]:
+    """The parsed request, its text tokens (chat template included), its body's digest and its prompt's block
+    hashes (harness/sim/prefixcache.py); raises SimRequestError."""
     assert _renderer is not None, "runs in a parser process"
     chat = parse_chat_request(body, models)
-    return chat, count_tokens_batch(_renderer.tokenizer, [render_text(_renderer, chat)])[0], body_digest(body)
+    tokens, hashes = count_and_hash(_renderer, chat)
+    return chat, tokens, body_digest(body), hashes
+
+
+def count_and_hash(renderer: ChatRenderer, chat: ChatRequest) -> tuple[int, list[bytes]]:
+    """The rendered prompt's text tokens and the prefix cache's block hashes: one batch through the tokenizer
+    (the Rust side releases the GIL: callable from a thread)."""
+    segments = [f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n" for message in chat.text_messages]
+    encodings = renderer.tokenizer.backend_tokenizer.encode_batch(
+        [render_text(renderer, chat), *segments], add_special_tokens=False
+    )
+    return len(encodings[0].ids), block_hashes([e.ids for e in encodings[1:]], chat.message_media)
 
 
 def body_digest(body: bytes) -> str:
     """A short fingerprint of a request body: equal digests, the same payload sent again."""
     return hashlib.blake2b(body, digest_size=BODY_DIGEST_BYTES).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """A short fingerprint of a message's text (ground truth: a later turn's history against earlier answers)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=BODY_DIGEST_BYTES).hexdigest()
 
 
 def render_text(renderer: ChatRenderer, chat: ChatRequest) -> str:

@@ -57,6 +57,7 @@ class ChatRequest:
     videos: list[VideoFacts] = field(default_factory=list)
     video_digests: list[str] = field(default_factory=list)  # blake2b of each video file, 8 bytes hex
     use_audio_in_video: bool = False
+    message_media: list[list[tuple[str, int]]] = field(default_factory=list)  # per message: (digest, tokens) a part
     vllm_fields: tuple[str, ...] = ()  # vLLM's own extensions present in the body (a plain server refuses them)
 
     @property
@@ -139,25 +140,35 @@ def _optional_int(payload: dict[str, Any], key: str, minimum: int | None) -> int
     return value
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def _flatten_message(message: Any, request: ChatRequest) -> dict[str, str]:
-    """The message with its text parts joined; media parts decoded into `request`."""
+    """The message with its text parts joined; media parts decoded into `request` (and listed, with their
+    digests and tokens, in its message_media for the prefix cache)."""
     if not isinstance(message, dict) or not isinstance(message.get("role"), str):
         raise SimRequestError(400, "each message needs a string 'role'", "messages")
+    request.message_media.append([])
     content = message.get("content")
     if content is None or isinstance(content, str):
         return {"role": message["role"], "content": content or ""}
     if not isinstance(content, list):
         raise SimRequestError(400, "message content must be a string or a list of parts", "messages")
     texts: list[str] = []
+    media = request.message_media[-1]
     for part in content:
         part_type = part.get("type") if isinstance(part, dict) else None
         if part_type == "text":
             texts.append(str(part.get("text", "")))
         elif part_type == "image_url":
-            request.images.append(_decode_image(_part_url(part, "image_url")))
+            url = _part_url(part, "image_url")
+            request.images.append(_decode_image(url))
+            media.append((_digest(url), image_tokens(request.images[-1].width_px, request.images[-1].height_px)))
         elif part_type == "input_audio":
             audio = part.get("input_audio") or {}
             request.audio_durations_s.append(_audio_duration_s(_b64decode(audio.get("data"), "input_audio")))
+            media.append((_digest(str(audio.get("data"))), audio_tokens(request.audio_durations_s[-1])))
         elif part_type == "video_url":
             _media_type, data = _split_data_url(_part_url(part, "video_url"), "video_url")
             try:
@@ -167,9 +178,11 @@ def _flatten_message(message: Any, request: ChatRequest) -> dict[str, str]:
                 raise SimRequestError(400, f"video_url: cannot decode video: {exc}", "messages") from None
             request.videos.append(video)
             request.video_digests.append(hashlib.blake2b(data, digest_size=8).hexdigest())
+            media.append((request.video_digests[-1], video.tokens(request.use_audio_in_video)))
         elif part_type == "audio_url":
             _media_type, data = _split_data_url(_part_url(part, "audio_url"), "audio_url")
             request.audio_durations_s.append(_audio_duration_s(data))
+            media.append((_digest(data.hex()), audio_tokens(request.audio_durations_s[-1])))
         else:
             raise SimRequestError(400, f"Unknown part type: {part_type}", "messages")
     return {"role": message["role"], "content": "".join(texts)}

@@ -18,6 +18,7 @@ class Sequence:
     prompt_tokens: int
     output_tokens: int
     received_perf: float
+    cached_tokens: int = 0  # of the prompt, found in the prefix cache: not prefilled again
     queued_perf: float = 0.0
     tokens_ready: int = 0
     ready_perf: float = 0.0

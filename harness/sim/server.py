@@ -27,13 +27,14 @@ from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
 from harness.sim.groundtruth import GroundTruthRecord, wall_from_perf
 from harness.sim.metrics import SimMetrics
-from harness.sim.parsing import body_digest, parse_and_count, render_text
+from harness.sim.parsing import body_digest, count_and_hash, parse_and_count, text_digest
 from harness.sim.plan import event_ends
+from harness.sim.prefixcache import BLOCK_TOKENS, PrefixCache
 from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.routes import PlainRoutes
 from harness.sim.sequence import Sequence
 from harness.sim.text import OutputVocabulary
-from harness.tokenizer import ChatRenderer, count_tokens_batch, load_tokenizer
+from harness.tokenizer import ChatRenderer, load_tokenizer
 
 REQUEST_ID_HEADER = "X-Request-Id"
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
@@ -57,6 +58,8 @@ class SimServer:
         self.renderer = ChatRenderer(self.tokenizer)
         self.answers = AnswerKey(config.answer_key, config.answer_accuracy) if config.answer_key else None
         self._requests_seen = 0
+        self.prefix_cache = PrefixCache(config.kv_cache_tokens // BLOCK_TOKENS) if config.prefix_caching else None
+        self._cache_tasks: set[asyncio.Task[None]] = set()
         self.engine: Engine
         if config.fixed_ttft_ms is not None and config.fixed_itl_ms is not None:
             self.engine = FixedEngine(config.fixed_ttft_ms / 1000, config.fixed_itl_ms / 1000, self.metrics)
@@ -134,7 +137,7 @@ class SimServer:
             return error_response(400, f"{FAULT_HEADER}: {exc}")
         record["fault"] = fault.spec if fault else None
         try:
-            chat, text_tokens, record["body_digest"] = await self._parse(await request.read())
+            chat, text_tokens, record["body_digest"], block_hashes = await self._parse(await request.read())
             prompt_tokens = text_tokens + chat.image_tokens + chat.audio_tokens + chat.video_tokens
             max_tokens = self._max_tokens(chat, prompt_tokens)
         except web.HTTPRequestEntityTooLarge as exc:
@@ -144,6 +147,7 @@ class SimServer:
             record["status"] = exc.status
             return error_response(exc.status, exc.message, exc.param)
         record["vllm_fields"] = list(chat.vllm_fields)
+        record["messages"] = [[message["role"], text_digest(message["content"])] for message in chat.text_messages]
         record["sampling"] = {
             "max_tokens": chat.max_tokens,
             "min_tokens": chat.min_tokens,
@@ -186,6 +190,10 @@ class SimServer:
             ]
             words, output_tokens, finish_reason = words[:max_tokens], min(len(words), max_tokens), "stop"
         seq = Sequence(request_id, prompt_tokens, output_tokens, received_perf)
+        if self.prefix_cache is not None:
+            seq.cached_tokens = self.prefix_cache.cached_tokens(block_hashes, prompt_tokens)
+            self._cache_on_first_token(seq, block_hashes)
+        record["cached_tokens"] = seq.cached_tokens
         exchange = Exchange(request, chat, seq, words, finish_reason, fault, f"chatcmpl-{uuid.uuid4().hex}", record)
         self.engine.add(seq)
         try:
@@ -195,7 +203,20 @@ class SimServer:
         finally:
             self.engine.finish(seq)
 
-    async def _parse(self, body: bytes) -> tuple[ChatRequest, int, str]:
+    def _cache_on_first_token(self, seq: Sequence, block_hashes: list[bytes]) -> None:
+        """The request's blocks enter the prefix cache once its prefill is done (its first token out)."""
+        cache = self.prefix_cache
+        assert cache is not None
+
+        async def insert() -> None:
+            await self.engine.wait_for(seq, 1)
+            cache.insert(block_hashes)
+
+        task = asyncio.get_running_loop().create_task(insert())
+        self._cache_tasks.add(task)
+        task.add_done_callback(self._cache_tasks.discard)
+
+    async def _parse(self, body: bytes) -> tuple[ChatRequest, int, str, list[bytes]]:
         """The request and its text tokens. Large (media) bodies are parsed in a parser
         process; small ones here, with only the tokenizing in a thread, since a process
         round trip costs more than parsing a few KB."""
@@ -203,9 +224,8 @@ class SimServer:
         if len(body) > INLINE_PARSE_MAX_BYTES:
             return await loop.run_in_executor(self._parser_pool, parse_and_count, body, (self.config.model,))
         chat = parse_chat_request(body, (self.config.model,))
-        text = render_text(self.renderer, chat)
-        counts = await loop.run_in_executor(self._token_threads, count_tokens_batch, self.tokenizer, [text])
-        return chat, counts[0], body_digest(body)
+        tokens, hashes = await loop.run_in_executor(self._token_threads, count_and_hash, self.renderer, chat)
+        return chat, tokens, body_digest(body), hashes
 
     def _max_tokens(self, chat: ChatRequest, prompt_tokens: int) -> int:
         limit = self.config.max_model_len
@@ -268,7 +288,9 @@ class SimServer:
                         "".join(exchange.words[sent:event_end]),
                         exchange.finish_reason if last else None,
                         reasoning=sent < reasoning_tokens,
-                        usage_tokens=(seq.prompt_tokens, event_end) if last and plain else None,
+                        usage_tokens=(seq.prompt_tokens, event_end, self._reported_cached(seq))
+                        if last and plain
+                        else None,
                     )
                 )
                 last_sent_perf = time.perf_counter()
@@ -284,8 +306,9 @@ class SimServer:
                     if await self._stream_fault(exchange, response, framer):
                         return response
             record["finish_reason"] = exchange.finish_reason
+            record["answer_digest"] = text_digest("".join(exchange.words[reasoning_tokens:sent]))
             if exchange.chat.include_usage and not plain:
-                await response.write(framer.usage_event(seq.prompt_tokens, sent))
+                await response.write(framer.usage_event(seq.prompt_tokens, sent, self._reported_cached(seq)))
             if not plain and (fault is None or fault.kind != "no_done"):
                 await response.write(DONE_EVENT)
             await response.write_eof()
@@ -303,6 +326,10 @@ class SimServer:
                 record["event_offset_us"] = [int((t - seq.received_perf) * 1e6) for t in event_perf]
                 record["event_lag_us"] = [int(lag * 1e6) for lag in event_lag_s]
         return response
+
+    def _reported_cached(self, seq: Sequence) -> int | None:
+        """Cached tokens as usage reports them: only with --enable-prompt-tokens-details."""
+        return seq.cached_tokens if self.config.prompt_tokens_details else None
 
     def _end_early(self, exchange: Exchange, reason: str, drop_connection: bool = False) -> None:
         """The one way an answer ends before its finish: "abort" (the client left, or a fault cut it; with
@@ -358,7 +385,9 @@ class SimServer:
             exchange.finish_reason,
             seq.prompt_tokens,
             total,
+            self._reported_cached(seq),
         )
+        record["answer_digest"] = text_digest("".join(words[reasoning_tokens:]))
         response = web.json_response(body, headers={REQUEST_ID_HEADER: seq.request_id})
         record["completion_tokens"], record["events"] = total, 1  # generated, whether or not the client stays
         try:
