@@ -89,6 +89,7 @@ RESERVED_BODY_FIELDS = {
 }
 
 IMAGE_CONTENTS = ("noise", "shapes")
+PREFIX_DISTRIBUTIONS = ("zipf", "uniform")
 # Which request extensions are sent: vLLM's min_tokens/ignore_eos, or plain OpenAI fields;
 # "auto" is resolved before load (harness/load/preflight.py) and reaches workers resolved.
 SERVER_PROFILES = ("auto", "vllm", "openai")
@@ -145,6 +146,27 @@ def add_arguments(parser: Any) -> None:
         help="Most text tokens per prompt; lengths are drawn uniformly between min and max",
     )
     add("--prefix-length", type=int, default=0, help="Tokens of shared prefix added before every prompt")
+    add(
+        "--prefix-groups",
+        type=int,
+        default=0,
+        help="Shared prefixes: N different --prefix-length prefixes, each request taking one by popularity "
+        "(--prefix-distribution), so a server's prefix cache sees N shared prompts (0: one prefix for all)",
+    )
+    add(
+        "--prefix-distribution",
+        default="zipf",
+        choices=PREFIX_DISTRIBUTIONS,
+        help="--prefix-groups: how often each prefix is taken: zipf (the k-th most popular 1/k^s as often, "
+        "--prefix-zipf-exponent s) or uniform",
+    )
+    add("--prefix-zipf-exponent", type=float, default=1.0, help="--prefix-distribution zipf: its exponent s")
+    add(
+        "--prefix-image",
+        action="store_true",
+        default=False,
+        help="--prefix-groups: the requests of one prefix share their images too (a shared image per group)",
+    )
     add(
         "--min-tokens",
         type=int,
@@ -413,6 +435,10 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "min_prompt_length",
             "max_prompt_length",
             "prefix_length",
+            "prefix_groups",
+            "prefix_distribution",
+            "prefix_zipf_exponent",
+            "prefix_image",
             "min_tokens",
             "max_tokens",
             "ignore_eos",
@@ -548,6 +574,10 @@ class PayloadSpec:
     video: VideoSpec = field(default_factory=VideoSpec)  # --video-*: none by default
     mix: tuple[RequestClass, ...] = ()  # --mix: request classes drawn by weight (empty: one class, "load")
     conversation: ConversationSpec = field(default_factory=ConversationSpec)  # --multi-turn (off: one turn)
+    prefix_groups: int = 0  # --prefix-groups: shared prefixes taken by popularity (0: one for all)
+    prefix_distribution: str = "zipf"
+    prefix_zipf_exponent: float = 1.0
+    prefix_image: bool = False  # a group's requests share their images
 
     @property
     def vllm_extensions(self) -> bool:
@@ -663,7 +693,31 @@ class PayloadSpec:
             video=video_spec(parsed),
             mix=read_mix(parsed.mix) if parsed.mix else (),
             conversation=conversation_spec(parsed),
+            prefix_groups=_prefix_groups(parsed),
+            prefix_distribution=parsed.prefix_distribution,
+            prefix_zipf_exponent=float(parsed.prefix_zipf_exponent),
+            prefix_image=parsed.prefix_image,
         )
+
+
+MAX_PREFIX_GROUPS = 100_000
+
+
+def _prefix_groups(parsed: argparse.Namespace) -> int:
+    """--prefix-groups checked: it needs a prefix, and no --mix (whose classes draw their own)."""
+    groups = parsed.prefix_groups
+    if not groups:
+        return 0
+    at_least("--prefix-groups", groups, 1)
+    if groups > MAX_PREFIX_GROUPS:
+        raise BadOption("--prefix-groups", f"{groups} is more than {MAX_PREFIX_GROUPS}")
+    if parsed.prefix_length <= 0:
+        raise BadOption("--prefix-groups", "needs --prefix-length (the tokens each group's prefix has)")
+    if parsed.mix:
+        raise BadOption("--prefix-groups", "is not combined with --mix (a mix's classes build their own prompts)")
+    if not (math.isfinite(parsed.prefix_zipf_exponent) and 0 < parsed.prefix_zipf_exponent <= 10):
+        raise BadOption("--prefix-zipf-exponent", f"{parsed.prefix_zipf_exponent:g} must be in (0, 10]")
+    return int(groups)
 
 
 MAX_PROBE_RATE_RPS = 100.0  # probes measure a text user's experience; more would be load of their own
@@ -1017,6 +1071,9 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     ("--probe-prompt-length", "probe_prompt_length", 64, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--probe-max-tokens", "probe_max_tokens", 16, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--audio-dir", "audio_dir", "", "--audio-num 1 or more", lambda parsed: parsed.audio_num > 0),
+    ("--prefix-distribution", "prefix_distribution", "zipf", "--prefix-groups", lambda parsed: parsed.prefix_groups),
+    ("--prefix-zipf-exponent", "prefix_zipf_exponent", 1.0, "--prefix-groups", lambda parsed: parsed.prefix_groups),
+    ("--prefix-image", "prefix_image", False, "--prefix-groups", lambda parsed: parsed.prefix_groups),
     *(
         (flag, dest, default, "--video-num 1 or more", lambda parsed: parsed.video_num > 0)
         for flag, dest, default in VIDEO_SHAPING_FLAGS

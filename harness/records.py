@@ -61,6 +61,7 @@ class RequestRecord:
     cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when the server said
     conversation: str | None = None  # --multi-turn: the conversation's id (its first turn's request id)
     turn: int = 1  # --multi-turn: the turn's position in its conversation, from 1
+    prefix_group: int | None = None  # --prefix-groups: the shared prefix it started with (0: the most popular)
 
     @property
     def lateness_s(self) -> float | None:

@@ -211,6 +211,7 @@ class LoadGenerator:
             images=payload.images,
             audio_s=payload.audio_s,
             video_s=payload.video_s,
+            prefix_group=payload.prefix_group,
         )
 
     def finish(self, record: RequestRecord, permit: Permit | None) -> None:

@@ -66,6 +66,7 @@ class Payload:
     next_turns: tuple[bytes, ...] = ()
     next_turn_tokens: tuple[int, ...] = ()
     history_tokens: int = 0
+    prefix_group: int | None = None  # --prefix-groups: which shared prefix it starts with (0: the most popular)
 
     @property
     def turns(self) -> int:
@@ -180,11 +181,42 @@ def build_payloads(
     with collector_paused():
         if spec.mix:
             payloads = _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
+        elif spec.prefix_groups:
+            payloads = _build_prefix_groups(spec, model, tokenizer, count, seed, prefix_seed)
         else:
             payloads = _build(spec, model, tokenizer, count, seed, prefix_seed)
         if spec.conversation.enabled:
             payloads = _with_next_turns(spec, tokenizer, payloads, seed)
         return payloads
+
+
+def _build_prefix_groups(
+    spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int, prefix_seed: int
+) -> list[Payload]:
+    """--prefix-groups: each payload takes one of the groups' prefixes by popularity (zipf: the k-th 1/k^s as
+    often; uniform); a group's payloads are built together under its own prefix (and, with --prefix-image,
+    one image set for them all)."""
+    ranks = np.arange(1, spec.prefix_groups + 1, dtype=np.float64)
+    weights = ranks**-spec.prefix_zipf_exponent if spec.prefix_distribution == "zipf" else np.ones_like(ranks)
+    rng = np.random.default_rng([seed, 8])
+    drawn = rng.choice(spec.prefix_groups, size=count, p=weights / weights.sum()).tolist()
+    members: dict[int, list[int]] = {}
+    for index, group in enumerate(drawn):
+        members.setdefault(group, []).append(index)
+    payloads: list[Payload | None] = [None] * count
+    shared = dataclasses.replace(spec, prefix_groups=0, unique_images=spec.unique_images and not spec.prefix_image)
+    for group, indices in sorted(members.items()):
+        built = _build(
+            shared,
+            model,
+            tokenizer,
+            len(indices),
+            seed * MIX_SEED_STRIDE + group,
+            prefix_seed * MIX_SEED_STRIDE + group,
+        )
+        for index, payload in zip(indices, built, strict=True):
+            payloads[index] = dataclasses.replace(payload, prefix_group=group)
+    return [payload for payload in payloads if payload is not None]
 
 
 def _with_next_turns(spec: PayloadSpec, tokenizer: Tokenizer, payloads: list[Payload], seed: int) -> list[Payload]:
