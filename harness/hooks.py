@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 from harness import wire
 from harness.argparsing import BAD_INPUT_EXIT_CODE, BadOption, exit_bad_option
+from harness.dataset import read_dataset
 from harness.endpoint import is_loopback
 from harness.load.generator import GENERATORS, LoadGenerator
 from harness.load.preflight import (
@@ -280,8 +281,23 @@ def check_media_dirs(payload: PayloadSpec) -> None:
             read_audio_dir(payload.audio_dir)
         if payload.video.num and payload.video.directory:
             read_video_dir(payload.video.directory, payload.video.audio is not None)
+        if payload.dataset:
+            check_dataset(payload.dataset, payload.tokenizer_path)
     except MediaError as error:
         raise BadOption(error.flag, str(error)) from None
+
+
+def check_dataset(path: str, tokenizer_path: str | None) -> None:
+    """--dataset read and every row checked before load: none to send is one line and exit 2; bad rows are
+    named on the console (and counted in summary.json) and left out."""
+    try:
+        dataset = read_dataset(path, tokenizer_path)
+    except (OSError, ValueError) as exc:
+        raise BadOption("--dataset", f"cannot be read: {exc}".split("\n")[0]) from None
+    if not dataset.rows:
+        raise BadOption("--dataset", f"{path}: no row can be sent: {dataset.bad_line()}")
+    if dataset.bad:
+        logger.warning("omniload: --dataset %s: %s", path, dataset.bad_line())
 
 
 def check_report_dir(directory: str) -> None:

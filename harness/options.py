@@ -233,6 +233,14 @@ def add_arguments(parser: Any) -> None:
     add_video_arguments(add)
     add_conversation_arguments(add)
     add(
+        "--dataset",
+        default="",
+        metavar="FILE",
+        help="Send a dataset's requests instead of synthetic prompts: .jsonl (OpenAI messages, optional "
+        "max_tokens per row), .json (ShareGPT: first human turn, the reply's length as output) or .parquet "
+        "(OmniBench, with its image and audio); bad rows are counted and named, never silently skipped",
+    )
+    add(
         "--mix",
         default="",
         metavar="FILE",
@@ -447,6 +455,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "extra_args",
             "seed",
             "mix",
+            "dataset",
         ),
     ),
     ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
@@ -578,6 +587,7 @@ class PayloadSpec:
     prefix_distribution: str = "zipf"
     prefix_zipf_exponent: float = 1.0
     prefix_image: bool = False  # a group's requests share their images
+    dataset: str | None = None  # --dataset: the file whose rows are sent (prompts and media from the data)
 
     @property
     def vllm_extensions(self) -> bool:
@@ -697,10 +707,27 @@ class PayloadSpec:
             prefix_distribution=parsed.prefix_distribution,
             prefix_zipf_exponent=float(parsed.prefix_zipf_exponent),
             prefix_image=parsed.prefix_image,
+            dataset=_dataset(parsed),
         )
 
 
 MAX_PREFIX_GROUPS = 100_000
+
+
+def _dataset(parsed: argparse.Namespace) -> str | None:
+    """--dataset: a readable file, not combined with what builds synthetic prompts of its own."""
+    if not parsed.dataset:
+        return None
+    for flag, given in (
+        ("--mix", parsed.mix),
+        ("--prefix-groups", parsed.prefix_groups),
+        ("--multi-turn", parsed.multi_turn),
+    ):
+        if given:
+            raise BadOption(flag, "is not combined with --dataset (the dataset's rows are the requests)")
+    if not os.path.isfile(parsed.dataset):
+        raise BadOption("--dataset", f"{parsed.dataset} is not a file")
+    return str(parsed.dataset)
 
 
 def _prefix_groups(parsed: argparse.Namespace) -> int:

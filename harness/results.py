@@ -175,6 +175,7 @@ class RunSummary(TypedDict, total=False):
     output_length_enforced: bool  # the server was told to produce exactly the asked output length
     stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
     omnibench: dict[str, Any]
+    dataset: dict[str, Any]  # --dataset: its rows, and the bad ones left out (counted, the first named)
     sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more
 
 

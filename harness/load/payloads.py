@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from harness.dataset import read_dataset
 from harness.load.audio import decoded_seconds, encode_audio, make_audio
 from harness.load.classes import class_spec, draw_classes
 from harness.load.images import MIME_TYPES, encode_image, make_image
@@ -29,6 +30,7 @@ from harness.load.prompts import Prompt, PromptBuilder
 from harness.load.video import make_video, sound_track
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
+from harness.tokenizer import ChatRenderer, count_tokens_batch
 from harness.videofile import read_video
 from harness.videospec import VIDEO_MIME_TYPE
 
@@ -179,7 +181,9 @@ def build_payloads(
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     with collector_paused():
-        if spec.mix:
+        if spec.dataset:
+            payloads = _build_dataset(spec, model, tokenizer, count, seed)
+        elif spec.mix:
             payloads = _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
         elif spec.prefix_groups:
             payloads = _build_prefix_groups(spec, model, tokenizer, count, seed, prefix_seed)
@@ -188,6 +192,49 @@ def build_payloads(
         if spec.conversation.enabled:
             payloads = _with_next_turns(spec, tokenizer, payloads, seed)
         return payloads
+
+
+def _build_dataset(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int, seed: int) -> list[Payload]:
+    """--dataset: the rows in file order, from a point the seed picks (each worker starts elsewhere), each row's
+    messages as they are, its own max_tokens (exact when the run asks exact lengths)."""
+    rows = read_dataset(spec.dataset or "", spec.tokenizer_path).rows
+    chosen = [rows[(seed + index) % len(rows)] for index in range(count)]
+    renderer = ChatRenderer(tokenizer)
+    texts = [renderer.render([_text_only(message) for message in row.messages]) for row in chosen]
+    exact = spec.min_tokens == spec.max_tokens and spec.min_tokens > 0
+    payloads = []
+    for row, text, text_tokens in zip(chosen, texts, count_tokens_batch(tokenizer, texts), strict=True):
+        row_spec = spec
+        if row.max_tokens is not None:
+            row_spec = dataclasses.replace(
+                spec,
+                max_tokens=row.max_tokens,
+                min_tokens=row.max_tokens if exact else min(spec.min_tokens, row.max_tokens),
+            )
+        body = {"model": model, "messages": row.messages, **row_spec.body_fields()}
+        payloads.append(
+            Payload(
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                text,
+                text_tokens,
+                0,
+                row.media_tokens,
+                images=row.images,
+                audio_s=row.audio_s,
+                video_s=row.video_s,
+                max_tokens=row_spec.max_tokens,
+                min_tokens=row_spec.enforced_min_tokens,
+            )
+        )
+    return payloads
+
+
+def _text_only(message: dict[str, Any]) -> dict[str, str]:
+    """A message with its text parts joined, as a server renders its text through the chat template."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+    return {"role": message["role"], "content": content or ""}
 
 
 def _build_prefix_groups(

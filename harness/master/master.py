@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness import wire
+from harness.dataset import read_dataset
 from harness.grafana import StageAnnotator
 from harness.jsonl import JsonlWriter
 from harness.master.arrivals import ArrivalSchedule
@@ -49,6 +50,9 @@ EXPIRY_POLL_S = 0.05
 
 # Says a stage that just ended: (its name, e.g. "2/5", its summary).
 StageEnd = Callable[[str, StageSummary], None]
+
+
+MAX_BAD_KEPT = 100  # bad dataset rows named in summary.json (all are counted)
 
 
 class Master:
@@ -426,6 +430,14 @@ class Master:
             summary["lost_workers"] = dict(self.lost_workers)
         if self.sla is not None:
             summary["sla"] = self.sla.results
+        if payload.dataset:
+            dataset = read_dataset(payload.dataset, payload.tokenizer_path)
+            summary["dataset"] = {
+                "path": payload.dataset,
+                "rows": len(dataset.rows),
+                "bad_rows": len(dataset.bad),
+                "bad": [{"where": where, "why": why} for where, why in dataset.bad[:MAX_BAD_KEPT]],
+            }
         return summary
 
     def sla_document(self) -> dict[str, Any] | None:

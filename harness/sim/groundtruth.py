@@ -37,6 +37,7 @@ class GroundTruthRecord(TypedDict, total=False):
     audio_tokens: int
     images: list[list[int | str]]  # per image as decoded: [width_px, height_px, PIL mode, format]
     messages: list[list[str]]  # per message: [role, blake2b of its text, 8 bytes hex]
+    messages_digest: str  # blake2b of the body's messages as compact JSON (what a dataset row's sent as)
     answer_digest: str  # blake2b of the answer's content as sent (a later turn resends it as a message)
     cached_tokens: int  # of the prompt, found in the prefix cache (0 without --enable-prefix-caching)
     video_tokens: int  # the videos' tokens, their heard sound tracks included

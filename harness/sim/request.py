@@ -58,6 +58,7 @@ class ChatRequest:
     video_digests: list[str] = field(default_factory=list)  # blake2b of each video file, 8 bytes hex
     use_audio_in_video: bool = False
     message_media: list[list[tuple[str, int]]] = field(default_factory=list)  # per message: (digest, tokens) a part
+    messages_digest: str = ""  # blake2b of the messages as compact JSON: a dataset row's, sent as it was
     vllm_fields: tuple[str, ...] = ()  # vLLM's own extensions present in the body (a plain server refuses them)
 
     @property
@@ -122,6 +123,9 @@ def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatReque
     if processor_kwargs is not None and not isinstance(processor_kwargs, dict):
         raise SimRequestError(400, "mm_processor_kwargs must be an object", "mm_processor_kwargs")
     request.use_audio_in_video = bool((processor_kwargs or {}).get("use_audio_in_video", False))
+    request.messages_digest = hashlib.blake2b(
+        json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), digest_size=8
+    ).hexdigest()
     for message in messages:
         request.text_messages.append(_flatten_message(message, request))
     if request.use_audio_in_video and any(not video.audio_samples for video in request.videos):

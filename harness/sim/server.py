@@ -148,6 +148,7 @@ class SimServer:
             return error_response(exc.status, exc.message, exc.param)
         record["vllm_fields"] = list(chat.vllm_fields)
         record["messages"] = [[message["role"], text_digest(message["content"])] for message in chat.text_messages]
+        record["messages_digest"] = chat.messages_digest
         record["sampling"] = {
             "max_tokens": chat.max_tokens,
             "min_tokens": chat.min_tokens,
