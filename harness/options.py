@@ -47,6 +47,7 @@ from harness.slaspec import (
     SlaSpec,
     parse_sla_params,
 )
+from harness.trace import TraceError, read_trace
 from harness.videospec import SHAPING_FLAGS as VIDEO_SHAPING_FLAGS
 from harness.videospec import VideoSpec, add_video_arguments, video_spec
 
@@ -232,6 +233,15 @@ def add_arguments(parser: Any) -> None:
     )
     add_video_arguments(add)
     add_conversation_arguments(add)
+    add(
+        "--trace",
+        default="",
+        metavar="FILE",
+        help="Replay a trace: a Mooncake .jsonl (timestamp, input_length, output_length, hash_ids: shared ids, "
+        "shared prompt blocks) or a .csv of offset_s,input_tokens,output_tokens; one open-loop stage, each "
+        "request at its time (up to --max-concurrency in flight), lateness per request as for --rate",
+    )
+    add("--trace-speed", type=float, default=1.0, help="--trace: replay this many times faster (0.5: slower)")
     add(
         "--dataset",
         default="",
@@ -456,6 +466,8 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "seed",
             "mix",
             "dataset",
+            "trace",
+            "trace_speed",
         ),
     ),
     ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
@@ -588,6 +600,7 @@ class PayloadSpec:
     prefix_zipf_exponent: float = 1.0
     prefix_image: bool = False  # a group's requests share their images
     dataset: str | None = None  # --dataset: the file whose rows are sent (prompts and media from the data)
+    trace: str | None = None  # --trace: request i has the trace's row i's lengths and shared blocks
 
     @property
     def vllm_extensions(self) -> bool:
@@ -708,6 +721,7 @@ class PayloadSpec:
             prefix_zipf_exponent=float(parsed.prefix_zipf_exponent),
             prefix_image=parsed.prefix_image,
             dataset=_dataset(parsed),
+            trace=parsed.trace or None,
         )
 
 
@@ -790,6 +804,7 @@ class Stage:
     duration_s: float | None = None  # a soft limit: no request is sent after it, those in flight finish
     rate_rps: float | None = None  # sends scheduled at this rate (harness/master/arrivals.py); None: at once
     open_loop: bool = False  # a send finds no free user at its due time: rejected_client_limit
+    offsets_s: tuple[float, ...] | None = None  # --trace: each request's due time after the stage starts
 
     @property
     def label(self) -> str:
@@ -818,8 +833,10 @@ class SweepSpec:
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> SweepSpec:
         sla = sla_spec(parsed) if parsed.sla_auto_tune else None
-        if sla is not None:
-            stages: tuple[Stage, ...] = (sla_stage(sla, sla.start),)  # the search (master) picks the rest
+        if parsed.trace:
+            stages: tuple[Stage, ...] = (trace_stage(parsed),)
+        elif sla is not None:
+            stages = (sla_stage(sla, sla.start),)  # the search (master) picks the rest
         elif parsed.open_loop:
             stages = open_loop_stages(
                 parsed.rate, parsed.number, parsed.duration, parsed.parallel, parsed.max_concurrency
@@ -1099,6 +1116,7 @@ _NEEDS: tuple[tuple[str, str, Any, str, Any], ...] = (
     ("--probe-max-tokens", "probe_max_tokens", 16, "--probe-rate", lambda parsed: parsed.probe_rate > 0),
     ("--audio-dir", "audio_dir", "", "--audio-num 1 or more", lambda parsed: parsed.audio_num > 0),
     ("--prefix-distribution", "prefix_distribution", "zipf", "--prefix-groups", lambda parsed: parsed.prefix_groups),
+    ("--trace-speed", "trace_speed", 1.0, "--trace", lambda parsed: parsed.trace),
     ("--prefix-zipf-exponent", "prefix_zipf_exponent", 1.0, "--prefix-groups", lambda parsed: parsed.prefix_groups),
     ("--prefix-image", "prefix_image", False, "--prefix-groups", lambda parsed: parsed.prefix_groups),
     *(
@@ -1117,6 +1135,34 @@ def refuse_without_effect(parsed: argparse.Namespace) -> None:
     for flag, dest, default, needed, present in _NEEDS:
         if getattr(parsed, dest) != default and not present(parsed):
             raise BadOption(flag, f"has no effect without {needed}")
+
+
+MAX_TRACE_SPEED = 1000.0
+
+
+def trace_stage(parsed: argparse.Namespace) -> Stage:
+    """--trace: one open-loop stage, each request due at its offset / --trace-speed, up to --max-concurrency
+    in flight; its rate is the trace's mean."""
+    for flag, given in (
+        ("--parallel", parsed.parallel),
+        ("--number", parsed.number),
+        ("--rate", parsed.rate),
+        ("--duration", parsed.duration),
+        ("--sla-auto-tune", parsed.sla_auto_tune),
+        ("--warmup-num", parsed.warmup_num),
+    ):
+        if given:
+            raise BadOption(flag, "is not combined with --trace (the trace says when and what to send)")
+    if not (math.isfinite(parsed.trace_speed) and 0 < parsed.trace_speed <= MAX_TRACE_SPEED):
+        raise BadOption("--trace-speed", f"{parsed.trace_speed:g} must be above 0, at most {MAX_TRACE_SPEED:g}")
+    at_least("--max-concurrency", parsed.max_concurrency, 1)
+    try:
+        rows = read_trace(parsed.trace)
+    except TraceError as exc:
+        raise BadOption("--trace", str(exc)) from None
+    offsets_s = tuple(row.offset_s / parsed.trace_speed for row in rows)
+    rate_rps = (len(rows) - 1) / offsets_s[-1] if offsets_s[-1] > 0 else float(len(rows))
+    return Stage(parsed.max_concurrency, len(rows), rate_rps=rate_rps, open_loop=True, offsets_s=offsets_s)
 
 
 def sla_stage(spec: SlaSpec, value: float) -> Stage:

@@ -189,8 +189,11 @@ class LoadGenerator:
         else:
             result.set(grant["permit"])
 
-    def take_payload(self) -> Payload:
+    def take_payload(self, permit: Permit | None = None) -> Payload:
+        """The next payload; for a --trace, the one of the permit's row (every process built them all, in order)."""
         assert self.pool is not None, "prepare() runs before users spawn"
+        if self.options.payload.trace and permit is not None and isinstance(self.pool, PayloadPool):
+            return self.pool.payloads[permit.seq % len(self.pool.payloads)]
         return self.pool.take()
 
     def new_record(self, user: int, payload: Payload, permit: Permit | None) -> RequestRecord:

@@ -31,8 +31,9 @@ from harness.load.video import make_video, sound_track
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
 from harness.tokenizer import ChatRenderer, count_tokens_batch
+from harness.trace import MOONCAKE_BLOCK_TOKENS, read_trace
 from harness.videofile import read_video
-from harness.videospec import VIDEO_MIME_TYPE
+from harness.videospec import VIDEO_MIME_TYPE, VideoSpec
 
 if TYPE_CHECKING:
     from harness.options import PayloadSpec
@@ -44,6 +45,7 @@ IMAGE_THREADS = max(2, os.cpu_count() or 1)
 URL_PLACEHOLDER = "\x00omniload-image-%d\x00"  # cannot occur in a prompt (JSON escapes NUL as \u0000)
 AUDIO_PLACEHOLDER = "\x00omniload-audio-%d\x00"
 VIDEO_PLACEHOLDER = "\x00omniload-video-%d\x00"
+TRACE_TAIL_TOKENS = 24  # a trace's prompt keeps at least this much after its shared blocks (template included)
 MIX_SEED_STRIDE = 1_000_003  # a mix's groups build under seed·stride + group: apart from every other seed
 
 
@@ -181,7 +183,9 @@ def build_payloads(
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     with collector_paused():
-        if spec.dataset:
+        if spec.trace:
+            payloads = _build_trace(spec, model, tokenizer, count)
+        elif spec.dataset:
             payloads = _build_dataset(spec, model, tokenizer, count, seed)
         elif spec.mix:
             payloads = _build_mix(spec, model, tokenizer, count, seed, prefix_seed)
@@ -222,6 +226,42 @@ def _build_dataset(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: i
                 images=row.images,
                 audio_s=row.audio_s,
                 video_s=row.video_s,
+                max_tokens=row_spec.max_tokens,
+                min_tokens=row_spec.enforced_min_tokens,
+            )
+        )
+    return payloads
+
+
+def _build_trace(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: int) -> list[Payload]:
+    """--trace: payload i is the trace's row i (every process builds the same, in order): a prompt of exactly its
+    input tokens, text only, whose leading 512-token blocks are made from its hash ids (equal ids, equal text:
+    shared blocks for a prefix cache), asking for exactly its output tokens where the server allows it."""
+    rows = read_trace(spec.trace or "")
+    blocks: dict[int, tuple[str, int]] = {}
+    exact = spec.min_tokens == spec.max_tokens and spec.min_tokens > 0
+    text_spec = dataclasses.replace(spec, image_num=0, audio_num=0, video=VideoSpec(), image_dir=None, audio_dir=None)
+    payloads = []
+    for index in range(count):
+        row = rows[index % len(rows)]
+        head_blocks = min(len(row.hash_ids), max(0, (row.input_tokens - TRACE_TAIL_TOKENS) // MOONCAKE_BLOCK_TOKENS))
+        for hash_id in row.hash_ids[:head_blocks]:
+            if hash_id not in blocks:
+                block = PromptBuilder(tokenizer, MOONCAKE_BLOCK_TOKENS, hash_id)
+                blocks[hash_id] = (block.prefix, block.prefix_tokens)
+        builder = PromptBuilder(tokenizer, 0, 0)
+        builder.prefix = "".join(blocks[hash_id][0] for hash_id in row.hash_ids[:head_blocks])
+        builder.prefix_tokens = head_blocks * MOONCAKE_BLOCK_TOKENS
+        prompt = builder.build([row.input_tokens - builder.prefix_tokens], np.random.default_rng([index, 9]))[0]
+        row_spec = dataclasses.replace(
+            text_spec, max_tokens=row.output_tokens, min_tokens=row.output_tokens if exact else 0
+        )
+        payloads.append(
+            Payload(
+                request_body(row_spec, model, prompt.text, []),
+                prompt.text,
+                prompt.text_tokens,
+                0,
                 max_tokens=row_spec.max_tokens,
                 min_tokens=row_spec.enforced_min_tokens,
             )

@@ -54,7 +54,7 @@ class OmniChatUser(User):
             permit = self.generator.acquire_permit()
             self._state = LOCUST_STATE_RUNNING
             if first is None:
-                payload = first = self.generator.take_payload()
+                payload = first = self.generator.take_payload(permit)
             else:
                 payload = next_turn(first, payload.body, self.client.last_answer, turn)
             record = self.generator.new_record(self.user_number, payload, permit)

@@ -39,8 +39,10 @@ class ArrivalSchedule:
         seed: int,
         duration_s: float | None = None,
         count: int | None = None,
+        offsets_s: tuple[float, ...] | None = None,
     ) -> None:
-        """count: the stage's number of requests when known (its gaps are scaled to span (count - 1) / rate)."""
+        """count: the stage's number of requests when known (its gaps are scaled to span (count - 1) / rate);
+        offsets_s: a trace's due times after the start, used as they are (no draws)."""
         if arrival not in ("poisson", "gamma", "constant"):
             raise ValueError(f"unknown arrival process {arrival!r}")
         self.rate_rps = rate_rps
@@ -50,6 +52,10 @@ class ArrivalSchedule:
         self._rng = np.random.default_rng([seed, 7])
         self._offsets_s: list[float] = [0.0]  # of request i from the first one
         self.start_s: float | None = None
+        self._fixed = offsets_s is not None
+        if offsets_s is not None:
+            self._offsets_s = list(offsets_s)
+            return
         if count is not None and count > 1 and arrival != "constant":
             gaps_s = self._gaps_s(count - 1)
             if not gaps_s.sum() > 0:  # every draw underflowed (a tiny shape): all at once is the limit
@@ -62,7 +68,11 @@ class ArrivalSchedule:
         """When request `index` is due, or None when that is past the stage's duration."""
         if self.start_s is None:
             self.start_s = time.time() + SCHEDULE_LEAD_S
-        if self.arrival == "constant":
+        if self._fixed:
+            if index >= len(self._offsets_s):
+                return None
+            offset_s = self._offsets_s[index]
+        elif self.arrival == "constant":
             offset_s = index / self.rate_rps  # exact, no sum of rounded gaps
         else:
             while len(self._offsets_s) <= index:

@@ -161,6 +161,7 @@ class Master:
                 self.options.payload.seed + index,
                 stage.duration_s,
                 stage.number,
+                stage.offsets_s,
             )
         self.ledger.open(index, sweep.warmup_num, stage.number, schedule, stage.open_loop)
         if stage.duration_s is not None:  # a timer, not the once-a-second tick: the limit holds to the ms
