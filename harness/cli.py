@@ -17,6 +17,7 @@ USAGE = """usage: omniload COMMAND [options]   (omniload COMMAND --help)
   grafana push ... push the Prometheus datasource and the dashboard to a Grafana
   report DIR [DIR ...]  write DIR/report.html, or compare runs (comparison-A-vs-B.html beside A)
   app [RESULTS]    a local viewer of every run under RESULTS (default: results)
+  replay RUN_DIR --host URL ...  send a run's kept bodies (--keep-bodies) again at their times, then compare
   sim ...          the simulated vLLM server
   demo             everything above against the simulator (what `make demo` runs)"""
 
@@ -28,6 +29,7 @@ COMMANDS = {
     "app": "harness.report.app",
     "sim": "harness.sim.__main__",
     "demo": "harness.devtools.demo",
+    "replay": "harness.replay",
 }
 
 

@@ -63,6 +63,7 @@ from harness.options import (
     load_options,
 )
 from harness.progress import ProgressLine
+from harness.replay import replay_bodies, replay_stages
 from harness.report.html import write_report
 from harness.report.runend import print_stage, write_run
 from harness.report.summary import write_summary
@@ -283,6 +284,8 @@ def check_media_dirs(payload: PayloadSpec) -> None:
             read_video_dir(payload.video.directory, payload.video.audio is not None)
         if payload.dataset:
             check_dataset(payload.dataset, payload.tokenizer_path)
+        if payload.replay:
+            replay_bodies(payload.replay, replay_stages(payload.replay))  # every body kept (BadOption if not)
     except MediaError as error:
         raise BadOption(error.flag, str(error)) from None
 

@@ -37,6 +37,7 @@ from harness.endpoint import (
 )
 from harness.mix import RequestClass, read_mix
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
+from harness.replay import replay_stages
 from harness.results import DEFAULT_REPORT_ROOT, default_report_dir
 from harness.slaspec import (
     DEFAULT_LOWER_BOUND,
@@ -242,6 +243,20 @@ def add_arguments(parser: Any) -> None:
         "request at its time (up to --max-concurrency in flight), lateness per request as for --rate",
     )
     add("--trace-speed", type=float, default=1.0, help="--trace: replay this many times faster (0.5: slower)")
+    add(
+        "--keep-bodies",
+        action="store_true",
+        default=False,
+        help="Keep every request's body (bodies.<worker>.bin in the report directory) so that "
+        "`omniload replay` can send exactly them again",
+    )
+    add(
+        "--replay",
+        default="",
+        metavar="RUN_DIR",
+        help="Send a recorded run's kept bodies at their recorded offsets, stage by stage "
+        "(what `omniload replay RUN_DIR --host URL` runs)",
+    )
     add(
         "--dataset",
         default="",
@@ -468,6 +483,8 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "dataset",
             "trace",
             "trace_speed",
+            "keep_bodies",
+            "replay",
         ),
     ),
     ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
@@ -601,6 +618,8 @@ class PayloadSpec:
     prefix_image: bool = False  # a group's requests share their images
     dataset: str | None = None  # --dataset: the file whose rows are sent (prompts and media from the data)
     trace: str | None = None  # --trace: request i has the trace's row i's lengths and shared blocks
+    keep_bodies: bool = False  # --keep-bodies: every sent body kept for a replay
+    replay: str | None = None  # --replay: a run whose kept bodies are sent again
 
     @property
     def vllm_extensions(self) -> bool:
@@ -722,6 +741,8 @@ class PayloadSpec:
             prefix_image=parsed.prefix_image,
             dataset=_dataset(parsed),
             trace=parsed.trace or None,
+            keep_bodies=parsed.keep_bodies,
+            replay=parsed.replay or None,
         )
 
 
@@ -833,8 +854,12 @@ class SweepSpec:
     @staticmethod
     def from_flags(parsed: argparse.Namespace) -> SweepSpec:
         sla = sla_spec(parsed) if parsed.sla_auto_tune else None
-        if parsed.trace:
-            stages: tuple[Stage, ...] = (trace_stage(parsed),)
+        if parsed.trace and parsed.replay:
+            raise BadOption("--replay", "is not combined with --trace")
+        if parsed.replay:
+            stages: tuple[Stage, ...] = replay_sweep(parsed)
+        elif parsed.trace:
+            stages = (trace_stage(parsed),)
         elif sla is not None:
             stages = (sla_stage(sla, sla.start),)  # the search (master) picks the rest
         elif parsed.open_loop:
@@ -1163,6 +1188,33 @@ def trace_stage(parsed: argparse.Namespace) -> Stage:
     offsets_s = tuple(row.offset_s / parsed.trace_speed for row in rows)
     rate_rps = (len(rows) - 1) / offsets_s[-1] if offsets_s[-1] > 0 else float(len(rows))
     return Stage(parsed.max_concurrency, len(rows), rate_rps=rate_rps, open_loop=True, offsets_s=offsets_s)
+
+
+def replay_sweep(parsed: argparse.Namespace) -> tuple[Stage, ...]:
+    """--replay: the recorded run's stages, each open loop at its requests' recorded offsets, at most its
+    recorded concurrency in flight (or --max-concurrency, when given)."""
+    for flag, given in (
+        ("--parallel", parsed.parallel),
+        ("--number", parsed.number),
+        ("--rate", parsed.rate),
+        ("--duration", parsed.duration),
+        ("--sla-auto-tune", parsed.sla_auto_tune),
+        ("--warmup-num", parsed.warmup_num),
+        ("--mix", parsed.mix),
+        ("--dataset", parsed.dataset),
+        ("--multi-turn", parsed.multi_turn),
+    ):
+        if given:
+            raise BadOption(flag, "is not combined with --replay (the recorded run says what and when)")
+    stages = []
+    for stage in replay_stages(parsed.replay):
+        span_s = stage.offsets_s[-1]
+        parallel = parsed.max_concurrency if parsed.max_concurrency != DEFAULT_MAX_CONCURRENCY else stage.parallel
+        rate_rps = (len(stage.offsets_s) - 1) / span_s if span_s > 0 else float(len(stage.offsets_s))
+        stages.append(
+            Stage(parallel, len(stage.offsets_s), rate_rps=rate_rps, open_loop=True, offsets_s=stage.offsets_s)
+        )
+    return tuple(stages)
 
 
 def sla_stage(spec: SlaSpec, value: float) -> Stage:

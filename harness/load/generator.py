@@ -22,6 +22,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from harness import wire
+from harness.bodies import BodyWriter
 from harness.jsonl import JsonlWriter
 from harness.load.builder import BuilderProcess
 from harness.load.factory import PayloadFactory
@@ -86,6 +87,9 @@ class LoadGenerator:
             os.makedirs(options.report_dir, exist_ok=True)
             path = os.path.join(options.report_dir, WORKER_RECORDS_FILE.format(index=worker_index))
             self.writer = JsonlWriter(path, fresh=True)
+        self.bodies = BodyWriter(options.report_dir, self.worker_index) if options.payload.keep_bodies else None
+        # --trace and --replay: each stage's payloads follow the previous stages' in the pool
+        self._stage_bases = list(itertools.accumulate((stage.number or 0 for stage in options.sweep.stages), initial=0))
         if options.sweep.stages:
             assert environment.runner is not None
             environment.runner.register_message(wire.GRANT, self._on_grant)
@@ -192,9 +196,16 @@ class LoadGenerator:
     def take_payload(self, permit: Permit | None = None) -> Payload:
         """The next payload; for a --trace, the one of the permit's row (every process built them all, in order)."""
         assert self.pool is not None, "prepare() runs before users spawn"
-        if self.options.payload.trace and permit is not None and isinstance(self.pool, PayloadPool):
-            return self.pool.payloads[permit.seq % len(self.pool.payloads)]
+        payload = self.options.payload
+        if (payload.trace or payload.replay) and permit is not None and isinstance(self.pool, PayloadPool):
+            index = self._stage_bases[min(permit.stage, len(self._stage_bases) - 1)] + permit.seq
+            return self.pool.payloads[index % len(self.pool.payloads)]
         return self.pool.take()
+
+    def keep_body(self, record: RequestRecord, body: bytes) -> None:
+        """--keep-bodies: the body of a request that has ended, for `omniload replay`."""
+        if self.bodies is not None and record.user >= 0:
+            self.bodies.keep(record.request_id, body)
 
     def new_record(self, user: int, payload: Payload, permit: Permit | None) -> RequestRecord:
         request_id = f"{self.run_tag}-{self.worker_index}-{next(self._request_numbers)}"
@@ -269,6 +280,9 @@ class LoadGenerator:
             return  # never prepared: nothing to say
         if self.probes is not None:
             self.probes.stop()
+        if self.bodies is not None:
+            self.bodies.close()
+            self.bodies = None
         self.watch.stop()
         cpu_s = time.process_time() - self._load_started_cpu_s
         wall_s = time.time() - self._load_started_wall_s

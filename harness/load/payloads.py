@@ -30,6 +30,7 @@ from harness.load.prompts import Prompt, PromptBuilder
 from harness.load.video import make_video, sound_track
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.mediafiles import read_audio_dir, read_image_dir, read_video_dir
+from harness.replay import replay_bodies, replay_stages
 from harness.tokenizer import ChatRenderer, count_tokens_batch
 from harness.trace import MOONCAKE_BLOCK_TOKENS, read_trace
 from harness.videofile import read_video
@@ -183,7 +184,9 @@ def build_payloads(
     Prompt lengths are drawn uniformly from [min, max] prompt tokens with `seed`.
     """
     with collector_paused():
-        if spec.trace:
+        if spec.replay:
+            payloads = _build_replay(spec.replay)
+        elif spec.trace:
             payloads = _build_trace(spec, model, tokenizer, count)
         elif spec.dataset:
             payloads = _build_dataset(spec, model, tokenizer, count, seed)
@@ -228,6 +231,36 @@ def _build_dataset(spec: PayloadSpec, model: str, tokenizer: Tokenizer, count: i
                 video_s=row.video_s,
                 max_tokens=row_spec.max_tokens,
                 min_tokens=row_spec.enforced_min_tokens,
+            )
+        )
+    return payloads
+
+
+def _build_replay(run_dir: str) -> list[Payload]:
+    """--replay: the recorded run's kept bodies, stage by stage in send order, with what its records expected
+    (each body's own output bounds read from it)."""
+    stages = replay_stages(run_dir)
+    records = [record for stage in stages for record in stage.records]
+    payloads = []
+    for record, body in zip(records, replay_bodies(run_dir, stages), strict=True):
+        fields = json.loads(body)
+        max_tokens = fields.get("max_tokens") or fields.get("max_completion_tokens")
+        payloads.append(
+            Payload(
+                body,
+                "",
+                record.expected_text_tokens,
+                0,
+                record.expected_media_tokens or 0,
+                record.expected_video_tokens,
+                record.images,
+                record.audio_s,
+                record.video_s,
+                record.request_class,
+                max_tokens if isinstance(max_tokens, int) else None,
+                int(fields.get("min_tokens") or 0),
+                history_tokens=1 if record.turn > 1 else 0,
+                prefix_group=record.prefix_group,
             )
         )
     return payloads

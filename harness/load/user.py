@@ -78,6 +78,7 @@ class OmniChatUser(User):
             self.client.send(payload, record)
         finally:
             self.generator.finish(record, permit)
+            self.generator.keep_body(record, payload.body)
 
     def _wait(self, seconds: float) -> None:
         self._state = LOCUST_STATE_WAITING  # a stopping test ends the wait at once
