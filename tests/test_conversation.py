@@ -4,7 +4,9 @@ cached tokens the simulator's vLLM-like cache finds shorten their prefill as it 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import subprocess
+import sys
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from harness.records import read_records
 from harness.sim.prefixcache import BLOCK_TOKENS, PrefixCache, block_hashes
 from harness.tokenizer import load_tokenizer
 
-from common import MODEL, headless
+from common import MODEL, REPO, headless
 
 PREFILL_TOKENS_PER_S = 8000.0
 DECODE_MS = 12.0
@@ -137,3 +139,83 @@ def test_conversations_resend_the_servers_answers_and_later_turns_find_them_cach
     cached = sum(truth[r.request_id]["cached_tokens"] for r in records)
     assert stage["cache"]["cached_tokens"] == cached and stage["cache"]["reported_by"] == 8
     assert "later turns 8" in result.stdout and "prompt cache:" in result.stdout
+
+
+def test_conversations_and_prefix_groups_across_two_processes_replay_exactly(tmp_path: Path) -> None:
+    """Distributed (--processes 2): conversations stay on their worker's user, a group's prefix is the same in
+    both workers (its later requests hit the cache whichever worker sends them), and the kept bodies of both
+    workers replay."""
+    sim = start_sim(
+        ["--model", MODEL, "--enable-prompt-tokens-details", "--fixed", "10", "2"],
+        ground_truth=str(tmp_path / "gt.jsonl"),
+    )
+    try:
+        flags = [
+            "--parallel",
+            "4",
+            "--number",
+            "24",
+            "--multi-turn",
+            "--min-turns",
+            "2",
+            "--max-turns",
+            "3",
+            "--prefix-length",
+            "256",
+            "--prefix-groups",
+            "2",
+            "--image-num",
+            "0",
+            "--min-prompt-length",
+            "64",
+            "--max-prompt-length",
+            "64",
+            "--max-tokens",
+            "8",
+            "--keep-bodies",
+        ]
+        result = run_locust(["--processes", "2", *headless(sim.base_url, tmp_path / "r", *flags)])
+        truth = {row["request_id"]: row for row in sim.ground_truth_records()}
+        replayed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "replay",
+                str(tmp_path / "r"),
+                "--host",
+                sim.base_url,
+                "--report-dir",
+                str(tmp_path / "b"),
+                "--metrics-port",
+                "0",
+                "--sleep-interval",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
+        replay_truth = [row for row in sim.ground_truth_records() if row["request_id"] not in truth]
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = [r for r in read_records(str(tmp_path / "r" / "requests.jsonl")) if not r.warmup]
+    assert len(records) == 24 and {r.worker for r in records} == {0, 1} and {r.status for r in records} == {"ok"}
+    for conversation in {r.conversation for r in records}:
+        turns = sorted((r for r in records if r.conversation == conversation), key=lambda r: r.turn)
+        assert len({(r.worker, r.user) for r in turns}) == 1
+        for earlier, later in zip(turns, turns[1:], strict=False):
+            seen_earlier, seen_later = truth[earlier.request_id], truth[later.request_id]
+            assert seen_later["messages"][len(seen_earlier["messages"])] == ["assistant", seen_earlier["answer_digest"]]
+    first_of_group: dict[int | None, float] = {}  # when each group's prefix was first computed (its first token)
+    for record in sorted(records, key=lambda r: r.t_send):
+        first_of_group.setdefault(record.prefix_group, record.t_send + (record.ttft_s or 0.0))
+    later = [r for r in records if r.turn == 1 and r.t_send > first_of_group[r.prefix_group] + 0.01]
+    hits = [truth[r.request_id]["cached_tokens"] for r in later]
+    assert len({r.worker for r in later}) == 2 and min(hits) >= 256 - BLOCK_TOKENS  # either worker's, cached
+    assert replayed.returncode == 0, replayed.stderr[-2000:]
+    assert Counter(row["body_digest"] for row in replay_truth) == Counter(
+        truth[r.request_id]["body_digest"] for r in records
+    )
