@@ -15,7 +15,9 @@
    (arrivals against their schedule, as the server stamped them; audio tokens expected vs.
    counted), a request mix (text, images, image and audio, video with its sound track) with
    text probes beside it (figures per class; video tokens expected vs. counted; what the mix
-   costs a text user), then an SLA search for the most users whose p99 TTFT stays under a bound;
+   costs a text user), conversations of three turns over a pool of shared prefixes (later turns
+   carry the server's answers; first against later TTFT; the prompt tokens the server found
+   cached), then an SLA search for the most users whose p99 TTFT stays under a bound;
 6. opens the report in headless Chromium and leaves screenshots.
 """
 
@@ -85,6 +87,27 @@ MIX_ARGS = (
     "--sleep-interval",
     "1",
 )
+CONVERSATION_ARGS = (
+    "--parallel",
+    "4",
+    "--number",
+    "24",
+    "--multi-turn",
+    "--min-turns",
+    "3",
+    "--max-turns",
+    "3",
+    "--turn-prompt-length",
+    "64",
+    "--prefix-length",
+    "512",
+    "--prefix-groups",
+    "4",
+    "--max-tokens",
+    "32",
+    "--sleep-interval",
+    "1",
+)
 SLA_ARGS = (
     "--sla-auto-tune",
     "--sla-params",
@@ -116,7 +139,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print("[demo] 1/6 starting the simulated vLLM server (Qwen3-Omni timing estimates, continuous batching)")
     sim = start_sim(
-        ["--model", DEFAULT_MODEL, "--answer-key", bundled_sample_path(), "--answer-accuracy", DEMO_ANSWER_ACCURACY],
+        [
+            "--model",
+            DEFAULT_MODEL,
+            "--answer-key",
+            bundled_sample_path(),
+            "--answer-accuracy",
+            DEMO_ANSWER_ACCURACY,
+            "--enable-prompt-tokens-details",
+        ],
         ground_truth=ground_truth,
         port=args.port,
     )
@@ -179,7 +210,12 @@ def main(argv: list[str] | None = None) -> int:
 def show_load_models(sim: SimProcess, report_dir: Path) -> None:
     """An open-loop rate sweep with audio, a request mix with video and probes, then an SLA search, against the
     same simulator."""
-    for name, extra in (("rates", RATES_ARGS), ("mix", MIX_ARGS), ("sla", SLA_ARGS)):
+    for name, extra in (
+        ("rates", RATES_ARGS),
+        ("mix", MIX_ARGS),
+        ("conversations", CONVERSATION_ARGS),
+        ("sla", SLA_ARGS),
+    ):
         directory = report_dir / name
         shutil.rmtree(directory, ignore_errors=True)
         command = [
@@ -225,6 +261,8 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
             )
         elif name == "mix":
             show_mix(summary, sim, directory)
+        elif name == "conversations":
+            show_conversations(summary, sim, directory)
         else:
             for result in summary.get("sla", []):
                 best = "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g")
@@ -258,6 +296,32 @@ def show_mix(summary: dict[str, Any], sim: SimProcess, directory: Path) -> None:
     print(
         f"[demo]     video tokens (frames and their sound track) expected vs counted by the server: "
         f"{'all equal' if all(a == b for a, b in videos) else sorted(set(videos))} ({len(videos)} requests with video)"
+    )
+
+
+def show_conversations(summary: dict[str, Any], sim: SimProcess, directory: Path) -> None:
+    """Later turns against the server's answers; first against later TTFT; what the server found cached."""
+    truth = {request["request_id"]: request for request in sim.ground_truth_records()}
+    records = [r for r in read_records(str(directory / REQUESTS_FILE)) if r.request_id in truth]
+    by_conversation: dict[str | None, list[Any]] = {}
+    for record in records:
+        by_conversation.setdefault(record.conversation, []).append(record)
+    carried = checked = 0
+    for turns in by_conversation.values():
+        turns.sort(key=lambda record: record.turn)
+        for earlier, later in zip(turns, turns[1:], strict=False):
+            before, after = truth[earlier.request_id], truth[later.request_id]
+            checked += 1
+            carried += after["messages"][len(before["messages"])] == ["assistant", before["answer_digest"]]
+    stage = summary["stages"][0]
+    turns = stage.get("turns", {})
+    p50 = {name: (figures["ttft_s"]["p50"] or 0) * 1000 for name, figures in turns.items()}
+    cache = stage.get("cache", {})
+    print(
+        f"[demo]     {len(by_conversation)} conversations: {carried} of {checked} later turns carried the server's "
+        f"previous answer exactly; p50 TTFT first turns {p50.get('first', 0):.0f} ms, later turns "
+        f"{p50.get('later', 0):.0f} ms; the server found {cache.get('cached_share', 0) * 100:.0f} % of prompt tokens "
+        "cached (usage.prompt_tokens_details)"
     )
 
 
