@@ -76,6 +76,7 @@ REJECTED_FLUSH_S = 0.5
 # A worker that hears nothing from its master for this long stops (Locust waits 60 s).
 MASTER_LOST_TIMEOUT_S = 10
 FAILED_EXIT_CODE = 1
+EARLY_STOP_EXIT_CODE = 3  # a guard (--max-error-rate) ended the sweep before its plan
 PROGRESS_TICK_S = 0.5
 RUNNER_WAIT_S = 10.0  # a late worker's test_start waits this long for its runner to be assigned
 RUNNER_POLL_S = 0.01
@@ -431,6 +432,9 @@ def _finish_run(master: Master) -> None:
         flush=True,
     )
     master.environment.process_exit_code = FAILED_EXIT_CODE if failed else 0
+    if master.early_stop is not None:
+        master.environment.process_exit_code = EARLY_STOP_EXIT_CODE
+        print(f"omniload: stopped early: {master.stop_reason} (exit code {EARLY_STOP_EXIT_CODE})", flush=True)
     if options.metrics.port and options.metrics.linger_s:
         master.metrics.linger(options.metrics.linger_s)
 

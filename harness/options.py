@@ -367,6 +367,13 @@ def add_arguments(parser: Any) -> None:
         help="Open loop: most requests in flight (users per stage)",
     )
     add(
+        "--max-error-rate",
+        type=float,
+        default=0.0,
+        help="Sweep: end the stage and the sweep once its failure share is above this with 95 %% confidence "
+        "(Wilson's lower bound, after 10 requests or more); the reason is in summary.json and the exit code is 3",
+    )
+    add(
         "--arrival",
         default="poisson",
         choices=ARRIVALS,
@@ -498,6 +505,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "rate",
             "open_loop",
             "max_concurrency",
+            "max_error_rate",
             "arrival",
             "burstiness",
             "sleep_interval",
@@ -843,6 +851,7 @@ class SweepSpec:
     arrival: str = "poisson"  # with a rate: poisson | gamma | constant
     burstiness: float = 1.0  # the gamma shape
     sla: SlaSpec | None = None  # --sla-auto-tune: `stages` holds only the first; the search picks the rest
+    max_error_rate: float = 0.0  # --max-error-rate: a stage whose failure share is surely above it ends the sweep
 
     @property
     def requests_budget(self) -> int | None:
@@ -878,7 +887,19 @@ class SweepSpec:
         if parsed.burstiness != 1.0 and parsed.arrival != "gamma":
             raise BadOption("--burstiness", f"only shapes --arrival gamma, not {parsed.arrival}")
         refuse_without_effect(parsed)
-        return SweepSpec(stages, parsed.sleep_interval, parsed.warmup_num, parsed.arrival, parsed.burstiness, sla)
+        if not 0 <= parsed.max_error_rate < 1:
+            raise BadOption("--max-error-rate", f"{parsed.max_error_rate:g} must be a share in [0, 1)")
+        if parsed.max_error_rate and not stages:
+            raise BadOption("--max-error-rate", "has no effect without a sweep (--parallel/--number, --rate, ...)")
+        return SweepSpec(
+            stages,
+            parsed.sleep_interval,
+            parsed.warmup_num,
+            parsed.arrival,
+            parsed.burstiness,
+            sla,
+            parsed.max_error_rate,
+        )
 
 
 @dataclass(frozen=True)

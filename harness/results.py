@@ -54,7 +54,11 @@ CLIENT_READ_DELAY_LIMIT_S = 0.010  # read delay p99 in any second of a stage
 
 
 class Distribution(TypedDict):
-    """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty."""
+    """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty.
+
+    `ci`: 95 % intervals [low, high] of the mean and of p50/p90/p95/p99 (harness/intervals.py: order
+    statistics; a side None when the stage has too few values for it); `few`: the percentiles that are
+    only the maximum (no value ranks above them), which tables show as "few"."""
 
     mean: float | None
     min: float | None
@@ -63,6 +67,10 @@ class Distribution(TypedDict):
     p95: float | None
     p99: float | None
     max: float | None
+    n: NotRequired[int]
+    std: NotRequired[float | None]
+    ci: NotRequired[dict[str, list[float | None]]]
+    few: NotRequired[list[str]]
 
 
 class StageClientHealth(TypedDict):
@@ -122,6 +130,8 @@ class StageSummary(TypedDict):
     output_tokens_per_s: float
     total_tokens_per_s: float
     success_rate: float
+    success_rate_ci: NotRequired[list[float]]  # Wilson's 95 % interval
+    rps_ci: NotRequired[list[float | None]]  # the successes' count as Poisson, per second of wall time
     ttft_s: Distribution
     tpot_s: Distribution
     itl_s: Distribution
@@ -173,7 +183,8 @@ class RunSummary(TypedDict, total=False):
     completed: bool  # every stage ran its whole budget
     server_profile: str  # vllm or openai: which request extensions were sent
     output_length_enforced: bool  # the server was told to produce exactly the asked output length
-    stopped_by: str  # what stopped the run early (SIGTERM, SIGINT), when something did
+    stopped_by: str  # what stopped the run early (SIGTERM, SIGINT, a guard's reason), when something did
+    stopped_early: str  # the guard that stopped it (max_error_rate): the exit code is 3
     omnibench: dict[str, Any]
     dataset: dict[str, Any]  # --dataset: its rows, and the bad ones left out (counted, the first named)
     sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Any
 
+import numpy as np
 import pytest
 
 from harness.master.stats import StageAccumulator, distribution, percentile
@@ -22,8 +24,10 @@ def test_nearest_rank_percentile() -> None:
 
 
 def test_distribution_of_nothing_is_all_none() -> None:
-    assert set(distribution([]).values()) == {None}
-    assert distribution([3.0, 1.0, 2.0]) == {
+    empty = distribution([])
+    assert empty.pop("n") == 0 and set(empty.values()) == {None}
+    three = distribution([3.0, 1.0, 2.0])
+    assert {key: three[key] for key in ("mean", "min", "p50", "p90", "p95", "p99", "max")} == {  # type: ignore[literal-required]
         "mean": 2.0,
         "min": 1.0,
         "p50": 2.0,
@@ -32,6 +36,26 @@ def test_distribution_of_nothing_is_all_none() -> None:
         "p99": 3.0,
         "max": 3.0,
     }
+    assert three["n"] == 3 and three["std"] == 1.0
+    assert three["few"] == ["p90", "p95", "p99"]  # with 3 values they are the maximum
+    assert three["ci"]["p50"] == [None, None]  # 3 values bound no median at 95 %
+
+
+def test_percentile_intervals_cover_as_asked_and_say_when_they_cannot() -> None:
+    rng = np.random.default_rng(3)
+    covered = {50: 0, 90: 0}
+    trials = 2000
+    for _ in range(trials):
+        values = rng.lognormal(0, 0.5, 100)
+        summary = distribution(values.tolist())
+        for p in covered:
+            low, high = summary["ci"][f"p{p}"]
+            truth = float(np.exp(0.5 * NormalDist().inv_cdf(p / 100)))
+            covered[p] += low is not None and high is not None and low <= truth <= high
+    assert all(0.93 <= count / trials <= 0.985 for count in covered.values()), covered
+    hundred = distribution(rng.random(100).tolist())
+    assert hundred["few"] == [] and hundred["ci"]["p99"][1] is None  # a p99 of 100 values has no upper bound
+    assert distribution(rng.random(99).tolist())["few"] == ["p99"]
 
 
 def record(t_send: float, duration_s: float, ok: bool = True, **fields: Any) -> RequestRecord:

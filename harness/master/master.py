@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from harness import wire
 from harness.dataset import read_dataset
 from harness.grafana import StageAnnotator
+from harness.intervals import wilson_interval
 from harness.jsonl import JsonlWriter
 from harness.master.arrivals import ArrivalSchedule
 from harness.master.budget import BudgetLedger
@@ -55,6 +56,9 @@ StageEnd = Callable[[str, StageSummary], None]
 MAX_BAD_KEPT = 100  # bad dataset rows named in summary.json (all are counted)
 
 
+MIN_GUARDED_REQUESTS = 10  # a stage's --max-error-rate is judged from this many requests on
+
+
 class Master:
     """Holds the run's records, stage statistics, budget ledger, live metrics and load-generator facts.
 
@@ -88,7 +92,8 @@ class Master:
         self.lost_workers: dict[str, int] = {}  # worker id -> requests lost in flight
         self.ready: dict[int, wire.ReadyMessage] = {}  # per load generator index
         self.done: dict[int, wire.DoneMessage] = {}
-        self.stop_reason: str | None = None  # set when the run was told to stop early (a signal)
+        self.stop_reason: str | None = None  # set when the run was told to stop early (a signal, a guard)
+        self.early_stop: str | None = None  # the guard that stopped it (max_error_rate), when one did
         self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.finished = False  # the reports are being written
         self.client_watch = ClientWatch()
@@ -395,6 +400,23 @@ class Master:
                 )
             )
         self.accumulators[-1].add(record)
+        if self.sweep.stages and self.options.sweep.max_error_rate:
+            self._guard_errors(self.accumulators[-1])
+
+    def _guard_errors(self, stage: StageAccumulator) -> None:
+        """--max-error-rate: once the stage's failure share is above the bound with 95 % confidence, stop."""
+        failed = stage.sent - stage.succeeded
+        bound = self.options.sweep.max_error_rate
+        if stage.sent < MIN_GUARDED_REQUESTS or self.early_stop is not None:
+            return
+        surely_at_least = wilson_interval(failed, stage.sent)[0]
+        if surely_at_least > bound:
+            self.early_stop = "max_error_rate"
+            self.ledger.end_budget()  # no further permit of this stage, at once (the shape stops at its tick)
+            self.request_stop(
+                f"--max-error-rate {bound:g}: {failed} of {stage.sent} requests of stage {len(self.accumulators)} "
+                f"failed (the share is at least {surely_at_least:.2f} with 95 % confidence)"
+            )
 
     def _send_grant(self, worker_id: str, ask_id: int, permit: Permit) -> None:
         runner = self.environment.runner
@@ -427,6 +449,8 @@ class Master:
         summary["output_length_enforced"] = payload.enforced_min_tokens == payload.min_tokens
         if self.stop_reason is not None:
             summary["stopped_by"] = self.stop_reason
+        if self.early_stop is not None:
+            summary["stopped_early"] = self.early_stop
         if self.lost_workers:
             summary["lost_workers"] = dict(self.lost_workers)
         if self.sla is not None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from harness.intervals import Z_95, count_rate_interval, estimable, quantile_interval, wilson_interval
 from harness.records import RequestRecord
 from harness.results import LATE_P99_LIMIT_S, CacheSummary, Distribution, MediaSummary, StageSummary
 
@@ -26,20 +27,35 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[index]
 
 
+PERCENTILES = (50, 90, 95, 99)
+
+
 def distribution(values: Iterable[float]) -> Distribution:
-    """mean, min, p50/90/95/99 and max; all None for no values."""
+    """mean, min, p50/90/95/99 and max, with their 95 % intervals and which percentiles are too few to tell
+    (harness/intervals.py); all None for no values."""
     ordered = sorted(values)
     if not ordered:
-        return Distribution(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None)
-    return Distribution(
-        mean=math.fsum(ordered) / len(ordered),
+        return Distribution(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None, n=0)
+    n = len(ordered)
+    mean = math.fsum(ordered) / n
+    std = float(np.std(np.asarray(ordered, dtype=np.float64), ddof=1)) if n > 1 else None
+    result = Distribution(
+        mean=mean,
         min=ordered[0],
         p50=percentile(ordered, 50),
         p90=percentile(ordered, 90),
         p95=percentile(ordered, 95),
         p99=percentile(ordered, 99),
         max=ordered[-1],
+        n=n,
+        std=std,
     )
+    half = Z_95 * std / math.sqrt(n) if std is not None else None
+    result["ci"] = {"mean": [mean - half, mean + half] if half is not None else [None, None]}
+    for p in PERCENTILES:
+        result["ci"][f"p{p}"] = list(quantile_interval(ordered, p))
+    result["few"] = [f"p{p}" for p in PERCENTILES if not estimable(n, p)]
+    return result
 
 
 def meets_slos(record: RequestRecord, slos_s: dict[str, float]) -> bool:
@@ -183,6 +199,8 @@ class StageAccumulator:
             output_tokens_per_s=rate(completion),
             total_tokens_per_s=rate(prompt + completion),
             success_rate=self.succeeded / self.sent if self.sent else 0.0,
+            success_rate_ci=list(wilson_interval(self.succeeded, self.sent)),
+            rps_ci=list(count_rate_interval(self.succeeded, wall_s)),
             ttft_s=distribution(self._series["ttft_s"]),
             tpot_s=distribution(self._series["tpot_s"]),
             itl_s=distribution(self._series["itl_s"]),

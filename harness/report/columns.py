@@ -30,6 +30,8 @@ class StageColumn:
     shown_as: str = "{}"  # format of the shown value
     views: frozenset[str] = ALL
     optional: bool = False  # left out of the console and web views when no stage has a value
+    plus_minus: bool = False  # shown with ± half its 95 % interval (the wider side)
+    bounds: bool = False  # stages.csv also has its interval: <name>_low, <name>_high
 
     def value(self, stage: StageSummary) -> Any:
         """The raw value (None when there is none yet); a dotted statistic walks nested figures."""
@@ -39,9 +41,29 @@ class StageColumn:
         return value
 
     def shown(self, stage: StageSummary) -> str:
-        """The value as a reader sees it; "-" when there is none."""
+        """The value as a reader sees it; "-" when there is none; "few" for a percentile that is only the
+        stage's maximum (too few values to tell it); with ± half its 95 % interval where asked."""
         value = self.value(stage)
-        return "-" if value is None else self.shown_as.format(value * self.scale if self.scale != 1 else value)
+        if value is None:
+            return "-"
+        figures: Any = stage.get(self.field)
+        if isinstance(figures, dict) and self.statistic in figures.get("few", ()):
+            return "few"
+        text = self.shown_as.format(value * self.scale if self.scale != 1 else value)
+        if self.plus_minus and isinstance(figures, dict):
+            low, high = (figures.get("ci") or {}).get(self.statistic) or (None, None)
+            if low is None or high is None:
+                return text + "±?"
+            text += "±" + self.shown_as.format(max(high - value, value - low) * self.scale)
+        return text
+
+    def bound(self, stage: StageSummary, side: int) -> Any:
+        """One side (0 low, 1 high) of the value's 95 % interval, raw; None when there is none."""
+        figures: Any = stage.get(self.field)
+        if self.statistic is not None and isinstance(figures, dict):
+            return ((figures.get("ci") or {}).get(self.statistic) or (None, None))[side]
+        interval: Any = stage.get(f"{self.field}_ci") or (None, None)  # "<field>_ci": rps_ci, success_rate_ci
+        return interval[side]
 
     @property
     def web_key(self) -> str:
@@ -71,14 +93,14 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("succeeded", "succeeded", None, "Succeeded", views=frozenset({CSV})),
     StageColumn("failed", "failed", None, "Failed", views=_CSV_WEB),
     StageColumn("wall_time_s", "wall_time_s", None, "Wall (s)", views=frozenset({CSV})),
-    StageColumn("rps", "rps", None, "RPS", shown_as="{:.2f}", views=_CONSOLE_CSV),
+    StageColumn("rps", "rps", None, "RPS", shown_as="{:.2f}", views=_CONSOLE_CSV, bounds=True),
     StageColumn("avg_latency_s", "latency_s", "mean", "Avg Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
     StageColumn("p50_latency_s", "latency_s", "p50", "P50 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
     StageColumn("p90_latency_s", "latency_s", "p90", "P90 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
     StageColumn("p99_latency_s", "latency_s", "p99", "P99 Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
     _ms("avg_ttft_s", "ttft_s", "mean", "Avg TTFT(ms)", _CONSOLE_CSV),
-    _ms("p50_ttft_s", "ttft_s", "p50", "P50 TTFT(ms)"),
-    _ms("p90_ttft_s", "ttft_s", "p90", "P90 TTFT(ms)"),
+    StageColumn("p50_ttft_s", "ttft_s", "p50", "P50 TTFT(ms)", 1000, "{:.1f}", plus_minus=True, bounds=True),
+    StageColumn("p90_ttft_s", "ttft_s", "p90", "P90 TTFT(ms)", 1000, "{:.1f}", plus_minus=True, bounds=True),
     _ms("p99_ttft_s", "ttft_s", "p99", "P99 TTFT(ms)"),
     _ms("avg_tpot_s", "tpot_s", "mean", "Avg TPOT(ms)", _CONSOLE_CSV, 2),
     _ms("p50_tpot_s", "tpot_s", "p50", "P50 TPOT(ms)", digits=2),
@@ -90,7 +112,9 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
     StageColumn("p99_lateness_s", "lateness_s", "p99", "P99 Late(ms)", 1000, "{:.1f}", optional=True),
     StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
-    StageColumn("success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE})),
+    StageColumn(
+        "success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE}), bounds=True
+    ),
     # what the requests carried, per second of the stage (sent requests)
     StageColumn("request_bytes_mean", "media", "request_bytes_mean", "Req KB", 1 / 1024, "{:.1f}", _CSV_WEB, True),
     StageColumn("images_per_s", "media", "images_per_s", "Images/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True),

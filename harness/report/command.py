@@ -12,6 +12,7 @@ from typing import Any
 from harness.argparsing import BadOption, OneLineArgumentParser, exit_bad_option
 from harness.report.html import load_run, render_comparison, write_report
 from harness.report.summary import write_json
+from harness.report.verdicts import stage_verdicts
 from harness.results import SUMMARY_FILE
 
 PROG = "omniload report"
@@ -59,7 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         print(write_report(args.runs[0], embed_media=not args.no_samples))
         return 0
     out = Path(args.out) if args.out else comparison_path([Path(run) for run in args.runs])
-    out.write_text(render_comparison([load_run(run) for run in args.runs]), encoding="utf-8")
+    runs = [load_run(run) for run in args.runs]
+    out.write_text(render_comparison(runs), encoding="utf-8")
+    verdicts = {
+        run.name: stage_verdicts(runs[0].records, run.records, min(len(runs[0].stages), len(run.stages)))
+        for run in runs[1:]
+    }
+    for name, stages in verdicts.items():
+        for index, row in enumerate(stages):
+            said = "; ".join(f"{verdict.metric} {verdict.shown()}" for verdict in row)
+            print(f"{name} against {runs[0].name}, stage {index + 1}: {said}")
+    as_data = {name: [[v.to_dict() for v in row] for row in stages] for name, stages in verdicts.items()}
+    write_json(str(out.with_suffix(".json")), {"base": runs[0].name, "verdicts": as_data})
     print(out)
     return 0
 

@@ -31,6 +31,7 @@ from harness.report.columns import CONSOLE, WEB, columns_for, with_class_rows
 from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
 from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
+from harness.report.verdicts import METRICS, stage_verdicts
 from harness.results import (
     OMNIBENCH_DIR,
     OMNIBENCH_SAMPLES_FILE,
@@ -628,6 +629,22 @@ def stage_deltas(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
     }
 
 
+def verdict_block(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
+    """B against A per stage and latency metric: the ratio, its 95 % bootstrap interval and the verdict."""
+    stages = min(len(base.stages), len(other.stages))
+    verdicts = stage_verdicts(base.records, other.records, stages)
+    return {
+        "base": base.name,
+        "other": other.name,
+        "load_title": "Rate" if rate_axis else "Conc.",
+        "titles": [label for _, _, label in METRICS],
+        "rows": [
+            (f"{_load(stage, index, rate_axis):g}", [(v.verdict, v.shown()) for v in row])
+            for index, (stage, row) in enumerate(zip(base.stages, verdicts, strict=False))
+        ],
+    }
+
+
 def render_comparison(runs: Sequence[Run]) -> str:
     """Two or more runs: their stage tables, per-stage deltas against the first, the charts overlaid."""
     base = runs[0]
@@ -635,6 +652,7 @@ def render_comparison(runs: Sequence[Run]) -> str:
     parts = [sections().run_table(run.name, stage_table(run.stages)) for run in runs]
     parts.append(config_differences(runs))
     parts.append(sections().deltas([stage_deltas(base, run, rate_axis) for run in runs[1:]]))
+    parts.append(sections().verdicts([verdict_block(base, run, rate_axis) for run in runs[1:]]))
 
     def overlay(title: str, unit: str, pick: Any) -> str:
         return charts.line_chart(

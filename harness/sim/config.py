@@ -11,6 +11,7 @@ tokens (48 layers × 4 KV heads × 128 dims × 2 (K,V) × 2 bytes ≈ 98 KB per 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -47,6 +48,7 @@ class SimConfig:
     kv_cache_tokens: int = DEFAULT_KV_CACHE_TOKENS
     fixed_ttft_ms: float | None = None
     fixed_itl_ms: float | None = None
+    jitter_ms: float = 0.0  # --fixed: TTFT + uniform [0, jitter) per request
     stream_interval: int = 1
     reasoning_tokens: int = 0
     natural_output_tokens: int = DEFAULT_NATURAL_OUTPUT_TOKENS
@@ -85,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--decode-ms-per-seq", type=float, default=DEFAULT_DECODE_MS_PER_SEQ, help="added per running sequence")
     add("--kv-cache-tokens", type=int, default=DEFAULT_KV_CACHE_TOKENS)
     add("--fixed", nargs=2, type=float, metavar=("TTFT_MS", "ITL_MS"), help="constant timing, no batching")
+    add(
+        "--jitter-ms",
+        type=float,
+        default=0.0,
+        help="with --fixed: each request's first token comes a further uniform [0, J) ms later (seeded): a known "
+        "spread, so tests know every percentile in advance",
+    )
     add("--stream-interval", type=int, default=1, help="tokens per stream event")
     add("--reasoning-tokens", type=int, default=0, help="send the first R tokens as reasoning_content")
     add(
@@ -156,6 +165,8 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
             parser.error(f"{flag} must not be negative, got {value}")
     if args.fixed is not None and (args.fixed[0] < 0 or args.fixed[1] < 0):
         parser.error(f"--fixed values must not be negative, got {args.fixed}")
+    if args.jitter_ms and (args.fixed is None or not 0 <= args.jitter_ms < math.inf):
+        parser.error(f"--jitter-ms needs --fixed and a finite value, 0 or more, got {args.jitter_ms}")
     if not 0.0 <= args.fault_rate <= 1.0:
         parser.error(f"--fault-rate must be within [0, 1], got {args.fault_rate}")
     try:
@@ -181,6 +192,7 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         kv_cache_tokens=args.kv_cache_tokens,
         fixed_ttft_ms=args.fixed[0] if args.fixed else None,
         fixed_itl_ms=args.fixed[1] if args.fixed else None,
+        jitter_ms=args.jitter_ms,
         stream_interval=args.stream_interval,
         reasoning_tokens=args.reasoning_tokens,
         natural_output_tokens=args.natural_output_tokens,

@@ -8,6 +8,7 @@ latest one scheduled?". The handler sends them and measures how late it was.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import deque
 
@@ -43,24 +44,28 @@ async def sleep_until(due_perf: float) -> None:
 
 
 class FixedEngine(Engine):
-    """Constant timing: first token TTFT after arrival, then one token every ITL, no queueing."""
+    """Constant timing: first token TTFT (+ uniform [0, jitter) per request) after arrival, then one token every
+    ITL, no queueing."""
 
-    def __init__(self, ttft_s: float, itl_s: float, metrics: SimMetrics) -> None:
+    def __init__(self, ttft_s: float, itl_s: float, metrics: SimMetrics, jitter_s: float = 0.0, seed: int = 0) -> None:
         self.ttft_s = ttft_s
         self.itl_s = itl_s
         self.metrics = metrics
         self.running = 0
+        self.jitter_s = jitter_s
+        self._rng = random.Random(seed)
 
     def add(self, seq: Sequence) -> None:
+        seq.first_token_delay_s = self.ttft_s + (self._rng.uniform(0.0, self.jitter_s) if self.jitter_s else 0.0)
         self.running += 1
         self.metrics.set_load(self.running, 0, 0.0)
 
     async def wait_for(self, seq: Sequence, tokens: int) -> tuple[int, float]:
         tokens = min(tokens, seq.output_tokens)
-        due_perf = seq.received_perf + self.ttft_s + (tokens - 1) * self.itl_s
+        due_perf = seq.received_perf + seq.first_token_delay_s + (tokens - 1) * self.itl_s
         await sleep_until(due_perf)
         if seq.first_token_perf is None:
-            seq.first_token_perf = seq.received_perf + self.ttft_s
+            seq.first_token_perf = seq.received_perf + seq.first_token_delay_s
         seq.tokens_ready, seq.ready_perf = tokens, due_perf
         return tokens, due_perf
 

@@ -19,6 +19,7 @@ class Sequence:
     output_tokens: int
     received_perf: float
     cached_tokens: int = 0  # of the prompt, found in the prefix cache: not prefilled again
+    first_token_delay_s: float = 0.0  # the fixed engine's TTFT for it (its jitter drawn)
     queued_perf: float = 0.0
     tokens_ready: int = 0
     ready_perf: float = 0.0

@@ -62,7 +62,13 @@ class SimServer:
         self._cache_tasks: set[asyncio.Task[None]] = set()
         self.engine: Engine
         if config.fixed_ttft_ms is not None and config.fixed_itl_ms is not None:
-            self.engine = FixedEngine(config.fixed_ttft_ms / 1000, config.fixed_itl_ms / 1000, self.metrics)
+            self.engine = FixedEngine(
+                config.fixed_ttft_ms / 1000,
+                config.fixed_itl_ms / 1000,
+                self.metrics,
+                config.jitter_ms / 1000,
+                config.seed,
+            )
         else:
             self.engine = BatchingEngine(
                 config.max_num_seqs,

@@ -1,0 +1,120 @@
+"""Numbers to bet on: interval coverage against a simulator of known spread, comparisons that decide, early
+stops."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.devtools.locustproc import run_locust
+from harness.devtools.simprocess import start_sim
+from harness.master.stats import percentile
+from harness.records import read_records
+
+from common import MODEL, REPO, TEXT_ONLY, headless
+
+STAGES, PER_STAGE = 50, 100
+QUICK = [*TEXT_ONLY[:-1], "2"]  # short text requests, 2 output tokens
+
+
+def _run(tmp_path: Path, name: str, sim_args: list[str], *flags: str) -> Path:
+    sim = start_sim(["--model", MODEL, *sim_args])
+    try:
+        result = run_locust(headless(sim.base_url, tmp_path / name, *QUICK, *flags))
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    return tmp_path / name
+
+
+def test_stage_intervals_cover_the_long_run_percentiles(tmp_path: Path) -> None:
+    """50 stages of 100 requests against --fixed 20 ms + uniform [0, 40) ms: each stage's 95 % intervals for p50
+    and p90 TTFT hold the long-run value (all 5,000 requests pooled) in 90 to 99 of the 100 intervals."""
+    report = _run(
+        tmp_path,
+        "r",
+        ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "5"],
+        "--parallel",
+        *["20"] * STAGES,
+        "--number",
+        *[str(PER_STAGE)] * STAGES,
+    )
+    summary = json.loads((report / "summary.json").read_text())
+    ttfts = sorted(r.ttft_s for r in read_records(str(report / "requests.jsonl")) if r.ttft_s is not None)
+    assert len(ttfts) == STAGES * PER_STAGE
+    covered = 0
+    for p in (50, 90):
+        long_run = percentile(ttfts, p)
+        for stage in summary["stages"]:
+            low, high = stage["ttft_s"]["ci"][f"p{p}"]
+            covered += low <= long_run <= high
+    print(f"95 % intervals holding the long-run p50/p90 TTFT: {covered} of {2 * STAGES}")
+    assert 90 <= covered <= 99
+    assert all(stage["ttft_s"]["few"] == [] for stage in summary["stages"])  # 100 values: p99 is not the max
+
+
+def test_comparisons_decide_same_and_ten_percent_slower(tmp_path: Path) -> None:
+    flags = ["--parallel", "10", "--number", "300"]
+    base = _run(tmp_path, "a", ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "1"], *flags)
+    again = _run(tmp_path, "b", ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "2"], *flags)
+    slower = _run(tmp_path, "c", ["--fixed", "22", "1.1", "--jitter-ms", "44", "--seed", "3"], *flags)
+    said = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "report",
+            str(base),
+            str(again),
+            str(slower),
+            "--out",
+            str(tmp_path / "cmp.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert said.returncode == 0, said.stderr
+    verdicts = json.loads((tmp_path / "cmp.json").read_text())["verdicts"]
+    same = {v["metric"]: v for v in verdicts["b"][0]}
+    ten = {v["metric"]: v for v in verdicts["c"][0]}
+    for metric in ("TTFT p50", "TTFT p90"):
+        assert same[metric]["verdict"] == "no detectable difference", same[metric]
+        assert ten[metric]["verdict"] == "slower" and ten[metric]["ci"][0] <= 1.10 <= ten[metric]["ci"][1], ten[metric]
+    assert "TTFT p50 ×" in said.stdout and "slower" in said.stdout
+    from harness.devtools.browser import browser_page
+
+    with browser_page() as (page, log):
+        page.goto((tmp_path / "cmp.html").as_uri())
+        assert page.locator('#verdicts td[data-verdict="slower"]').count() >= 2
+        assert not log.console_errors
+
+
+def test_max_error_rate_ends_the_first_stage_early(tmp_path: Path) -> None:
+    sim = start_sim(["--model", MODEL, "--fixed", "5", "1", "--fault-rate", "0.5", "--faults", "http_500"])
+    try:
+        result = run_locust(
+            headless(
+                sim.base_url,
+                tmp_path / "r",
+                *QUICK,
+                "--parallel",
+                "4",
+                "4",
+                "--number",
+                "400",
+                "400",
+                "--max-error-rate",
+                "0.2",
+            )
+        )
+    finally:
+        sim.stop()
+    assert result.returncode == 3, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["stopped_early"] == "max_error_rate" and "--max-error-rate 0.2" in summary["stopped_by"]
+    assert len(summary["stages"]) == 1 and summary["stages"][0]["sent"] < 100 and summary["completed"] is False
+    assert "stopped early: --max-error-rate 0.2" in result.stdout
