@@ -367,6 +367,14 @@ def add_arguments(parser: Any) -> None:
         help="Open loop: most requests in flight (users per stage)",
     )
     add(
+        "--slice",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Sweep: each stage's figures per window of this many seconds too (successes/s, errors, TTFT "
+        "p50/p99), in summary.json and a report chart: degradation inside long stages and soaks (0: off)",
+    )
+    add(
         "--max-error-rate",
         type=float,
         default=0.0,
@@ -506,6 +514,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "open_loop",
             "max_concurrency",
             "max_error_rate",
+            "slice",
             "arrival",
             "burstiness",
             "sleep_interval",
@@ -755,6 +764,7 @@ class PayloadSpec:
 
 
 MAX_PREFIX_GROUPS = 100_000
+MAX_SLICE_S = 86_400.0
 
 
 def _dataset(parsed: argparse.Namespace) -> str | None:
@@ -852,6 +862,7 @@ class SweepSpec:
     burstiness: float = 1.0  # the gamma shape
     sla: SlaSpec | None = None  # --sla-auto-tune: `stages` holds only the first; the search picks the rest
     max_error_rate: float = 0.0  # --max-error-rate: a stage whose failure share is surely above it ends the sweep
+    slice_s: float | None = None  # --slice: each stage's figures per window too
 
     @property
     def requests_budget(self) -> int | None:
@@ -891,6 +902,10 @@ class SweepSpec:
             raise BadOption("--max-error-rate", f"{parsed.max_error_rate:g} must be a share in [0, 1)")
         if parsed.max_error_rate and not stages:
             raise BadOption("--max-error-rate", "has no effect without a sweep (--parallel/--number, --rate, ...)")
+        if not (math.isfinite(parsed.slice) and 0 <= parsed.slice <= MAX_SLICE_S):
+            raise BadOption("--slice", f"{parsed.slice:g} must be from 0 (off) to {MAX_SLICE_S:g} seconds")
+        if parsed.slice and not stages:
+            raise BadOption("--slice", "has no effect without a sweep (--parallel/--number, --rate, ...)")
         return SweepSpec(
             stages,
             parsed.sleep_interval,
@@ -899,6 +914,7 @@ class SweepSpec:
             parsed.burstiness,
             sla,
             parsed.max_error_rate,
+            parsed.slice or None,
         )
 
 

@@ -116,6 +116,17 @@ class CacheSummary(TypedDict):
     reported_by: int  # successes whose usage carried the count
 
 
+class SliceSummary(TypedDict):
+    """One --slice window of a stage: the requests that ended in it."""
+
+    start_s: float  # after the stage's first send
+    ended: int
+    rps: float  # successes per second of the window
+    errors: int
+    ttft_p50_s: float | None
+    ttft_p99_s: float | None
+
+
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
@@ -154,6 +165,7 @@ class StageSummary(TypedDict):
     classes: NotRequired[dict[str, StageSummary]]  # --mix: the same figures per request class (they add up)
     turns: NotRequired[dict[str, StageSummary]]  # --multi-turn: "first" and "later" turns' figures
     cache: NotRequired[CacheSummary]  # the server's prompt cache hits, when it reports them
+    slices: NotRequired[list[SliceSummary]]  # --slice: per window of the stage
     request_class: NotRequired[str]  # a table row's class: "all" for the stage's overall row of a mix, or a class
 
 

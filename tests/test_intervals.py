@@ -118,3 +118,37 @@ def test_max_error_rate_ends_the_first_stage_early(tmp_path: Path) -> None:
     assert summary["stopped_early"] == "max_error_rate" and "--max-error-rate 0.2" in summary["stopped_by"]
     assert len(summary["stages"]) == 1 and summary["stages"][0]["sent"] < 100 and summary["completed"] is False
     assert "stopped early: --max-error-rate 0.2" in result.stdout
+
+
+def test_the_report_shows_intervals_and_slices(tmp_path: Path) -> None:
+    report = _run(
+        tmp_path,
+        "r",
+        ["--fixed", "20", "1", "--jitter-ms", "20"],
+        "--parallel",
+        "4",
+        "8",
+        "--number",
+        "60",
+        "120",
+        "--slice",
+        "0.5",
+    )
+    summary = json.loads((report / "summary.json").read_text())
+    for stage in summary["stages"]:
+        slices = stage["slices"]
+        assert len(slices) >= 2 and sum(window["ended"] for window in slices) == stage["sent"]
+        assert [window["start_s"] for window in slices] == [0.5 * k for k in range(len(slices))]
+    header = (report / "stages.csv").read_text().splitlines()[0].split(",")
+    assert {"p50_ttft_s_low", "p50_ttft_s_high", "rps_low", "success_rate_high"} <= set(header)
+    from harness.devtools.browser import browser_page
+
+    with browser_page() as (page, log):
+        page.goto((report / "report.html").as_uri())
+        cells = page.locator("#stages tbody tr").first.inner_text()
+        assert "±" in cells  # p50/p90 TTFT with their intervals
+        ttft = page.locator("figure.chart", has_text="TTFT").first
+        assert ttft.locator("line.error-bar").count() >= 4  # p50 and p90 of both stages
+        windows = page.locator("#slices figure.chart", has_text="Successes and errors")
+        assert windows.locator(".mark").count() >= 2 * sum(len(s["slices"]) for s in summary["stages"])
+        assert not log.console_errors

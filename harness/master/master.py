@@ -154,6 +154,7 @@ class Master:
                 stage.open_loop,
                 by_class=bool(self.options.payload.mix),
                 by_turn=self.options.payload.conversation.enabled,
+                slice_s=self.options.sweep.slice_s,
             )
         )
         sweep = self.options.sweep

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.intervals import Z_95, count_rate_interval, estimable, quantile_interval, wilson_interval
 from harness.records import RequestRecord
-from harness.results import LATE_P99_LIMIT_S, CacheSummary, Distribution, MediaSummary, StageSummary
+from harness.results import LATE_P99_LIMIT_S, CacheSummary, Distribution, MediaSummary, SliceSummary, StageSummary
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -94,6 +94,7 @@ class StageAccumulator:
         open_loop: bool = False,
         by_class: bool = False,
         by_turn: bool = False,
+        slice_s: float | None = None,
     ) -> None:
         """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput); by_class: figures per
         request class too (--mix)."""
@@ -112,6 +113,9 @@ class StageAccumulator:
         self.by_class = by_class
         self.classes: dict[str, StageAccumulator] = {}
         self.by_turn = by_turn
+        self.slice_s = slice_s  # --slice: figures per window of this many seconds, by when requests ended
+        self._ends_s: array[float] = array("d")
+        self._end_ttfts_s: array[float] = array("d")  # nan: a failure
         self.turns: dict[str, StageAccumulator] = {}  # --multi-turn: "first" and "later" turns
         self.cached_tokens = 0
         self.cache_reports = 0  # successes whose usage said how many prompt tokens were cached
@@ -133,6 +137,9 @@ class StageAccumulator:
             self.classes.setdefault(record.request_class, StageAccumulator(self.parallel, None, self.slos_s)).add(
                 record
             )
+        if self.slice_s is not None:
+            self._ends_s.append(record.t_send + (record.duration_s or 0.0))
+            self._end_ttfts_s.append(record.ttft_s if record.error is None and record.ttft_s is not None else math.nan)
         if record.user >= 0:  # what was sent (a rejected request never was)
             self.request_bytes += record.request_bytes
             self.images += record.images
@@ -166,6 +173,28 @@ class StageAccumulator:
             self.cache_reports += 1
         if record.done_marker is False:
             self.streams_without_done += 1
+
+    def _slices(self, slice_s: float) -> list[SliceSummary]:
+        """Per window of `slice_s` from the stage's first send, the requests that ended in it: successes per
+        second, failures, TTFT p50 and p99 (nearest rank; None without successes)."""
+        ends = np.frombuffer(self._ends_s, dtype=np.float64) - self.first_send_s
+        ttfts = np.frombuffer(self._end_ttfts_s, dtype=np.float64)
+        windows = np.floor(ends / slice_s).astype(np.int64)
+        result = []
+        for window in range(int(windows.max()) + 1):
+            inside = ttfts[windows == window]
+            ok = np.sort(inside[~np.isnan(inside)])
+            result.append(
+                SliceSummary(
+                    start_s=window * slice_s,
+                    ended=int(len(inside)),
+                    rps=len(ok) / slice_s,
+                    errors=int(np.isnan(inside).sum()),
+                    ttft_p50_s=percentile(ok.tolist(), 50) if len(ok) else None,
+                    ttft_p99_s=percentile(ok.tolist(), 99) if len(ok) else None,
+                )
+            )
+        return result
 
     def progress(self, now_s: float) -> tuple[int, float, float | None]:
         """(sent so far, successes per second so far, p50 TTFT in s): cheap enough to call every second."""
@@ -220,6 +249,8 @@ class StageAccumulator:
                 audio_s_per_s=rate(self.audio_s),
                 video_s_per_s=rate(self.video_s),
             )
+        if self.slice_s is not None and self.sent:
+            summary["slices"] = self._slices(self.slice_s)
         if self.classes:
             summary["classes"] = {name: self.classes[name].summary(wall_s) for name in sorted(self.classes)}
         if self.turns:

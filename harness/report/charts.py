@@ -118,14 +118,24 @@ def line_chart(
     series: Sequence[tuple[str, Sequence[Point]]],
     highlight: Point | None = None,
     highlight_label: str = "",
+    errors: Sequence[Sequence[tuple[float, float] | None]] | None = None,
 ) -> str:
-    """Lines with a marker per point; `highlight` circles one point (a knee) with a label."""
+    """Lines with a marker per point; `highlight` circles one point (a knee) with a label; `errors`: per series,
+    per point, a (low, high) interval drawn as an error bar (None: none)."""
     points = [point for _, values in series for point in values]
     if not points:
         return empty_chart(title, "no data")
-    frame = Frame((min(x for x, _ in points), max(x for x, _ in points)), (0.0, max(y for _, y in points)))
+    tops = [high for bars in errors or () for bar in bars if bar is not None for high in bar[1:]]
+    frame = Frame((min(x for x, _ in points), max(x for x, _ in points)), (0.0, max([y for _, y in points] + tops)))
     parts = frame.axes(title, x_label, y_label)
     for index, (name, values) in enumerate(series):
+        for (x, _), bar in zip(values, (errors[index] if errors else ()), strict=False):
+            if bar is not None:
+                parts.append(
+                    f'<line class="error-bar" x1="{frame.x(x):.1f}" x2="{frame.x(x):.1f}" y1="{frame.y(bar[0]):.1f}" '
+                    f'y2="{frame.y(bar[1]):.1f}" stroke="{color(index)}" stroke-width="1.5"><title>{escape(name)} '
+                    f"95 % interval: {_label(bar[0])} to {_label(bar[1])}</title></line>"
+                )
         path = " ".join(f"{'M' if i == 0 else 'L'}{frame.x(x):.1f},{frame.y(y):.1f}" for i, (x, y) in enumerate(values))
         parts.append(f'<path d="{path}" fill="none" stroke="{color(index)}" stroke-width="2"/>')
         parts += [

@@ -214,6 +214,19 @@ def concurrency_charts(run: Run) -> Markup:
             for p in ("p50", "p90", "p99")
         ]
 
+    def bars(metric: str, scale: float) -> list[list[tuple[float, float] | None]]:
+        """Each plotted percentile's 95 % interval, where both its sides are known (error bars)."""
+        result = []
+        for p in ("p50", "p90", "p99"):
+            row: list[tuple[float, float] | None] = []
+            for stage in stages:
+                if stat(stage, metric, p) is None:
+                    continue
+                low, high = ((stage.get(metric) or {}).get("ci") or {}).get(p) or (None, None)  # type: ignore[attr-defined]
+                row.append((low * scale, high * scale) if low is not None and high is not None else None)
+            result.append(row)
+        return result
+
     figures = [
         charts.line_chart(
             "Requests per second", axis, "req/s", [("RPS", [(x, s["rps"]) for x, s in zip(xs, stages, strict=False)])]
@@ -227,7 +240,7 @@ def concurrency_charts(run: Run) -> Markup:
                 ("total tok/s", [(x, s["total_tokens_per_s"]) for x, s in zip(xs, stages, strict=False)]),
             ],
         ),
-        charts.line_chart("TTFT", axis, "ms", series("ttft_s", 1000, "TTFT")),
+        charts.line_chart("TTFT", axis, "ms", series("ttft_s", 1000, "TTFT"), errors=bars("ttft_s", 1000)),
         charts.line_chart("TPOT", axis, "ms", series("tpot_s", 1000, "TPOT")),
         charts.line_chart("ITL", axis, "ms", series("itl_s", 1000, "ITL")),
         charts.line_chart("End-to-end latency", axis, "s", series("latency_s", 1, "E2E")),
@@ -343,6 +356,37 @@ def stage_details(run: Run) -> Markup:
         figures.append(charts.timeline(f"Requests{shown}", bars, in_flight_curve(records, origin_s), [0.0, stage_end]))
         shown_stages.append((label, [svg(figure) for figure in figures]))
     return sections().stage_details(shown_stages)
+
+
+def slice_charts(run: Run) -> Markup:
+    """--slice: each stage's windows one after the other (time from the first stage's start, each stage after the
+    previous one's wall time): successes and errors per second, TTFT p50 and p99."""
+    if not any(stage.get("slices") for stage in run.stages):
+        return Markup()
+    rates: list[charts.Point] = []
+    errors: list[charts.Point] = []
+    p50: list[charts.Point] = []
+    p99: list[charts.Point] = []
+    origin_s = 0.0
+    for stage in run.stages:
+        slices = stage.get("slices") or []
+        width_s = slices[1]["start_s"] - slices[0]["start_s"] if len(slices) > 1 else stage["wall_time_s"] or 1.0
+        for window in slices:
+            x = origin_s + window["start_s"]
+            rates.append((x, window["rps"]))
+            errors.append((x, window["errors"] / width_s))
+            if window["ttft_p50_s"] is not None:
+                p50.append((x, window["ttft_p50_s"] * 1000))
+            if window["ttft_p99_s"] is not None:
+                p99.append((x, window["ttft_p99_s"] * 1000))
+        origin_s += max(stage["wall_time_s"], len(slices) * width_s)
+    figures = [
+        charts.line_chart(
+            "Successes and errors per second, per window", "s", "req/s", [("ok", rates), ("errors", errors)]
+        ),
+        charts.line_chart("TTFT per window", "s", "ms", [("p50", p50), ("p99", p99)]),
+    ]
+    return sections().figures("slices", "Over time (--slice windows)", [svg(figure) for figure in figures])
 
 
 MAX_SCATTER_POINTS = 3000
@@ -560,6 +604,7 @@ def render_report(
             stages_section(run),
             sla_section(run),
             concurrency_charts(run),
+            slice_charts(run),
             media_charts(run),
             stage_details(run),
             exactness_section(run),
