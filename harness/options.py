@@ -375,6 +375,13 @@ def add_arguments(parser: Any) -> None:
         "p50/p99), in summary.json and a report chart: degradation inside long stages and soaks (0: off)",
     )
     add(
+        "--stop-when-saturated",
+        action="store_true",
+        default=False,
+        help="Sweep: end it when two stages in a row added load but not throughput (RPS +<10 %%) while p50 "
+        "latency grew (>+10 %%); the reason is in summary.json and the exit code is 3",
+    )
+    add(
         "--max-error-rate",
         type=float,
         default=0.0,
@@ -514,6 +521,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "open_loop",
             "max_concurrency",
             "max_error_rate",
+            "stop_when_saturated",
             "slice",
             "arrival",
             "burstiness",
@@ -863,6 +871,7 @@ class SweepSpec:
     sla: SlaSpec | None = None  # --sla-auto-tune: `stages` holds only the first; the search picks the rest
     max_error_rate: float = 0.0  # --max-error-rate: a stage whose failure share is surely above it ends the sweep
     slice_s: float | None = None  # --slice: each stage's figures per window too
+    stop_when_saturated: bool = False  # --stop-when-saturated
 
     @property
     def requests_budget(self) -> int | None:
@@ -915,6 +924,7 @@ class SweepSpec:
             sla,
             parsed.max_error_rate,
             parsed.slice or None,
+            parsed.stop_when_saturated,
         )
 
 

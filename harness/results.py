@@ -53,6 +53,10 @@ CLIENT_READ_DELAY_LIMIT_S = 0.010  # read delay p99 in any second of a stage
 # --- summary.json -----------------------------------------------------------------------
 
 
+SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
+SATURATION_LATENCY_GROWTH = 0.10  # ... while p50 latency grows more than this (--stop-when-saturated)
+
+
 class Distribution(TypedDict):
     """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty.
 
@@ -196,7 +200,7 @@ class RunSummary(TypedDict, total=False):
     server_profile: str  # vllm or openai: which request extensions were sent
     output_length_enforced: bool  # the server was told to produce exactly the asked output length
     stopped_by: str  # what stopped the run early (SIGTERM, SIGINT, a guard's reason), when something did
-    stopped_early: str  # the guard that stopped it (max_error_rate): the exit code is 3
+    stopped_early: str  # the guard that stopped it (max_error_rate, saturated): the exit code is 3
     omnibench: dict[str, Any]
     dataset: dict[str, Any]  # --dataset: its rows, and the bad ones left out (counted, the first named)
     sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more

@@ -152,3 +152,36 @@ def test_the_report_shows_intervals_and_slices(tmp_path: Path) -> None:
         windows = page.locator("#slices figure.chart", has_text="Successes and errors")
         assert windows.locator(".mark").count() >= 2 * sum(len(s["slices"]) for s in summary["stages"])
         assert not log.console_errors
+
+
+def test_a_saturated_sweep_stops_after_two_stages_without_throughput(tmp_path: Path) -> None:
+    """Two running slots: past concurrency 2 requests only queue (RPS flat, latency doubling)."""
+    sim = start_sim(["--model", MODEL, "--max-num-seqs", "2"])
+    try:
+        result = run_locust(
+            headless(
+                sim.base_url,
+                tmp_path / "r",
+                *TEXT_ONLY[:-1],
+                "8",
+                "--parallel",
+                "1",
+                "2",
+                "4",
+                "8",
+                "16",
+                "--number",
+                "8",
+                "16",
+                "16",
+                "24",
+                "32",
+                "--stop-when-saturated",
+            )
+        )
+    finally:
+        sim.stop()
+    assert result.returncode == 3, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [stage["parallel"] for stage in summary["stages"]] == [1, 2, 4, 8]  # 16 never ran
+    assert summary["stopped_early"] == "saturated" and "two stages in a row" in summary["stopped_by"]

@@ -26,6 +26,7 @@ from harness.master.budget import BudgetLedger
 from harness.master.client_watch import ClientWatch
 from harness.master.loadgenerators import add_load_generators
 from harness.master.metrics import LiveMetrics
+from harness.master.saturation import saturated
 from harness.master.sla import SlaSearch, sla_summary
 from harness.master.stats import StageAccumulator
 from harness.master.sweep import Phase, SweepState
@@ -227,6 +228,10 @@ class Master:
             self.annotator.mark("end", index + 1, stage.parallel, stage.label)
         summary = self._with_client_health(index, self.accumulators[-1].summary())
         self.summaries.append(summary)
+        reason = saturated(self.summaries) if self.options.sweep.stop_when_saturated else None
+        if reason is not None and index + 1 < len(self.sweep.stages):
+            self.early_stop = "saturated"
+            self.request_stop(reason)
         if self.on_stage_end is not None:
             self.on_stage_end(self._stage_name(index), summary)
 

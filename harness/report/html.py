@@ -28,7 +28,7 @@ from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
 from harness.report import charts
 from harness.report.columns import CONSOLE, WEB, columns_for, with_class_rows
-from harness.report.recommendations import SATURATION_RPS_GAIN, recommendations
+from harness.report.recommendations import recommendations
 from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
 from harness.report.verdicts import METRICS, stage_verdicts
@@ -38,6 +38,7 @@ from harness.results import (
     PROBE_CLASS,
     REPORT_FILE,
     REQUESTS_FILE,
+    SATURATION_RPS_GAIN,
     SERVER_METRICS_FILE,
     SUMMARY_FILE,
     StageSummary,

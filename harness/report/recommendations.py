@@ -6,12 +6,12 @@ from harness.results import (
     CLIENT_CPU_LIMIT,
     CLIENT_READ_DELAY_LIMIT_S,
     LATE_P99_LIMIT_S,
+    SATURATION_RPS_GAIN,
     StageClientHealth,
     StageSummary,
     load_of,
 )
 
-SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 MIN_SUCCESS_RATE = 0.95
 
 
