@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/master_ingest.py
 	$(BIN)/python bench/payload_build.py
 	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/interval_coverage.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.devtools.locustproc import run_locust
 from harness.devtools.simprocess import start_sim
-from harness.master.stats import percentile
+from harness.master.stats import distribution, percentile
 from harness.records import read_records
 
 from common import MODEL, REPO, TEXT_ONLY, headless
@@ -30,29 +30,31 @@ def _run(tmp_path: Path, name: str, sim_args: list[str], *flags: str) -> Path:
 
 
 def test_stage_intervals_cover_the_long_run_percentiles(tmp_path: Path) -> None:
-    """50 stages of 100 requests against --fixed 20 ms + uniform [0, 40) ms: each stage's 95 % intervals for p50
-    and p90 TTFT hold the long-run value (all 5,000 requests pooled) in 90 to 99 of the 100 intervals."""
+    """5,000 requests against --fixed 20 ms + uniform [0, 40) ms, cut into 50 runs of 100 in send order, each
+    summarized as a stage is (master/stats.py distribution): the 95 % intervals for p50 and p90 TTFT hold the
+    long-run value (all 5,000 pooled) in 90 to 99 of the 100. (bench/interval_coverage.py runs 50 real stages:
+    a stage boundary costs the sweep about a second, too long for CI.)"""
     report = _run(
         tmp_path,
         "r",
         ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "5"],
         "--parallel",
-        *["20"] * STAGES,
+        "50",
         "--number",
-        *[str(PER_STAGE)] * STAGES,
+        str(STAGES * PER_STAGE),
     )
-    summary = json.loads((report / "summary.json").read_text())
-    ttfts = sorted(r.ttft_s for r in read_records(str(report / "requests.jsonl")) if r.ttft_s is not None)
+    records = sorted(read_records(str(report / "requests.jsonl")), key=lambda r: r.t_send)
+    ttfts = [r.ttft_s for r in records if r.ttft_s is not None]
     assert len(ttfts) == STAGES * PER_STAGE
+    pooled = sorted(ttfts)
     covered = 0
     for p in (50, 90):
-        long_run = percentile(ttfts, p)
-        for stage in summary["stages"]:
-            low, high = stage["ttft_s"]["ci"][f"p{p}"]
-            covered += low <= long_run <= high
+        long_run = percentile(pooled, p)
+        for block in range(STAGES):
+            low, high = distribution(ttfts[block * PER_STAGE : (block + 1) * PER_STAGE])["ci"][f"p{p}"]
+            covered += low is not None and high is not None and low <= long_run <= high
     print(f"95 % intervals holding the long-run p50/p90 TTFT: {covered} of {2 * STAGES}")
     assert 90 <= covered <= 99
-    assert all(stage["ttft_s"]["few"] == [] for stage in summary["stages"])  # 100 values: p99 is not the max
 
 
 def test_comparisons_decide_same_and_ten_percent_slower(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_headless_run_writes_summary_and_one_record_per_request(tmp_path: Path) 
     assert summary["stages"][0]["parallel"] == 4  # -u 4
     stage = summary["stages"][0]
     assert stage["sent"] == stage["succeeded"] == len(records) >= 8
-    assert set(stage["ttft_s"]) == {"mean", "min", "p50", "p90", "p95", "p99", "max"}
+    assert set(stage["ttft_s"]) == {"mean", "min", "p50", "p90", "p95", "p99", "max", "n", "std", "ci", "few"}
     assert stage["completion_tokens"]["min"] == stage["completion_tokens"]["max"] == 16
     assert summary["tokenize_check"] == {"expected": 256, "server": 256, "match": True}
     assert summary["payloads"]["reused"] == 0

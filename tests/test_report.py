@@ -150,7 +150,9 @@ def test_comparison_of_two_runs(runs: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = runs / "comparison-a-vs-b.html"  # beside the first run, not in the current directory
-    assert result.stdout.strip() == str(out) and list(tmp_path.iterdir()) == []
+    said = result.stdout.strip().splitlines()
+    assert said[-1] == str(out) and list(tmp_path.iterdir()) == []
+    assert said[0].startswith("b against a, stage 1: TTFT p50 ")  # each stage's verdicts first
     with browser_page() as (page, log):
         page.goto(file_url(out))
         assert page.locator("table.stages").count() == 2
