@@ -14,6 +14,7 @@ prompts, images, output length), `SweepSpec` (the master: stages, warm-up, pause
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -375,6 +376,13 @@ def add_arguments(parser: Any) -> None:
         "p50/p99), in summary.json and a report chart: degradation inside long stages and soaks (0: off)",
     )
     add(
+        "--num-runs",
+        type=int,
+        default=1,
+        help="Sweep: run each stage this many times in a row (fresh payloads, the same plan); summary.json's "
+        "repeated gives each stage's pooled figures and their spread between runs",
+    )
+    add(
         "--stop-when-saturated",
         action="store_true",
         default=False,
@@ -522,6 +530,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "max_concurrency",
             "max_error_rate",
             "stop_when_saturated",
+            "num_runs",
             "slice",
             "arrival",
             "burstiness",
@@ -773,6 +782,7 @@ class PayloadSpec:
 
 MAX_PREFIX_GROUPS = 100_000
 MAX_SLICE_S = 86_400.0
+MAX_NUM_RUNS = 100
 
 
 def _dataset(parsed: argparse.Namespace) -> str | None:
@@ -852,6 +862,7 @@ class Stage:
     rate_rps: float | None = None  # sends scheduled at this rate (harness/master/arrivals.py); None: at once
     open_loop: bool = False  # a send finds no free user at its due time: rejected_client_limit
     offsets_s: tuple[float, ...] | None = None  # --trace: each request's due time after the stage starts
+    run: int = 0  # --num-runs: which repeat of its planned stage this is (0: the first)
 
     @property
     def label(self) -> str:
@@ -872,6 +883,7 @@ class SweepSpec:
     max_error_rate: float = 0.0  # --max-error-rate: a stage whose failure share is surely above it ends the sweep
     slice_s: float | None = None  # --slice: each stage's figures per window too
     stop_when_saturated: bool = False  # --stop-when-saturated
+    num_runs: int = 1  # --num-runs: each planned stage run this many times in a row
 
     @property
     def requests_budget(self) -> int | None:
@@ -911,6 +923,20 @@ class SweepSpec:
             raise BadOption("--max-error-rate", f"{parsed.max_error_rate:g} must be a share in [0, 1)")
         if parsed.max_error_rate and not stages:
             raise BadOption("--max-error-rate", "has no effect without a sweep (--parallel/--number, --rate, ...)")
+        at_least("--num-runs", parsed.num_runs, 1)
+        if parsed.num_runs > 1:
+            if parsed.num_runs > MAX_NUM_RUNS:
+                raise BadOption("--num-runs", f"{parsed.num_runs} is more than {MAX_NUM_RUNS} runs")
+            for flag, given in (
+                ("--sla-auto-tune", parsed.sla_auto_tune),
+                ("--trace", parsed.trace),
+                ("--replay", parsed.replay),
+            ):
+                if given:
+                    raise BadOption("--num-runs", f"is not combined with {flag}")
+            if not stages:
+                raise BadOption("--num-runs", "has no effect without a sweep (--parallel/--number, --rate, ...)")
+            stages = tuple(dataclasses.replace(stage, run=run) for stage in stages for run in range(parsed.num_runs))
         if not (math.isfinite(parsed.slice) and 0 <= parsed.slice <= MAX_SLICE_S):
             raise BadOption("--slice", f"{parsed.slice:g} must be from 0 (off) to {MAX_SLICE_S:g} seconds")
         if parsed.slice and not stages:
@@ -925,6 +951,7 @@ class SweepSpec:
             parsed.max_error_rate,
             parsed.slice or None,
             parsed.stop_when_saturated,
+            parsed.num_runs,
         )
 
 

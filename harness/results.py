@@ -203,6 +203,7 @@ class RunSummary(TypedDict, total=False):
     stopped_early: str  # the guard that stopped it (max_error_rate, saturated): the exit code is 3
     omnibench: dict[str, Any]
     dataset: dict[str, Any]  # --dataset: its rows, and the bad ones left out (counted, the first named)
+    repeated: list[dict[str, Any]]  # --num-runs: per planned stage, pooled figures, its runs and between_runs
     sla: list[Any]  # --sla-auto-tune: each group's answer (harness/master/sla.py SlaResult); sla_summary.json has more
 
 

@@ -187,3 +187,25 @@ def test_a_saturated_sweep_stops_after_two_stages_without_throughput(tmp_path: P
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert [stage["parallel"] for stage in summary["stages"]] == [1, 2, 4, 8]  # 16 never ran
     assert summary["stopped_early"] == "saturated" and "two stages in a row" in summary["stopped_by"]
+
+
+def test_num_runs_repeats_each_stage_and_gives_the_spread_between_runs(tmp_path: Path) -> None:
+    sim = start_sim(["--model", MODEL, "--fixed", "20", "1", "--jitter-ms", "20"])
+    try:
+        result = run_locust(
+            headless(
+                sim.base_url, tmp_path / "r", *QUICK, "--parallel", "2", "4", "--number", "10", "20", "--num-runs", "3"
+            )
+        )
+    finally:
+        sim.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [stage["parallel"] for stage in summary["stages"]] == [2, 2, 2, 4, 4, 4]  # fresh payloads each run
+    repeated = summary["repeated"]
+    assert [(r["parallel"], r["sent"], r["runs"]) for r in repeated] == [(2, 30, [1, 2, 3]), (4, 60, [4, 5, 6])]
+    between = repeated[1]["between_runs"]["ttft_p50_s"]
+    assert len(between["values"]) == 3 and between["min"] <= between["mean"] <= between["max"]
+    assert "between its 3 runs" in result.stdout
+    records = read_records(str(tmp_path / "r" / "requests.jsonl"))
+    assert len({r.request_id for r in records}) == 90

@@ -26,6 +26,7 @@ from harness.master.budget import BudgetLedger
 from harness.master.client_watch import ClientWatch
 from harness.master.loadgenerators import add_load_generators
 from harness.master.metrics import LiveMetrics
+from harness.master.repeats import repeated_stages
 from harness.master.saturation import saturated
 from harness.master.sla import SlaSearch, sla_summary
 from harness.master.stats import StageAccumulator
@@ -95,6 +96,7 @@ class Master:
         self.done: dict[int, wire.DoneMessage] = {}
         self.stop_reason: str | None = None  # set when the run was told to stop early (a signal, a guard)
         self.early_stop: str | None = None  # the guard that stopped it (max_error_rate), when one did
+        self.pooled: list[StageAccumulator] = []  # --num-runs: per planned stage, every run's records
         self.rejected: str | None = None  # a worker's one-line refusal of the input
         self.finished = False  # the reports are being written
         self.client_watch = ClientWatch()
@@ -146,6 +148,8 @@ class Master:
         return self.stop_reason is None or not getattr(self.environment.parsed_options, "run_time", None)
 
     def _start_stage(self, index: int, stage: Stage) -> None:
+        if self.options.sweep.num_runs > 1 and stage.run == 0:  # --num-runs: the planned stage's runs pooled
+            self.pooled.append(StageAccumulator(stage.parallel, None, self.options.goodput_slos, stage.rate_rps))
         self.accumulators.append(
             StageAccumulator(
                 stage.parallel,
@@ -406,6 +410,8 @@ class Master:
                 )
             )
         self.accumulators[-1].add(record)
+        if self.pooled:
+            self.pooled[-1].add(record)
         if self.sweep.stages and self.options.sweep.max_error_rate:
             self._guard_errors(self.accumulators[-1])
 
@@ -457,6 +463,8 @@ class Master:
             summary["stopped_by"] = self.stop_reason
         if self.early_stop is not None:
             summary["stopped_early"] = self.early_stop
+        if self.pooled:
+            summary["repeated"] = repeated_stages(self.pooled, self.summaries, self.options.sweep.num_runs)
         if self.lost_workers:
             summary["lost_workers"] = dict(self.lost_workers)
         if self.sla is not None:

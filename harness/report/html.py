@@ -176,6 +176,14 @@ def stages_section(run: Run) -> Markup:
     return sections().stages(stage_table(run.stages), recommendations(run.stages, run.summary.get("lost_workers", {})))
 
 
+def repeated_section(run: Run) -> Markup:
+    """--num-runs: each planned stage's runs pooled (the spread between them is in summary.json's between_runs)."""
+    repeated = run.summary.get("repeated")
+    if not repeated:
+        return Markup()
+    return sections().run_table("Repeated stages: each stage's runs pooled (--num-runs)", stage_table(repeated))
+
+
 def sla_section(run: Run) -> Markup:
     """--sla-auto-tune: each group's answer and the values the search measured, in order."""
     results = run.summary.get("sla")
@@ -603,6 +611,7 @@ def render_report(
         [
             settings_section(run),
             stages_section(run),
+            repeated_section(run),
             sla_section(run),
             concurrency_charts(run),
             slice_charts(run),

@@ -64,6 +64,10 @@ def write_run(report_dir: str, summary: RunSummary, requests_path: str, sla_docu
     if sla_document is not None:
         write_json(os.path.join(report_dir, SLA_SUMMARY_FILE), sla_document)
     print("\nomniload summary\n" + format_stage_table(stages))
+    if summary.get("repeated"):
+        print(
+            f"\nomniload repeated stages (--num-runs: each stage's runs pooled)\n{repeated_table(summary['repeated'])}"
+        )
     if summary.get("sla"):
         print(f"\nomniload SLA search ({SLA_SUMMARY_FILE})\n{sla_table(summary['sla'])}")
     for line in recommendations(stages, summary.get("lost_workers", {})):
@@ -71,6 +75,24 @@ def write_run(report_dir: str, summary: RunSummary, requests_path: str, sla_docu
     for note in run_notes(summary):
         print(note)
     print(f"wrote {path}, {csv_path} and {requests_path}\n", flush=True)
+
+
+def repeated_table(repeated: list[dict[str, Any]]) -> str:
+    """The pooled stages' table, then each one's spread between its runs."""
+    lines = [format_stage_table(repeated)]  # type: ignore[arg-type]  # pooled stages have a stage's figures
+    for stage in repeated:
+        between = stage["between_runs"]
+        parts = []
+        for name, scale, unit in (("rps", 1, " req/s"), ("ttft_p50_s", 1000, " ms"), ("ttft_p90_s", 1000, " ms")):
+            figures = between[name]
+            if figures["mean"] is not None:
+                sd = "-" if figures["sd"] is None else f"{figures['sd'] * scale:.2f}"
+                parts.append(
+                    f"{name} {figures['mean'] * scale:.2f}{unit} (sd {sd}, {figures['min'] * scale:.2f} to "
+                    f"{figures['max'] * scale:.2f})"
+                )
+        lines.append(f"stage {stage['stage']}, between its {len(stage['runs'])} runs: " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def run_notes(summary: RunSummary) -> list[str]:
