@@ -129,9 +129,12 @@ def by_rate(stages: Sequence[StageSummary]) -> bool:
 
 
 def stat(stage: Mapping[str, Any], field: str, key: str) -> float | None:
-    """One statistic (`key`: p50, mean, ...) of a stage's distribution `field` (ttft_s, ...), None when absent."""
+    """One statistic (`key`: p50, mean, ...) of a stage's distribution `field` (ttft_s, ...), None when absent or
+    when it is a percentile the stage has too few values to tell (only its maximum: not drawn as if it were)."""
     distribution = stage.get(field)
-    return distribution.get(key) if isinstance(distribution, dict) else None
+    if not isinstance(distribution, dict) or key in distribution.get("few", ()):
+        return None
+    return distribution.get(key)
 
 
 def _load(stage: StageSummary, index: int, rate_axis: bool) -> float:
@@ -730,8 +733,8 @@ def render_comparison(runs: Sequence[Run]) -> str:
     overlays = [
         overlay("Requests per second", "req/s", lambda s: s["rps"]),
         overlay("Output tokens per second", "tok/s", lambda s: s["output_tokens_per_s"]),
-        overlay("p99 TTFT", "ms", lambda s: s["ttft_s"]["p99"] * 1000 if s["ttft_s"]["p99"] is not None else None),
-        overlay("p99 TPOT", "ms", lambda s: s["tpot_s"]["p99"] * 1000 if s["tpot_s"]["p99"] is not None else None),
+        overlay("p99 TTFT", "ms", lambda s: v * 1000 if (v := stat(s, "ttft_s", "p99")) is not None else None),
+        overlay("p99 TPOT", "ms", lambda s: v * 1000 if (v := stat(s, "tpot_s", "p99")) is not None else None),
     ]
     parts.append(sections().figures("charts", "Overlaid", [svg(chart) for chart in overlays]))
     return page("omniload · comparison of " + ", ".join(run.name for run in runs), parts)
