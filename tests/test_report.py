@@ -162,7 +162,8 @@ def test_comparison_of_two_runs(runs: Path, tmp_path: Path) -> None:
         series = page.evaluate(
             "[...document.querySelectorAll('#charts figure.chart')].map(f => f.querySelectorAll('.key').length)"
         )
-        assert series and all(count == 2 for count in series)  # both runs overlaid in every chart
+        drawn = [count for count in series if count]  # a p99 of stages this small is "few": not drawn
+        assert len(drawn) >= 3 and all(count == 2 for count in drawn)  # both runs overlaid in every drawn chart
     assert log.console_errors == [] and log.blocked_requests == []
 
 

@@ -733,6 +733,7 @@ def render_comparison(runs: Sequence[Run]) -> str:
     overlays = [
         overlay("Requests per second", "req/s", lambda s: s["rps"]),
         overlay("Output tokens per second", "tok/s", lambda s: s["output_tokens_per_s"]),
+        overlay("p50 TTFT", "ms", lambda s: v * 1000 if (v := stat(s, "ttft_s", "p50")) is not None else None),
         overlay("p99 TTFT", "ms", lambda s: v * 1000 if (v := stat(s, "ttft_s", "p99")) is not None else None),
         overlay("p99 TPOT", "ms", lambda s: v * 1000 if (v := stat(s, "tpot_s", "p99")) is not None else None),
     ]
