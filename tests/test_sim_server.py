@@ -317,7 +317,7 @@ def test_fault_rate_from_command_line(tmp_path) -> None:
     try:
         response = httpx.post(sim.base_url + "/v1/chat/completions", json=_stream_body(), timeout=10)
         assert response.status_code == 503
-        (record,) = sim.ground_truth_records()
+        (record,) = sim.wait_records(1)
         assert record["fault"] == "http_503" and record["status"] == 503
     finally:
         sim.stop()
@@ -337,7 +337,7 @@ def test_stream_interval_and_reasoning(tmp_path) -> None:
         # 3 reasoning tokens in one event, then 7 content tokens as 4 + 3
         assert [len(r.split()) for r in reasoning] == [3]
         assert [len(c.split()) for c in content] == [4, 3]
-        record = sim.ground_truth_records()[0]
+        (record,) = sim.wait_records(1)
         assert record["events"] == 3 and record["completion_tokens"] == 10
     finally:
         sim.stop()
@@ -365,7 +365,7 @@ def test_batching_queues_beyond_max_num_seqs(tmp_path) -> None:
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             assert list(pool.map(one, range(4))) == [20] * 4
-        records = sorted(sim.ground_truth_records(), key=lambda r: r["first_token_at"])
+        records = sorted(sim.wait_records(4), key=lambda r: r["first_token_at"])
         ttfts = [r["first_token_at"] - r["received_at"] for r in records]
         # the two admitted late waited ~20 decode steps of 5 ms for a slot
         assert max(ttfts[:2]) < 0.05 and min(ttfts[2:]) > 0.08

@@ -21,6 +21,7 @@ from harness.load.preflight import PREFLIGHT_ID_PREFIX
 
 STARTUP_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 10.0
+RECORDS_DEADLINE_S = 10.0
 OUTPUT_LINES_KEPT = 200
 _SERVING = re.compile(r"serving on (http://\S+)")
 
@@ -50,6 +51,16 @@ class SimProcess:
         if with_preflight:
             return records
         return [record for record in records if not record["request_id"].startswith(PREFLIGHT_ID_PREFIX)]
+
+    def wait_records(self, count: int, deadline_s: float = RECORDS_DEADLINE_S) -> list[dict[str, Any]]:
+        """The ground truth once it holds `count` requests (the simulator writes a request's
+        record after its response has ended, so a client can read the last byte first)."""
+        deadline = time.monotonic() + deadline_s
+        while len(records := self.ground_truth_records()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the simulator recorded {len(records)} requests of {count} in {deadline_s} s")
+            time.sleep(0.01)
+        return records
 
 
 def start_sim(args: list[str], ground_truth: str | None = None, host: str = "127.0.0.1", port: int = 0) -> SimProcess:
