@@ -69,9 +69,15 @@ def quantile_interval(sorted_values: Sequence[float], percent: float, confidence
     )
 
 
+def nearest_rank(n: int, percent: float) -> int:
+    """The nearest-rank percentile's rank among n values, from 1: ceil(p·n/100), rounded first so that
+    99.9 % of 1000 is rank 999 (floating point makes 1.1·3000/100 a hair above 33)."""
+    return max(1, math.ceil(round(percent * n / 100, 9)))
+
+
 def estimable(n: int, percent: float) -> bool:
     """A nearest-rank percentile that is not the maximum: at least one value ranks above it."""
-    return n > 0 and math.ceil(percent * n / 100) < n
+    return n > 0 and nearest_rank(n, percent) < n
 
 
 def mean_interval(values: Sequence[float]) -> Interval:

@@ -39,7 +39,7 @@ from harness.endpoint import (
 from harness.mix import RequestClass, read_mix
 from harness.omnibench.config import AFTER_LOAD_PREFIX, OmniBenchConfig, add_omnibench_arguments, omnibench_config
 from harness.replay import replay_stages
-from harness.results import DEFAULT_REPORT_ROOT, default_report_dir
+from harness.results import DEFAULT_PERCENTILES, DEFAULT_REPORT_ROOT, MAX_PERCENTILE, default_report_dir
 from harness.slaspec import (
     DEFAULT_LOWER_BOUND,
     DEFAULT_NUM_RUNS,
@@ -368,6 +368,16 @@ def add_arguments(parser: Any) -> None:
         help="Open loop: most requests in flight (users per stage)",
     )
     add(
+        "--percentiles",
+        nargs="+",
+        type=float,
+        default=list(DEFAULT_PERCENTILES),
+        metavar="P",
+        help="The percentiles every output shows for latency, TTFT, TPOT and ITL, each with its 95 %% interval "
+        f"(console, stages.csv, web UI, report, summary.json; each above 0, up to {MAX_PERCENTILE:g}; standard "
+        "deviations beside them)",
+    )
+    add(
         "--slice",
         type=float,
         default=0.0,
@@ -543,7 +553,10 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("omniload: SLA search", ("sla_",)),
-    ("omniload: results, live metrics and Grafana", ("report_dir", "no_samples", "metrics_", "grafana_url")),
+    (
+        "omniload: results, live metrics and Grafana",
+        ("report_dir", "percentiles", "no_samples", "metrics_", "grafana_url"),
+    ),
     ("omniload: OmniBench after the load", ("omnibench",)),
 )
 
@@ -783,6 +796,7 @@ class PayloadSpec:
 MAX_PREFIX_GROUPS = 100_000
 MAX_SLICE_S = 86_400.0
 MAX_NUM_RUNS = 100
+MAX_PERCENTILES_SHOWN = 8  # --percentiles: each is a column per timing metric in every table
 
 
 def _dataset(parsed: argparse.Namespace) -> str | None:
@@ -997,6 +1011,16 @@ def goodput_slos(values: list[str]) -> dict[str, float]:
     return slos
 
 
+def percentiles(values: list[float]) -> tuple[float, ...]:
+    """--percentiles, sorted and without repeats; BadOption for one outside (0, MAX_PERCENTILE]."""
+    for value in values:
+        if not 0 < value <= MAX_PERCENTILE:
+            raise BadOption("--percentiles", f"{value:g} is not a percentile above 0 and up to {MAX_PERCENTILE:g}")
+    if len(set(values)) > MAX_PERCENTILES_SHOWN:
+        raise BadOption("--percentiles", f"{len(set(values))} percentiles: at most {MAX_PERCENTILES_SHOWN}")
+    return tuple(sorted(set(values)))
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """Everything a run was asked for, validated, split by the part that reads it."""
@@ -1009,6 +1033,7 @@ class LoadOptions:
     omnibench: OmniBenchConfig | None = None  # the accuracy pass after the load, if asked for
     embed_samples: bool = True  # OmniBench media in report.html
     goodput_slos: dict[str, float] = field(default_factory=dict)  # record field -> most seconds (--goodput)
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES  # --percentiles: what every table shows
     scrape_server_metrics: bool = False  # the server serves vLLM's /metrics (found before load): kept for the report
 
     @property
@@ -1041,6 +1066,7 @@ class LoadOptions:
             "metrics_linger_s": self.metrics.linger_s,
             "omnibench": asdict(self.omnibench) if self.omnibench is not None else None,
             "goodput_slos_s": dict(self.goodput_slos),
+            "percentiles": list(self.percentiles),
         }
         # what the server was told, not what was asked before the profile was known
         config.update(
@@ -1061,6 +1087,7 @@ def load_options(parsed: argparse.Namespace, host: str | None) -> LoadOptions:
         omnibench=omnibench_config(parsed, AFTER_LOAD_PREFIX) if parsed.omnibench else None,
         embed_samples=not parsed.no_samples,
         goodput_slos=goodput_slos(parsed.goodput),
+        percentiles=percentiles(parsed.percentiles),
     )
     check_pool_size(options.payload, options.sweep)
     return options

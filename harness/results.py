@@ -53,6 +53,16 @@ CLIENT_READ_DELAY_LIMIT_S = 0.010  # read delay p99 in any second of a stage
 # --- summary.json -----------------------------------------------------------------------
 
 
+DEFAULT_PERCENTILES = (50.0, 90.0, 99.0)  # --percentiles' default: the set every table shows
+MAX_PERCENTILE = 99.9
+FIXED_PERCENTILES = (50.0, 90.0, 95.0, 99.0)  # always in a Distribution (goodput, SLA and charts read them)
+
+
+def percentile_key(p: float) -> str:
+    """A percentile's key in a Distribution and its column names: p50, p99, p99.9."""
+    return f"p{p:g}"
+
+
 SATURATION_RPS_GAIN = 0.10  # RPS growing less than this from one stage to the next: saturated
 SATURATION_LATENCY_GROWTH = 0.10  # ... while p50 latency grows more than this (--stop-when-saturated)
 
@@ -60,9 +70,11 @@ SATURATION_LATENCY_GROWTH = 0.10  # ... while p50 latency grows more than this (
 class Distribution(TypedDict):
     """Summary statistics of one metric over a stage (nearest-rank percentiles); None when empty.
 
-    `ci`: 95 % intervals [low, high] of the mean and of p50/p90/p95/p99 (harness/intervals.py: order
+    p50/p90/p95/p99 always; --percentiles adds others under their percentile_key (p75, p99.9).
+    `ci`: 95 % intervals [low, high] of the mean and of every percentile (harness/intervals.py: order
     statistics; a side None when the stage has too few values for it); `few`: the percentiles that are
-    only the maximum (no value ranks above them), which tables show as "few"."""
+    only the maximum (no value ranks above them), which tables show as "few"; `std`: the sample standard
+    deviation (None below two values)."""
 
     mean: float | None
     min: float | None
@@ -135,6 +147,7 @@ class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
     stage: NotRequired[int]  # numbered from 1, as the console, the report and stages.csv number it
+    percentiles: NotRequired[list[float]]  # --percentiles: the set its tables show (DEFAULT_PERCENTILES if absent)
     parallel: int | None
     number: int | None
     sent: int

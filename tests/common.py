@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 MODEL = "Qwen3-Omni-30B-A3B-Instruct"
@@ -27,3 +29,10 @@ def headless(base_url: str, report_dir: Path, *extra: str) -> list[str]:
         "0",
         *extra,
     ]
+
+
+def omniload(*args: str, cwd: Path = REPO, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """`omniload ARGS` (this checkout's harness.cli) to its end; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=timeout_s, cwd=cwd
+    )

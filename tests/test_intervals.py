@@ -4,8 +4,7 @@ stops."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 from harness.devtools.locustproc import run_locust
@@ -13,7 +12,7 @@ from harness.devtools.simprocess import start_sim
 from harness.master.stats import distribution, percentile
 from harness.records import read_records
 
-from common import MODEL, REPO, TEXT_ONLY, headless
+from common import MODEL, TEXT_ONLY, headless, omniload
 
 STAGES, PER_STAGE = 50, 100
 QUICK = [*TEXT_ONLY[:-1], "2"]  # short text requests, 2 output tokens
@@ -62,23 +61,7 @@ def test_comparisons_decide_same_and_ten_percent_slower(tmp_path: Path) -> None:
     base = _run(tmp_path, "a", ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "1"], *flags)
     again = _run(tmp_path, "b", ["--fixed", "20", "1", "--jitter-ms", "40", "--seed", "2"], *flags)
     slower = _run(tmp_path, "c", ["--fixed", "22", "1.1", "--jitter-ms", "44", "--seed", "3"], *flags)
-    said = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "report",
-            str(base),
-            str(again),
-            str(slower),
-            "--out",
-            str(tmp_path / "cmp.html"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
+    said = omniload("report", str(base), str(again), str(slower), "--out", str(tmp_path / "cmp.html"))
     assert said.returncode == 0, said.stderr
     verdicts = json.loads((tmp_path / "cmp.json").read_text())["verdicts"]
     same = {v["metric"]: v for v in verdicts["b"][0]}
@@ -135,6 +118,10 @@ def test_the_report_shows_intervals_and_slices(tmp_path: Path) -> None:
         "120",
         "--slice",
         "0.1",  # each stage lasts 0.3 s or more: several windows
+        "--percentiles",
+        "50",
+        "75",
+        "90",
     )
     summary = json.loads((report / "summary.json").read_text())
     for stage in summary["stages"]:
@@ -143,14 +130,18 @@ def test_the_report_shows_intervals_and_slices(tmp_path: Path) -> None:
         assert [window["start_s"] for window in slices] == [k * 0.1 for k in range(len(slices))]
     header = (report / "stages.csv").read_text().splitlines()[0].split(",")
     assert {"p50_ttft_s_low", "p50_ttft_s_high", "rps_low", "success_rate_high"} <= set(header)
+    assert {"p75_ttft_s", "p75_ttft_s_high", "p75_tpot_s", "std_latency_s"} <= set(header)  # --percentiles' set
+    assert "p99_ttft_s" not in header and summary["stages"][0]["ttft_s"]["p75"] is not None
     from harness.devtools.browser import browser_page
 
     with browser_page() as (page, log):
         page.goto((report / "report.html").as_uri())
         cells = page.locator("#stages tbody tr").first.inner_text()
         assert "±" in cells  # p50/p90 TTFT with their intervals
+        titles = page.locator("#stages thead").inner_text()
+        assert "P75 TTFT(ms)" in titles and "P99 TTFT(ms)" not in titles
         ttft = page.locator("figure.chart", has_text="TTFT").first
-        assert ttft.locator("line.error-bar").count() >= 4  # p50 and p90 of both stages
+        assert ttft.locator("line.error-bar").count() >= 6  # p50, p75 and p90 of both stages
         windows = page.locator("#slices figure.chart", has_text="Successes and errors")
         assert windows.locator(".mark").count() >= 2 * sum(len(s["slices"]) for s in summary["stages"])
         assert not log.console_errors
@@ -209,3 +200,11 @@ def test_num_runs_repeats_each_stage_and_gives_the_spread_between_runs(tmp_path:
     assert "between its 3 runs" in result.stdout
     records = read_records(str(tmp_path / "r" / "requests.jsonl"))
     assert len({r.request_id for r in records}) == 90
+    # a comparison of two repeated runs: one verdict row per planned stage, bootstrapped over runs
+    shutil.copytree(tmp_path / "r", tmp_path / "again")
+    said = omniload("report", str(tmp_path / "r"), str(tmp_path / "again"))
+    assert said.returncode == 0, said.stderr
+    verdicts = json.loads((tmp_path / "comparison-r-vs-again.json").read_text())["verdicts"]["again"]
+    assert len(verdicts) == 2 and {v["basis"] for row in verdicts for v in row} == {"runs"}
+    assert {v["verdict"] for row in verdicts for v in row} == {"no detectable difference"}
+    assert "over 3 and 3 runs" in said.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from harness.omnibench.prompt import build_messages, prompt_text, target_letter
 from harness.omnibench.scoring import extract_letter
 from harness.sim.answers import right_questions
 
-from common import MODEL
+from common import MODEL, omniload
 
 ACCURACY = 0.75
 
@@ -111,9 +110,7 @@ def answering_sim(tmp_path_factory: pytest.TempPathFactory) -> SimProcess:
 
 
 def omnibench(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "omnibench", *args], capture_output=True, text=True, timeout=120
-    )
+    return omniload("omnibench", *args, cwd=Path.cwd())
 
 
 def test_standalone_reports_the_exact_score_and_resumes(answering_sim: SimProcess, tmp_path: Path) -> None:

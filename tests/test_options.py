@@ -34,6 +34,9 @@ from loadopts import options_from
         (["--model", "m", "--extra-args", "[1]"], "http://127.0.0.1:9", "--extra-args"),
         (["--model", "m", "--read-timeout", "0"], "http://127.0.0.1:9", "--read-timeout"),
         (["--model", "m", "--api-path", "v1/chat"], "http://127.0.0.1:9", "--api-path"),
+        (["--model", "m", "--percentiles", "50", "100"], "http://127.0.0.1:9", "--percentiles"),
+        (["--model", "m", "--percentiles", "0"], "http://127.0.0.1:9", "--percentiles"),
+        (["--model", "m", "--percentiles", *map(str, range(1, 10))], "http://127.0.0.1:9", "--percentiles"),
     ],
 )
 def test_bad_input_names_the_flag(argv: list[str], host: str | None, flag: str) -> None:
@@ -217,3 +220,8 @@ def test_run_help_lists_every_omniload_flag_in_a_named_group() -> None:
     for dest in flag_dests():
         flag = "--" + dest.replace("_", "-")
         assert f"  {flag} " in ours or f"  {flag}\n" in ours or f"  {flag}, " in ours or f"{flag} [" in ours, flag
+
+
+def test_percentiles_are_sorted_without_repeats() -> None:
+    assert options_from(["--model", "m", "--percentiles", "99.9", "50", "50"]).percentiles == (50.0, 99.9)
+    assert options_from(["--model", "m"]).percentiles == (50.0, 90.0, 99.0)

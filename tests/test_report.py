@@ -22,7 +22,7 @@ from harness.omnibench.dataset import bundled_sample_path
 from harness.records import RequestRecord
 from harness.report.html import SIZE_BUDGET_BYTES, Run, render_report, wilson_interval
 
-from common import MODEL
+from common import MODEL, omniload
 
 API_KEY = "sk-report-secret-5d1e"
 GRAFANA_PASSWORD = "grafana-report-pw-0b7a"
@@ -141,13 +141,7 @@ def test_the_sample_browser_filters_searches_pages_and_plays_audio(runs: Path) -
 
 
 def test_comparison_of_two_runs(runs: Path, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "report", str(runs / "a"), str(runs / "b")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    result = omniload("report", str(runs / "a"), str(runs / "b"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = runs / "comparison-a-vs-b.html"  # beside the first run, not in the current directory
     said = result.stdout.strip().splitlines()

@@ -41,6 +41,39 @@ def test_distribution_of_nothing_is_all_none() -> None:
     assert three["ci"]["p50"] == [None, None]  # 3 values bound no median at 95 %
 
 
+def test_asked_percentiles_join_the_fixed_ones_with_intervals() -> None:
+    values = [float(v) for v in range(1, 1001)]  # 1..1000
+    figures: Any = distribution(reversed(values), (75.0, 99.9))
+    assert (figures["p75"], figures["p99.9"], figures["p50"], figures["p95"]) == (750.0, 999.0, 500.0, 950.0)
+    assert figures["ci"]["p99.9"][1] is None  # no value ranks far enough above 999 to bound it at 95 %
+    assert figures["ci"]["p75"][0] < 750.0 < figures["ci"]["p75"][1]
+    assert figures["few"] == [] and distribution(values[:500], (99.9,))["few"] == ["p99.9"]
+    empty: Any = distribution([], (75.0,))
+    assert empty["p75"] is None and empty["std"] is None
+
+
+def test_nearest_rank_is_not_moved_by_floating_point() -> None:
+    # 1.1 * 3000 / 100 is 33.000000000000004 in floating point: still rank 33
+    assert percentile([float(v) for v in range(1, 3001)], 1.1) == 33.0
+
+
+def test_a_stage_keeps_its_percentile_set_for_its_tables() -> None:
+    from harness.report.columns import CONSOLE, CSV, columns_for
+
+    stage = StageAccumulator(4, 10, percentiles=(75.0, 99.9))
+    stage.add(record(100.0, 0.5, ttft_s=0.1, tpot_s=0.01, latency_s=0.5, itl_s=[0.01], completion_tokens=10))
+    summary = stage.summary()
+    assert summary["percentiles"] == [75.0, 99.9] and summary["ttft_s"]["p99.9"] == 0.1  # type: ignore[typeddict-item]
+    csv = {column.name: column for column in columns_for(CSV, [summary])}
+    assert {"p75_ttft_s", "p99.9_ttft_s", "std_ttft_s", "p75_itl_s", "p99.9_latency_s"} <= set(csv)
+    assert "p99_ttft_s" not in csv and "p50_latency_s" not in csv
+    assert csv["p99.9_ttft_s"].bounds and csv["p99.9_ttft_s"].value(summary) == 0.1
+    titles = [column.title for column in columns_for(CONSOLE, [summary])]
+    assert {"P75 TTFT(ms)", "P99.9 TTFT(ms)", "P75 TPOT(ms)", "P99.9 Lat.(s)"} <= set(titles)
+    default = [column.title for column in columns_for(CONSOLE, [StageAccumulator().summary()])]
+    assert {"P50 TTFT(ms)", "P90 TTFT(ms)", "P99 TTFT(ms)"} <= set(default) and "P75 TTFT(ms)" not in default
+
+
 def test_percentile_intervals_cover_as_asked_and_say_when_they_cannot() -> None:
     rng = np.random.default_rng(3)
     covered = {50: 0, 90: 0}

@@ -149,7 +149,15 @@ class Master:
 
     def _start_stage(self, index: int, stage: Stage) -> None:
         if self.options.sweep.num_runs > 1 and stage.run == 0:  # --num-runs: the planned stage's runs pooled
-            self.pooled.append(StageAccumulator(stage.parallel, None, self.options.goodput_slos, stage.rate_rps))
+            self.pooled.append(
+                StageAccumulator(
+                    stage.parallel,
+                    None,
+                    self.options.goodput_slos,
+                    stage.rate_rps,
+                    percentiles=self.options.percentiles,
+                )
+            )
         self.accumulators.append(
             StageAccumulator(
                 stage.parallel,
@@ -160,6 +168,7 @@ class Master:
                 by_class=bool(self.options.payload.mix),
                 by_turn=self.options.payload.conversation.enabled,
                 slice_s=self.options.sweep.slice_s,
+                percentiles=self.options.percentiles,
             )
         )
         sweep = self.options.sweep
@@ -407,6 +416,7 @@ class Master:
                     self.options.goodput_slos,
                     by_class=bool(self.options.payload.mix),
                     by_turn=self.options.payload.conversation.enabled,
+                    percentiles=self.options.percentiles,
                 )
             )
         self.accumulators[-1].add(record)

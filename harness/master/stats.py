@@ -11,31 +11,42 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
-from harness.intervals import Z_95, count_rate_interval, estimable, quantile_interval, wilson_interval
+from harness.intervals import Z_95, count_rate_interval, estimable, nearest_rank, quantile_interval, wilson_interval
 from harness.records import RequestRecord
-from harness.results import LATE_P99_LIMIT_S, CacheSummary, Distribution, MediaSummary, SliceSummary, StageSummary
+from harness.results import (
+    DEFAULT_PERCENTILES,
+    FIXED_PERCENTILES,
+    LATE_P99_LIMIT_S,
+    CacheSummary,
+    Distribution,
+    MediaSummary,
+    SliceSummary,
+    StageSummary,
+    percentile_key,
+)
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
         raise ValueError("percentile of no values")
-    index = max(0, math.ceil(p * len(sorted_values) / 100) - 1)
-    return sorted_values[index]
+    return sorted_values[nearest_rank(len(sorted_values), p) - 1]
 
 
-PERCENTILES = (50, 90, 95, 99)
-
-
-def distribution(values: Iterable[float]) -> Distribution:
-    """mean, min, p50/90/95/99 and max, with their 95 % intervals and which percentiles are too few to tell
-    (harness/intervals.py); all None for no values."""
+def distribution(values: Iterable[float], percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> Distribution:
+    """mean, std, min, p50/90/95/99, the other `percentiles` asked for and max, with their 95 % intervals and
+    which percentiles are too few to tell (harness/intervals.py); all None for no values."""
     ordered = sorted(values)
+    shown = sorted({*FIXED_PERCENTILES, *percentiles})
     if not ordered:
-        return Distribution(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None, n=0)
+        empty = Distribution(mean=None, min=None, p50=None, p90=None, p95=None, p99=None, max=None, n=0, std=None)
+        for p in shown:
+            cast(dict[str, Any], empty)[percentile_key(p)] = None
+        return empty
     n = len(ordered)
     mean = math.fsum(ordered) / n
     std = float(np.std(np.asarray(ordered, dtype=np.float64), ddof=1)) if n > 1 else None
@@ -52,9 +63,10 @@ def distribution(values: Iterable[float]) -> Distribution:
     )
     half = Z_95 * std / math.sqrt(n) if std is not None else None
     result["ci"] = {"mean": [mean - half, mean + half] if half is not None else [None, None]}
-    for p in PERCENTILES:
-        result["ci"][f"p{p}"] = list(quantile_interval(ordered, p))
-    result["few"] = [f"p{p}" for p in PERCENTILES if not estimable(n, p)]
+    for p in shown:
+        cast(dict[str, Any], result)[percentile_key(p)] = percentile(ordered, p)
+        result["ci"][percentile_key(p)] = list(quantile_interval(ordered, p))
+    result["few"] = [percentile_key(p) for p in shown if not estimable(n, p)]
     return result
 
 
@@ -95,9 +107,11 @@ class StageAccumulator:
         by_class: bool = False,
         by_turn: bool = False,
         slice_s: float | None = None,
+        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
     ) -> None:
         """slos_s: goodput's bounds, record field -> most seconds (empty: no goodput); by_class: figures per
-        request class too (--mix)."""
+        request class too (--mix); percentiles: the set the stage's tables show (--percentiles)."""
+        self.percentiles = tuple(percentiles)
         self.parallel = parallel
         self.number = number
         self.rate_rps = rate_rps
@@ -130,13 +144,9 @@ class StageAccumulator:
 
     def add(self, record: RequestRecord) -> None:
         if self.by_turn:
-            self.turns.setdefault(
-                "first" if record.turn == 1 else "later", StageAccumulator(self.parallel, None, self.slos_s)
-            ).add(record)
+            self.turns.setdefault("first" if record.turn == 1 else "later", self._part()).add(record)
         if self.by_class:
-            self.classes.setdefault(record.request_class, StageAccumulator(self.parallel, None, self.slos_s)).add(
-                record
-            )
+            self.classes.setdefault(record.request_class, self._part()).add(record)
         if self.slice_s is not None:
             self._ends_s.append(record.t_send + (record.duration_s or 0.0))
             self._end_ttfts_s.append(record.ttft_s if record.error is None and record.ttft_s is not None else math.nan)
@@ -173,6 +183,10 @@ class StageAccumulator:
             self.cache_reports += 1
         if record.done_marker is False:
             self.streams_without_done += 1
+
+    def _part(self) -> StageAccumulator:
+        """An accumulator for a part of the stage's requests (a class, first or later turns)."""
+        return StageAccumulator(self.parallel, None, self.slos_s, percentiles=self.percentiles)
 
     def _slices(self, slice_s: float) -> list[SliceSummary]:
         """Per window of `slice_s` from the stage's first send, the requests that ended in it: successes per
@@ -230,10 +244,10 @@ class StageAccumulator:
             success_rate=self.succeeded / self.sent if self.sent else 0.0,
             success_rate_ci=list(wilson_interval(self.succeeded, self.sent)),
             rps_ci=list(count_rate_interval(self.succeeded, wall_s)),
-            ttft_s=distribution(self._series["ttft_s"]),
-            tpot_s=distribution(self._series["tpot_s"]),
-            itl_s=distribution(self._series["itl_s"]),
-            latency_s=distribution(self._series["latency_s"]),
+            ttft_s=distribution(self._series["ttft_s"], self.percentiles),
+            tpot_s=distribution(self._series["tpot_s"], self.percentiles),
+            itl_s=distribution(self._series["itl_s"], self.percentiles),
+            latency_s=distribution(self._series["latency_s"], self.percentiles),
             prompt_tokens=distribution(self._series["prompt_tokens"]),
             completion_tokens=distribution(self._series["completion_tokens"]),
             errors=dict(self.errors),
@@ -241,6 +255,8 @@ class StageAccumulator:
             goodput_rps=rate(self.good) if self.slos_s else None,
             good_requests=self.good if self.slos_s else None,
         )
+        if self.percentiles != DEFAULT_PERCENTILES:
+            summary["percentiles"] = list(self.percentiles)
         if self.request_bytes:
             summary["media"] = MediaSummary(
                 request_bytes_mean=self.request_bytes / self.sent,

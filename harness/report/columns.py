@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.results import StageSummary
+from harness.results import DEFAULT_PERCENTILES, StageSummary, percentile_key
 
 CONSOLE, CSV, WEB = "console", "csv", "web"
 ALL = frozenset({CONSOLE, CSV, WEB})
@@ -34,9 +34,9 @@ class StageColumn:
     bounds: bool = False  # stages.csv also has its interval: <name>_low, <name>_high
 
     def value(self, stage: StageSummary) -> Any:
-        """The raw value (None when there is none yet); a dotted statistic walks nested figures."""
+        """The raw value (None when there is none yet); a statistic with slashes walks nested figures."""
         value: Any = stage.get(self.field)  # a summary.json from before a field existed lacks it
-        for key in self.statistic.split(".") if self.statistic is not None else ():
+        for key in self.statistic.split("/") if self.statistic is not None else ():
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
@@ -71,19 +71,71 @@ class StageColumn:
         return self.name.removesuffix("_s") + "_ms" if self.scale == 1000 else self.name
 
 
-def _ms(name: str, field: str, statistic: str, title: str, views: frozenset[str] = ALL, digits: int = 1) -> StageColumn:
-    return StageColumn(name, field, statistic, title, 1000, f"{{:.{digits}f}}", views)
-
-
 def _ms_nested(name: str, field: str, path: str, title: str) -> StageColumn:
-    """An optional column in ms, read along a dotted path inside `field`."""
+    """An optional column in ms, read along a slash-separated path inside `field`."""
     return StageColumn(name, field, path, title, 1000, "{:.1f}", ALL, True)
 
 
 _CONSOLE_CSV = frozenset({CONSOLE, CSV})
 _CSV_WEB = frozenset({CSV, WEB})
 
-STAGE_COLUMNS: tuple[StageColumn, ...] = (
+
+@dataclass(frozen=True)
+class _Timing:
+    """A timing distribution's columns: its mean, each percentile of the run's set, its standard deviation."""
+
+    field: str  # latency_s, ttft_s, ...
+    short: str  # the column names' middle: latency, ttft
+    title: str  # Lat., TTFT
+    scale: float  # 1 (shown in s) or 1000 (ms)
+    digits: int
+    mean_views: frozenset[str]
+    percentile_views: frozenset[str]
+    plus_minus: bool = False  # percentiles shown with ± on the console
+
+    def columns(self, percentiles: Sequence[float]) -> tuple[StageColumn, ...]:
+        unit = "s" if self.scale == 1 else "ms"
+        shown_as = f"{{:.{self.digits}f}}"
+
+        def column(statistic: str, label: str, views: frozenset[str], bounds: bool = False) -> StageColumn:
+            return StageColumn(
+                f"{statistic}_{self.short}_s",
+                self.field,
+                statistic,
+                f"{label} {self.title}({unit})",
+                self.scale,
+                shown_as,
+                views,
+                plus_minus=self.plus_minus and statistic != "mean",
+                bounds=bounds,
+            )
+
+        return (
+            StageColumn(
+                f"avg_{self.short}_s",
+                self.field,
+                "mean",
+                f"Avg {self.title}({unit})",
+                self.scale,
+                shown_as,
+                self.mean_views,
+            ),
+            *(
+                column(percentile_key(p), percentile_key(p).upper(), self.percentile_views, bounds=True)
+                for p in percentiles
+            ),
+            column("std", "Std", _CSV_WEB),
+        )
+
+
+_TIMINGS = (
+    _Timing("latency_s", "latency", "Lat.", 1, 3, _CONSOLE_CSV, ALL),
+    _Timing("ttft_s", "ttft", "TTFT", 1000, 1, _CONSOLE_CSV, ALL, plus_minus=True),
+    _Timing("tpot_s", "tpot", "TPOT", 1000, 2, _CONSOLE_CSV, ALL),
+    _Timing("itl_s", "itl", "ITL", 1000, 2, frozenset({CSV}), _CSV_WEB),
+)
+
+_HEAD: tuple[StageColumn, ...] = (
     StageColumn("stage", "stage", None, "Stage", views=frozenset({CSV})),  # numbered from 1, as the console says
     StageColumn("class", "request_class", None, "Class", optional=True),  # --mix: "all", then each class
     StageColumn("parallel", "parallel", None, "Conc."),
@@ -94,20 +146,9 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     StageColumn("failed", "failed", None, "Failed", views=_CSV_WEB),
     StageColumn("wall_time_s", "wall_time_s", None, "Wall (s)", views=frozenset({CSV})),
     StageColumn("rps", "rps", None, "RPS", shown_as="{:.2f}", views=_CONSOLE_CSV, bounds=True),
-    StageColumn("avg_latency_s", "latency_s", "mean", "Avg Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
-    StageColumn("p50_latency_s", "latency_s", "p50", "P50 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
-    StageColumn("p90_latency_s", "latency_s", "p90", "P90 Lat.(s)", shown_as="{:.3f}", views=_CSV_WEB),
-    StageColumn("p99_latency_s", "latency_s", "p99", "P99 Lat.(s)", shown_as="{:.3f}", views=_CONSOLE_CSV),
-    _ms("avg_ttft_s", "ttft_s", "mean", "Avg TTFT(ms)", _CONSOLE_CSV),
-    StageColumn("p50_ttft_s", "ttft_s", "p50", "P50 TTFT(ms)", 1000, "{:.1f}", plus_minus=True, bounds=True),
-    StageColumn("p90_ttft_s", "ttft_s", "p90", "P90 TTFT(ms)", 1000, "{:.1f}", plus_minus=True, bounds=True),
-    _ms("p99_ttft_s", "ttft_s", "p99", "P99 TTFT(ms)"),
-    _ms("avg_tpot_s", "tpot_s", "mean", "Avg TPOT(ms)", _CONSOLE_CSV, 2),
-    _ms("p50_tpot_s", "tpot_s", "p50", "P50 TPOT(ms)", digits=2),
-    _ms("p99_tpot_s", "tpot_s", "p99", "P99 TPOT(ms)", digits=2),
-    _ms("avg_itl_s", "itl_s", "mean", "Avg ITL(ms)", frozenset({CSV}), 2),
-    _ms("p50_itl_s", "itl_s", "p50", "P50 ITL(ms)", _CSV_WEB, 2),
-    _ms("p99_itl_s", "itl_s", "p99", "P99 ITL(ms)", _CSV_WEB, 2),
+)
+
+_TAIL: tuple[StageColumn, ...] = (
     StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
     StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
     StageColumn("p99_lateness_s", "lateness_s", "p99", "P99 Late(ms)", 1000, "{:.1f}", optional=True),
@@ -126,21 +167,33 @@ STAGE_COLUMNS: tuple[StageColumn, ...] = (
     ),
     # the server's prompt cache (when it reports cached tokens), and --multi-turn's first and later turns
     StageColumn("cached_share", "cache", "cached_share", "Cached", 100, "{:.1f}%", ALL, True),
-    _ms_nested("first_turn_p50_ttft_s", "turns", "first.ttft_s.p50", "1st turn P50 TTFT(ms)"),
-    _ms_nested("later_turn_p50_ttft_s", "turns", "later.ttft_s.p50", "Later P50 TTFT(ms)"),
+    _ms_nested("first_turn_p50_ttft_s", "turns", "first/ttft_s/p50", "1st turn P50 TTFT(ms)"),
+    _ms_nested("later_turn_p50_ttft_s", "turns", "later/ttft_s/p50", "Later P50 TTFT(ms)"),
     # --probe-rate: the text probes sent while the stage ran, apart from its figures
     StageColumn("probe_sent", "probe", "sent", "Probes", views=_CSV_WEB, optional=True),
-    StageColumn("probe_p50_ttft_s", "probe", "ttft_s.p50", "Probe P50 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
-    StageColumn("probe_p90_ttft_s", "probe", "ttft_s.p90", "Probe P90 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
+    StageColumn("probe_p50_ttft_s", "probe", "ttft_s/p50", "Probe P50 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
+    StageColumn("probe_p90_ttft_s", "probe", "ttft_s/p90", "Probe P90 TTFT(ms)", 1000, "{:.1f}", _CSV_WEB, True),
 )
 
 
+def stage_columns(percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> tuple[StageColumn, ...]:
+    """Every column, in order, for a run's --percentiles set (each timing metric: its mean, each percentile
+    of the set with its 95 % interval, its standard deviation)."""
+    return (*_HEAD, *(column for timing in _TIMINGS for column in timing.columns(percentiles)), *_TAIL)
+
+
+def percentiles_of(stages: Sequence[StageSummary]) -> tuple[float, ...]:
+    """The --percentiles set of the runs these stages came from (their union; the default for older runs)."""
+    found = {p for stage in stages for p in stage.get("percentiles") or DEFAULT_PERCENTILES}
+    return tuple(sorted(found)) if found else DEFAULT_PERCENTILES
+
+
 def columns_for(view: str, stages: Sequence[StageSummary] = ()) -> tuple[StageColumn, ...]:
-    """The columns one view shows, in order (optional ones only when one of `stages` has a value;
-    stages.csv keeps every column, so its header never changes)."""
+    """The columns one view shows, in order, for the stages' --percentiles set (optional ones only when one of
+    `stages` has a value; stages.csv keeps every column, so its header changes only with the set)."""
     return tuple(
         column
-        for column in STAGE_COLUMNS
+        for column in stage_columns(percentiles_of(stages))
         if view in column.views
         and (view == CSV or not column.optional or any(column.value(stage) is not None for stage in stages))
     )

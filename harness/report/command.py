@@ -62,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else comparison_path([Path(run) for run in args.runs])
     runs = [load_run(run) for run in args.runs]
     out.write_text(render_comparison(runs), encoding="utf-8")
-    verdicts = {
-        run.name: stage_verdicts(runs[0].records, run.records, min(len(runs[0].stages), len(run.stages)))
-        for run in runs[1:]
-    }
+    verdicts = {run.name: stage_verdicts(runs[0].pair, run.pair) for run in runs[1:]}
     for name, stages in verdicts.items():
         for index, row in enumerate(stages):
             said = "; ".join(f"{verdict.metric} {verdict.shown()}" for verdict in row)

@@ -27,7 +27,7 @@ from harness.jsonl import read_jsonl
 from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
 from harness.report import charts
-from harness.report.columns import CONSOLE, WEB, columns_for, with_class_rows
+from harness.report.columns import CONSOLE, WEB, columns_for, percentiles_of, with_class_rows
 from harness.report.recommendations import recommendations
 from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
@@ -43,6 +43,7 @@ from harness.results import (
     SUMMARY_FILE,
     StageSummary,
     load_of,
+    percentile_key,
 )
 from harness.visible import visible
 
@@ -74,6 +75,11 @@ class Run:
     @property
     def stages(self) -> list[StageSummary]:
         return self.summary.get("stages", [])
+
+    @property
+    def pair(self) -> tuple[dict[str, Any], list[RequestRecord]]:
+        """(summary, records): what a comparison's verdicts read."""
+        return self.summary, self.records
 
 
 def load_run(directory: str | Path, within: Path | None = None) -> Run:
@@ -212,6 +218,7 @@ def concurrency_charts(run: Run) -> Markup:
     rate_axis = by_rate(stages)
     axis = "request rate (req/s)" if rate_axis else "concurrency"
     xs = [_load(stage, index, rate_axis) for index, stage in enumerate(stages)]
+    shown = [percentile_key(p) for p in percentiles_of(stages)]  # the run's --percentiles
 
     def series(metric: str, scale: float, name: str) -> list[tuple[str, list[charts.Point]]]:
         return [
@@ -223,13 +230,13 @@ def concurrency_charts(run: Run) -> Markup:
                     if (value := stat(stage, metric, p)) is not None
                 ],
             )
-            for p in ("p50", "p90", "p99")
+            for p in shown
         ]
 
     def bars(metric: str, scale: float) -> list[list[tuple[float, float] | None]]:
         """Each plotted percentile's 95 % interval, where both its sides are known (error bars)."""
         result = []
-        for p in ("p50", "p90", "p99"):
+        for p in shown:
             row: list[tuple[float, float] | None] = []
             for stage in stages:
                 if stat(stage, metric, p) is None:
@@ -689,8 +696,8 @@ def stage_deltas(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
 
 def verdict_block(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
     """B against A per stage and latency metric: the ratio, its 95 % bootstrap interval and the verdict."""
-    stages = min(len(base.stages), len(other.stages))
-    verdicts = stage_verdicts(base.records, other.records, stages)
+    verdicts = stage_verdicts(base.pair, other.pair)
+    planned = base.summary.get("repeated") or base.stages  # --num-runs: one row per planned stage
     return {
         "base": base.name,
         "other": other.name,
@@ -698,7 +705,7 @@ def verdict_block(base: Run, other: Run, rate_axis: bool) -> dict[str, Any]:
         "titles": [label for _, _, label in METRICS],
         "rows": [
             (f"{_load(stage, index, rate_axis):g}", [(v.verdict, v.shown()) for v in row])
-            for index, (stage, row) in enumerate(zip(base.stages, verdicts, strict=False))
+            for index, (stage, row) in enumerate(zip(planned, verdicts, strict=False))
         ],
     }
 

@@ -13,7 +13,7 @@ from harness.results import STAGES_CSV, StageSummary
 
 def write_stages_csv(report_dir: str, stages: list[StageSummary]) -> str:
     """Write stages.csv into report_dir; returns its path."""
-    columns = columns_for(CSV)
+    columns = columns_for(CSV, stages)
     path = os.path.join(report_dir, STAGES_CSV)
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)

@@ -8,10 +8,10 @@ and a table declared in the template arguments, and rows added to every
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.report.columns import STAGE_COLUMNS, WEB, columns_for
+from harness.report.columns import WEB, columns_for, stage_columns
 from harness.results import StageSummary
 
 if TYPE_CHECKING:
@@ -34,9 +34,15 @@ def stage_rows(stages: list[StageSummary]) -> list[dict[str, Any]]:
     return rows
 
 
-def add_stages_tab(web_ui: WebUI, live_summaries: Callable[[], list[StageSummary]], with_goodput: bool) -> None:
+def add_stages_tab(
+    web_ui: WebUI,
+    live_summaries: Callable[[], list[StageSummary]],
+    with_goodput: bool,
+    percentiles: Sequence[float],
+) -> None:
     """Declare the tab and add its rows to /stats/requests: `live_summaries()` gives the stages so far
-    (the running one included); `with_goodput` shows the goodput column (--goodput was given)."""
+    (the running one included); `with_goodput` shows the goodput column (--goodput was given);
+    `percentiles`: the run's --percentiles set."""
     from flask import request
 
     web_ui.template_args["extendedTabs"] = [{"title": "omniload stages", "key": TAB_KEY}]
@@ -46,7 +52,7 @@ def add_stages_tab(web_ui: WebUI, live_summaries: Callable[[], list[StageSummary
             "structure": [{"key": "name", "title": "Stage"}]
             + [
                 {"key": column.web_key, "title": column.title}
-                for column in STAGE_COLUMNS
+                for column in stage_columns(percentiles)
                 if WEB in column.views and (not column.optional or with_goodput)
             ],
         }
