@@ -101,6 +101,23 @@ def wilson_interval(successes: int, total: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def token_rate_interval(successes: int, seconds: float, tokens: Sequence[float]) -> Interval:
+    """Tokens per second as successes per second times tokens per success: the two estimates' relative
+    half-widths (Poisson count, mean with its standard error) added in quadrature (the delta method for a
+    product of independent estimates)."""
+    if seconds <= 0 or successes <= 0 or not tokens:
+        return None, None
+    total = math.fsum(tokens)
+    mean = total / len(tokens)
+    if mean <= 0:
+        return 0.0, 0.0
+    low, high = mean_interval(tokens)
+    mean_relative = (high - mean) / mean if high is not None else 0.0
+    relative = math.hypot(Z_95 / math.sqrt(successes), mean_relative)
+    rate = total / seconds
+    return max(0.0, rate * (1 - relative)), rate * (1 + relative)
+
+
 def count_rate_interval(count: int, seconds: float) -> Interval:
     """A Poisson count's ± z·√count, per second."""
     if seconds <= 0:

@@ -160,6 +160,8 @@ class StageSummary(TypedDict):
     success_rate: float
     success_rate_ci: NotRequired[list[float]]  # Wilson's 95 % interval
     rps_ci: NotRequired[list[float | None]]  # the successes' count as Poisson, per second of wall time
+    output_tokens_per_s_ci: NotRequired[list[float | None]]  # rps_ci and the mean tokens' interval combined
+    total_tokens_per_s_ci: NotRequired[list[float | None]]
     ttft_s: Distribution
     tpot_s: Distribution
     itl_s: Distribution

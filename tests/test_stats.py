@@ -206,3 +206,24 @@ def test_goodput_flag_uses_vllms_syntax() -> None:
     for bad in (["itl:5"], ["ttft"], ["ttft:-1"], ["ttft:x"]):
         with pytest.raises(BadOption, match="^--goodput: "):
             goodput_slos(bad)
+
+
+def test_token_throughput_intervals_cover_the_true_rate() -> None:
+    """Requests arriving as a Poisson process at 20/s for 10 s, each with 50..150 output tokens: the interval
+    of tokens per second holds the true 20 x 100 in about 95 % of 400 stages."""
+    from harness.intervals import token_rate_interval
+
+    rng = np.random.default_rng(11)
+    held = 0
+    for _ in range(400):
+        count = int(rng.poisson(200))
+        low, high = token_rate_interval(count, 10.0, rng.integers(50, 151, count).astype(float).tolist())
+        held += low is not None and high is not None and low <= 2000.0 <= high
+    assert 0.91 * 400 <= held <= 0.99 * 400, held
+    assert token_rate_interval(0, 10.0, []) == (None, None)
+    summary = StageAccumulator(1, 2)
+    summary.add(record(0.0, 1.0, ttft_s=0.1, prompt_tokens=10, completion_tokens=20))
+    summary.add(record(1.0, 1.0, ttft_s=0.1, prompt_tokens=10, completion_tokens=20))
+    figures = summary.summary()
+    low, high = figures["output_tokens_per_s_ci"]
+    assert low < figures["output_tokens_per_s"] == 20.0 < high  # 40 tokens over 2 s

@@ -15,7 +15,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from harness.intervals import Z_95, count_rate_interval, estimable, nearest_rank, quantile_interval, wilson_interval
+from harness.intervals import (
+    Z_95,
+    count_rate_interval,
+    estimable,
+    nearest_rank,
+    quantile_interval,
+    token_rate_interval,
+    wilson_interval,
+)
 from harness.records import RequestRecord
 from harness.results import (
     DEFAULT_PERCENTILES,
@@ -184,6 +192,13 @@ class StageAccumulator:
         if record.done_marker is False:
             self.streams_without_done += 1
 
+    def _request_tokens(self) -> list[float]:
+        """Each success's prompt plus completion tokens (as total tokens/s counts them)."""
+        prompt, completion = self._series["prompt_tokens"], self._series["completion_tokens"]
+        if len(prompt) != len(completion):  # a server that reported one and not the other: no interval
+            return []
+        return [a + b for a, b in zip(prompt, completion, strict=True)]
+
     def _part(self) -> StageAccumulator:
         """An accumulator for a part of the stage's requests (a class, first or later turns)."""
         return StageAccumulator(self.parallel, None, self.slos_s, percentiles=self.percentiles)
@@ -244,6 +259,8 @@ class StageAccumulator:
             success_rate=self.succeeded / self.sent if self.sent else 0.0,
             success_rate_ci=list(wilson_interval(self.succeeded, self.sent)),
             rps_ci=list(count_rate_interval(self.succeeded, wall_s)),
+            output_tokens_per_s_ci=list(token_rate_interval(self.succeeded, wall_s, self._series["completion_tokens"])),
+            total_tokens_per_s_ci=list(token_rate_interval(self.succeeded, wall_s, self._request_tokens())),
             ttft_s=distribution(self._series["ttft_s"], self.percentiles),
             tpot_s=distribution(self._series["tpot_s"], self.percentiles),
             itl_s=distribution(self._series["itl_s"], self.percentiles),

@@ -149,10 +149,12 @@ _HEAD: tuple[StageColumn, ...] = (
 )
 
 _TAIL: tuple[StageColumn, ...] = (
-    StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}"),
+    StageColumn("output_tokens_per_s", "output_tokens_per_s", None, "Gen. tok/s", shown_as="{:.1f}", bounds=True),
     StageColumn("goodput_rps", "goodput_rps", None, "Goodput", shown_as="{:.2f}", optional=True),
     StageColumn("p99_lateness_s", "lateness_s", "p99", "P99 Late(ms)", 1000, "{:.1f}", optional=True),
-    StageColumn("total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB),
+    StageColumn(
+        "total_tokens_per_s", "total_tokens_per_s", None, "Total tok/s", shown_as="{:.1f}", views=_CSV_WEB, bounds=True
+    ),
     StageColumn(
         "success_rate", "success_rate", None, "Success", 100, "{:.1f}%", frozenset({CSV, CONSOLE}), bounds=True
     ),
