@@ -93,3 +93,8 @@ CLIENT_TPOT_BUCKETS_S = with_finer_low(
     VLLM_TPOT_BUCKETS_S, (0.001, 0.0025, 0.005, 0.0075, 0.0125, 0.015, 0.02, 0.03, 0.04)
 )
 CLIENT_LATENCY_BUCKETS_S = with_finer_low(VLLM_REQUEST_LATENCY_BUCKETS_S, (0.01, 0.025, 0.05, 0.1, 0.2))
+
+# --audio-output: time to first audio on vLLM's TTFT buckets (so the two compare like with like), and the
+# real-time factor around 1 (below: the server speaks faster than a listener hears).
+CLIENT_TTFA_BUCKETS_S: tuple[float, ...] = CLIENT_TTFT_BUCKETS_S
+AUDIO_RTF_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)

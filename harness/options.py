@@ -49,6 +49,7 @@ from harness.slaspec import (
     SlaSpec,
     parse_sla_params,
 )
+from harness.speechspec import SpeechSpec, add_speech_arguments, speech_spec
 from harness.trace import TraceError, read_trace
 from harness.videospec import SHAPING_FLAGS as VIDEO_SHAPING_FLAGS
 from harness.videospec import VideoSpec, add_video_arguments, video_spec
@@ -89,6 +90,8 @@ RESERVED_BODY_FIELDS = {
     "max_tokens": "--max-tokens",
     "min_tokens": "--min-tokens",
     "ignore_eos": "--ignore-eos",
+    "modalities": "--audio-output",
+    "audio": "--audio-output",
 }
 
 IMAGE_CONTENTS = ("noise", "shapes")
@@ -234,6 +237,7 @@ def add_arguments(parser: Any) -> None:
         help="tone (a sine), noise, or speech (espeak-ng, when installed)",
     )
     add_video_arguments(add)
+    add_speech_arguments(add)
     add_conversation_arguments(add)
     add(
         "--trace",
@@ -458,8 +462,8 @@ def add_arguments(parser: Any) -> None:
         nargs="+",
         default=[],
         metavar="METRIC:MS",
-        help="SLOs for goodput, vLLM's syntax: ttft:MS tpot:MS e2el:MS; per stage, the requests per second "
-        "that met every one",
+        help="SLOs for goodput, vLLM's syntax: ttft:MS tpot:MS e2el:MS, and with --audio-output ttfa:MS (time to "
+        "first audio) and rtf:X (real-time factor); per stage, the requests per second that met every one",
     )
     add("--metrics-host", default=DEFAULT_METRICS_HOST, help="Address of the live Prometheus metrics (master only)")
     add("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Port of the live metrics (0: none)")
@@ -527,7 +531,7 @@ FLAG_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "replay",
         ),
     ),
-    ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_")),
+    ("omniload: images, audio and video", ("image_", "unique_images", "audio_", "video_", "voice")),
     ("omniload: conversations", ("multi_turn", "min_turns", "max_turns", "think_time", "turn_prompt_length")),
     (
         "omniload: sweeps and rates",
@@ -657,6 +661,7 @@ class PayloadSpec:
     image_dir: str | None = None  # the user's images (--image-dir), instead of synthetic ones
     audio_dir: str | None = None  # the user's clips (--audio-dir)
     video: VideoSpec = field(default_factory=VideoSpec)  # --video-*: none by default
+    speech: SpeechSpec = field(default_factory=SpeechSpec)  # --audio-output: a spoken answer asked for
     mix: tuple[RequestClass, ...] = ()  # --mix: request classes drawn by weight (empty: one class, "load")
     conversation: ConversationSpec = field(default_factory=ConversationSpec)  # --multi-turn (off: one turn)
     prefix_groups: int = 0  # --prefix-groups: shared prefixes taken by popularity (0: one for all)
@@ -683,6 +688,7 @@ class PayloadSpec:
         if self.stream:
             fields["stream_options"] = {"include_usage": True}
         fields.update(self.video.body_fields())
+        fields.update(self.speech.body_fields(self.server_profile))
         fields.update(self.extra_body)
         return fields
 
@@ -780,6 +786,7 @@ class PayloadSpec:
             image_dir=parsed.image_dir or None,
             audio_dir=parsed.audio_dir or None,
             video=video_spec(parsed),
+            speech=speech_spec(parsed),
             mix=read_mix(parsed.mix) if parsed.mix else (),
             conversation=conversation_spec(parsed),
             prefix_groups=_prefix_groups(parsed),
@@ -991,23 +998,28 @@ class MetricsSpec:
 
 
 # --goodput's metric names (vLLM's) and the record field each one bounds.
-GOODPUT_FIELDS = {"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s"}
+GOODPUT_FIELDS = {"ttft": "ttft_s", "tpot": "tpot_s", "e2el": "latency_s", "ttfa": "ttfa_s", "rtf": "audio_rtf"}
+GOODPUT_RATIOS = frozenset({"rtf"})  # bounded by a plain number, not milliseconds
 
 
 def goodput_slos(values: list[str]) -> dict[str, float]:
-    """--goodput ttft:100 tpot:50 -> {"ttft_s": 0.1, "tpot_s": 0.05} (record field -> most seconds)."""
+    """--goodput ttft:100 tpot:50 rtf:0.8 -> {"ttft_s": 0.1, "tpot_s": 0.05, "audio_rtf": 0.8} (record field ->
+    most seconds, or the most real-time factor). ttfa and rtf hold only for answers that spoke (--audio-output)."""
     slos: dict[str, float] = {}
     for value in values:
-        name, _, ms = value.partition(":")
+        name, _, bound = value.partition(":")
         if name not in GOODPUT_FIELDS:
             raise BadOption("--goodput", f"{value!r}: the metric must be one of {', '.join(GOODPUT_FIELDS)}")
+        unit = "a real-time factor" if name in GOODPUT_RATIOS else "milliseconds"
         try:
-            milliseconds = float(ms)
+            number = float(bound)
         except ValueError:
-            raise BadOption("--goodput", f"{value!r}: expected METRIC:MILLISECONDS, e.g. ttft:200") from None
-        if not 0 < milliseconds < math.inf:
-            raise BadOption("--goodput", f"{value!r}: milliseconds must be more than 0")
-        slos[GOODPUT_FIELDS[name]] = milliseconds / 1000
+            raise BadOption(
+                "--goodput", f"{value!r}: expected METRIC:BOUND ({unit}), e.g. ttft:200 or rtf:0.8"
+            ) from None
+        if not 0 < number < math.inf:
+            raise BadOption("--goodput", f"{value!r}: {unit} must be more than 0")
+        slos[GOODPUT_FIELDS[name]] = number if name in GOODPUT_RATIOS else number / 1000
     return slos
 
 

@@ -62,6 +62,16 @@ class RequestRecord:
     conversation: str | None = None  # --multi-turn: the conversation's id (its first turn's request id)
     turn: int = 1  # --multi-turn: the turn's position in its conversation, from 1
     prefix_group: int | None = None  # --prefix-groups: the shared prefix it started with (0: the most popular)
+    # --audio-output: the spoken answer as a listener gets it (harness/playback.py)
+    ttfa_s: float | None = None  # time to first audio: the first audio chunk's arrival after the send
+    audio_out_s: float | None = None  # seconds of spoken answer received
+    audio_rtf: float | None = None  # the last chunk's arrival per second of audio (real-time factor)
+    playback_start_s: float | None = None  # the earliest playback start that never runs dry
+    underruns: int = 0  # times a player started at the first chunk ran dry
+    underrun_s: float = 0.0  # how long it was dry, in all
+    audio_chunk_at_s: list[float] = field(default_factory=list)  # each audio chunk's arrival after the send
+    audio_chunk_s: list[float] = field(default_factory=list)  # each audio chunk's seconds
+    audio_sample: str | None = None  # the answer as base64 WAV (the first few of a stage: the report plays them)
 
     @property
     def lateness_s(self) -> float | None:

@@ -143,6 +143,19 @@ class SliceSummary(TypedDict):
     ttft_p99_s: float | None
 
 
+class SpeechSummary(TypedDict):
+    """--audio-output: a stage's spoken answers as their listeners got them (harness/playback.py)."""
+
+    answers: int  # successes with audio
+    audio_s: float  # seconds of speech received, in all
+    audio_s_per_s: float  # per second of the stage's wall time
+    underrun_share: float  # of the answers, the share whose player ran dry at least once
+    underrun_share_ci: list[float]  # Wilson's 95 % interval
+    underruns: int  # in all
+    underrun_s: float  # seconds dry, in all
+    playback_start_s: Distribution  # the earliest start that never runs dry, after the send
+
+
 class StageSummary(TypedDict):
     """One stage's row of summary.json (evalscope perf's definitions)."""
 
@@ -162,6 +175,9 @@ class StageSummary(TypedDict):
     rps_ci: NotRequired[list[float | None]]  # the successes' count as Poisson, per second of wall time
     output_tokens_per_s_ci: NotRequired[list[float | None]]  # rps_ci and the mean tokens' interval combined
     total_tokens_per_s_ci: NotRequired[list[float | None]]
+    ttfa_s: NotRequired[Distribution]  # --audio-output: time to first audio of the answers that spoke
+    audio_rtf: NotRequired[Distribution]  # their real-time factor (last chunk's arrival per second of audio)
+    speech: NotRequired[SpeechSummary]
     ttft_s: Distribution
     tpot_s: Distribution
     itl_s: Distribution

@@ -16,7 +16,19 @@ from dataclasses import dataclass
 from harness import safejson
 from harness.argparsing import BadOption
 
-METRIC_NAMES = ("avg_latency", "p99_latency", "avg_ttft", "p99_ttft", "avg_tpot", "p99_tpot", "rps", "tps")
+METRIC_NAMES = (
+    "avg_latency",
+    "p99_latency",
+    "avg_ttft",
+    "p99_ttft",
+    "avg_tpot",
+    "p99_tpot",
+    "rps",
+    "tps",
+    "avg_ttfa",  # --audio-output: time to first audio (s)
+    "p99_ttfa",
+    "p99_rtf",  # the spoken answers' real-time factor
+)
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,

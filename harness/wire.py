@@ -42,6 +42,7 @@ STREAM_TRUNCATED = "stream_truncated"  # the response ended early or without a f
 MALFORMED_EVENT = "malformed_event"  # not SSE / not JSON / broken HTTP framing
 SERVER_ERROR_EVENT = "server_error_event"  # an error object inside a 200 stream
 SHORT_OUTPUT = "short_output"  # fewer completion tokens than min_tokens asked for
+NO_AUDIO = "no_audio"  # --audio-output: an answer that ended without any audio
 OVERLONG_OUTPUT = "overlong_output"  # more output than max_tokens allows (the stream is ended)
 CANCELLED = "cancelled"  # the load test stopped the user mid-request
 WORKER_LOST = "worker_lost"  # its worker stopped answering the master with it in flight
@@ -57,6 +58,7 @@ FAILURE_REASONS = (
     SERVER_ERROR_EVENT,
     SHORT_OUTPUT,
     OVERLONG_OUTPUT,
+    NO_AUDIO,
     CANCELLED,
     WORKER_LOST,
     CLIENT_ERROR,

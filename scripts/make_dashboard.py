@@ -134,6 +134,26 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] = [
         ],
     ),
     (
+        "Spoken answers (--audio-output)",
+        [
+            ("Time to first audio", "s", quantiles("omniload_ttfa_seconds", C, "client")),
+            ("Real-time factor (below 1: faster than heard)", "short", quantiles("omniload_audio_rtf", C, "client")),
+            (
+                "Speech received (seconds per second)",
+                "short",
+                [(f"sum(rate(omniload_audio_seconds_total{{{C}}}[$__rate_interval]))", "speech")],
+            ),
+            (
+                "Underruns (players run dry)",
+                "short",
+                [
+                    (f"sum(rate(omniload_audio_underruns_total{{{C}}}[$__rate_interval]))", "underruns/s"),
+                    (f"sum(rate(omniload_audio_underrun_seconds_total{{{C}}}[$__rate_interval]))", "dry s/s"),
+                ],
+            ),
+        ],
+    ),
+    (
         "By request class (--mix classes; --probe-rate's text probes as class probe)",
         [
             (

@@ -22,6 +22,6 @@ def test_every_query_uses_the_datasource_variable_and_ids_are_unique() -> None:
     panels = model["panels"]
     assert len({panel["id"] for panel in panels}) == len(panels)
     targets = [target for panel in panels for target in panel.get("targets", [])]
-    assert len(targets) == 43
+    assert len(targets) == 52
     assert all(target["datasource"] == {"type": "prometheus", "uid": "${datasource}"} for target in targets)
     assert [variable["name"] for variable in model["templating"]["list"]] == ["datasource", "model"]

@@ -49,7 +49,7 @@ def make_audio(seconds: float, content: str, rng: np.random.Generator) -> np.nda
     if content == "noise":
         return rng.uniform(-AMPLITUDE, AMPLITUDE, frames).astype(np.float32)
     if content == "speech":
-        return _fit(_speech(" ".join(rng.choice(SPEECH_WORDS, 2 + int(seconds * 3)))), frames)
+        return _fit(speech(" ".join(rng.choice(SPEECH_WORDS, 2 + int(seconds * 3)))), frames)
     raise ValueError(f"unknown audio content {content!r}")
 
 
@@ -67,13 +67,13 @@ def decoded_seconds(file_bytes: bytes) -> float:
     return info.frames / info.samplerate
 
 
-def _speech(text: str) -> np.ndarray:
-    """espeak-ng's rendering of `text`, resampled to 16 kHz."""
+def speech(text: str, to_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """espeak-ng's rendering of `text`, resampled to `to_rate_hz` (float32 in [-1, 1])."""
     wav = subprocess.run([ESPEAK, "--stdout", text], capture_output=True, check=True, timeout=ESPEAK_TIMEOUT_S).stdout
     samples, rate_hz = soundfile.read(io.BytesIO(wav), dtype="float32")
     if samples.ndim > 1:
         samples = samples.mean(axis=1)
-    positions = np.arange(int(len(samples) * SAMPLE_RATE_HZ / rate_hz)) * rate_hz / SAMPLE_RATE_HZ
+    positions = np.arange(int(len(samples) * to_rate_hz / rate_hz)) * rate_hz / to_rate_hz
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 

@@ -16,9 +16,11 @@ from harness import safejson, wire
 from harness.completions import MAX_MESSAGE_CHARS, error_message
 from harness.load.http1 import ConnectionLost, HttpConnection, HttpProtocolError, ResponseParser, request_head
 from harness.load.payloads import Payload
+from harness.load.speech import AudioChunks
 from harness.load.sse import SseReader, SseTooLong
 from harness.load.stream import ChatStream, parse_completion
 from harness.options import ConnectionSpec, PayloadSpec
+from harness.playback import playback
 from harness.records import RequestRecord, inter_token_latencies_s, time_per_output_token_s
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -56,6 +58,7 @@ class ChatClient:
         if self.stream:
             self.headers["Accept"] = "text/event-stream"
         self.last_answer = ""  # the last successful answer's content (a conversation's next turn resends it)
+        self.speaks = payload_spec.speech.enabled  # --audio-output: an answer without audio is a failure
 
     def close(self) -> None:
         self.connection.close()
@@ -118,7 +121,9 @@ class ChatClient:
         t_send = record.t_send = self.connection.send(head, payload.body, record.due_s)
         response = parser.response
         reader = SseReader()
-        stream = ChatStream(payload.max_tokens or self.max_tokens)
+        stream = ChatStream(
+            payload.max_tokens or self.max_tokens, AudioChunks(keep=self.speaks and _keep_audio(record))
+        )
         body: list[bytes] = []
         body_bytes = stream_bytes = 0
         streaming = ended = False
@@ -168,6 +173,8 @@ class ChatClient:
             failure = stream.end_failure()
             if failure is not None:
                 record.fail(*failure)
+            if self.speaks and not stream.audio.arrivals_s:
+                record.fail(wire.NO_AUDIO, "the answer ended without any audio (--audio-output asked for it)")
             self._check_output(record, payload)
         elif record.status == "ok":
             self._whole(b"".join(body), record, arrived_s - t_send, payload)
@@ -193,8 +200,13 @@ class ChatClient:
         self._fill_tokens(record, stream.output_texts, stream.prompt_tokens, stream.completion_tokens, payload)
         record.cached_tokens = stream.cached_tokens
         self.last_answer = "".join(stream.content_texts)
-        if record.latency_s is not None and record.ttft_s is not None and record.completion_tokens:
-            record.tpot_s = time_per_output_token_s(record.latency_s, record.ttft_s, record.completion_tokens)
+        if stream.audio.arrivals_s:
+            _fill_audio(record, stream.audio, t_send)
+        # TPOT is the text's pace: with a spoken answer, up to the last text event (the audio may go on after it)
+        text_end_s = stream.output_times_s[-1] - t_send if stream.audio.arrivals_s and stream.output_times_s else None
+        end_s = text_end_s if text_end_s is not None else record.latency_s
+        if end_s is not None and record.ttft_s is not None and record.completion_tokens:
+            record.tpot_s = time_per_output_token_s(end_s, record.ttft_s, record.completion_tokens)
 
     def _whole(self, body: bytes, record: RequestRecord, latency_s: float, payload: Payload) -> None:
         """A non-streamed completion: the whole answer arrives at once (TTFT = latency)."""
@@ -248,6 +260,29 @@ class ChatClient:
                 wire.SHORT_OUTPUT,
                 f"{record.completion_tokens} completion tokens, {min_tokens} asked for with min_tokens",
             )
+
+
+SAMPLES_PER_STAGE = 2  # spoken answers kept per stage and load process, for the report's players
+_samples_taken: dict[int, int] = {}
+
+
+def _keep_audio(record: RequestRecord) -> bool:
+    """Whether this request's spoken answer is kept whole (its process's first few of its stage)."""
+    taken = _samples_taken.get(record.stage, 0)
+    if taken >= SAMPLES_PER_STAGE or record.warmup:
+        return False
+    _samples_taken[record.stage] = taken + 1
+    return True
+
+
+def _fill_audio(record: RequestRecord, audio: AudioChunks, t_send: float) -> None:
+    """The spoken answer's figures (harness/playback.py), from its chunks' kernel arrival stamps."""
+    record.audio_chunk_at_s = [arrived_s - t_send for arrived_s in audio.arrivals_s]
+    record.audio_chunk_s = audio.durations_s
+    heard = playback(record.audio_chunk_at_s, audio.durations_s)
+    record.ttfa_s, record.audio_out_s, record.audio_rtf = heard.ttfa_s, audio.seconds, heard.rtf
+    record.playback_start_s, record.underruns, record.underrun_s = heard.start_s, heard.underruns, heard.underrun_s
+    record.audio_sample = audio.wav_b64()
 
 
 def _message(exc: BaseException) -> str:

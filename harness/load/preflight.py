@@ -20,6 +20,8 @@ from harness.endpoint import Endpoint
 from harness.fetch import Bounds, FetchError, Unbounded, fetch
 from harness.load.images import encode_image, make_image
 from harness.load.payloads import VideoPart, request_body
+from harness.load.sse import SseReader, SseTooLong
+from harness.load.stream import ChatStream
 from harness.load.video import make_video, sound_track
 from harness.videospec import VIDEO_MIME_TYPE, VideoSpec
 from harness.visible import visible
@@ -197,6 +199,8 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     except FetchError as exc:
         raise BadOption("--host", f"the first request to {endpoint.chat_url} failed ({exc})") from None
     if response.status == 200:
+        if payload.speech.enabled:
+            _check_speech(response.body)
         return
     if response.status >= 500 and videos:
         _check_video_fault(endpoint, bounds, headers, small, [image] * payload.image_num, response.status)
@@ -210,6 +214,24 @@ def check_request_shape(endpoint: Endpoint, payload: PayloadSpec, bounds: Bounds
     except ValueError:
         message = visible(response.body[:MAX_MESSAGE_CHARS].decode("utf-8", "replace"))
     raise _refusal(response.status, message, json.loads(body).keys(), payload)
+
+
+def _check_speech(body: bytes) -> None:
+    """--audio-output: the run's request came back with a spoken answer that can be read (BadOption if not)."""
+    reader, stream = SseReader(), ChatStream()
+    try:
+        for event in reader.feed(body, 0.0):
+            stream.on_event(event)
+    except SseTooLong as exc:
+        raise BadOption("--audio-output", f"the server's answer cannot be read: {exc}") from None
+    if stream.failure is not None:
+        raise BadOption("--audio-output", f"the server's answer cannot be read: {stream.failure[1]}")
+    if not stream.audio.arrivals_s:
+        raise BadOption(
+            "--audio-output",
+            "the server answered the run's request in text alone: it cannot speak (vLLM-Omni speaks: vllm serve "
+            "Qwen/Qwen3-Omni-30B-A3B-Instruct --omni; so does omniload sim --talker)",
+        )
 
 
 def _preflight_video(payload: PayloadSpec) -> VideoPart:
@@ -272,6 +294,8 @@ def _refusal(status: int, message: str, fields: Iterable[str], payload: PayloadS
             f"{said}; it does not take mm_processor_kwargs (use_audio_in_video): without --video-audio the "
             "clips are sent without their sound track heard",
         )
+    if payload.speech.enabled and {"modalities", "audio"} & set(named):
+        return BadOption("--audio-output", f"{said}; it cannot be asked for a spoken answer")
     extra_fields = [field for field in named if field in payload.extra_body]
     if extra_fields:
         return BadOption("--extra-args", f"{said}; it does not take {', '.join(extra_fields)}")

@@ -13,6 +13,7 @@ import orjson
 
 from harness import safejson, wire
 from harness.completions import MAX_MESSAGE_CHARS, cached_tokens, error_message, usage_counts
+from harness.load.speech import AudioChunkError, AudioChunks
 from harness.load.sse import SseEvent
 
 DONE_DATA = b"[DONE]"
@@ -35,7 +36,7 @@ class ChatStream:
     ENDLESS_EVENTS_PER_TOKEN) is cut off as overlong_output. Nothing else is judged here.
     """
 
-    def __init__(self, max_tokens: int | None = None) -> None:
+    def __init__(self, max_tokens: int | None = None, audio: AudioChunks | None = None) -> None:
         # (most output events, most output characters) before the stream is endless; None: no guard
         self.endless_limits: tuple[int, int] | None = None
         if max_tokens is not None:
@@ -56,6 +57,9 @@ class ChatStream:
         self.cached_tokens: int | None = None  # usage.prompt_tokens_details.cached_tokens, when the server says
         self.failure: tuple[str, str] | None = None  # first (reason, message) the stream showed
         self.must_end = False  # stop reading: the stream cannot become a success any more
+        # a spoken answer's chunks (delta.audio.data, or vLLM-Omni's "modality": "audio" chunks)
+        self.audio = audio if audio is not None else AudioChunks()
+        self.audio_finish_reason: str | None = None  # vLLM-Omni marks every audio chunk "stop"
 
     def on_event(self, event: SseEvent) -> None:
         if event.data == DONE_DATA:
@@ -74,15 +78,22 @@ class ChatStream:
             self._fail(wire.SERVER_ERROR_EVENT, error_message(chunk))
             return
         try:
+            choices = chunk.get("choices") or []
+            if not isinstance(choices, list):
+                raise TypeError(f"choices is a {type(choices).__name__}, not a list")
+            if chunk.get("modality") == "audio":  # vLLM-Omni: its usage here counts no tokens; the last chunk's does
+                for choice in choices:
+                    self._on_audio_choice(choice, event.arrived_s)
+                return
             usage = chunk.get("usage")
             if usage:
                 self.prompt_tokens, self.completion_tokens = usage_counts(usage)
                 self.cached_tokens = cached_tokens(usage)
-            choices = chunk.get("choices") or []
-            if not isinstance(choices, list):
-                raise TypeError(f"choices is a {type(choices).__name__}, not a list")
             for choice in choices:
                 self._on_choice(choice, event.arrived_s)
+        except AudioChunkError as exc:
+            self._fail(wire.MALFORMED_EVENT, f"{exc}: {event.data[:100]!r}")
+            return
         except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
             self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
             return
@@ -100,6 +111,13 @@ class ChatStream:
         if not isinstance(delta, dict):
             raise TypeError(f"delta is a {type(delta).__name__}, not an object")
         content = delta.get("content") or ""
+        audio = delta.get("audio")
+        if audio is not None:  # OpenAI: the spoken answer's data, and its transcript as the answer's text
+            if not isinstance(audio, dict):
+                raise TypeError(f"delta.audio is a {type(audio).__name__}, not an object")
+            if audio.get("data"):
+                self.audio.add(audio["data"], arrived_s)
+            content += audio.get("transcript") or ""
         reasoning = ""
         for field in REASONING_FIELDS:
             reasoning += delta.get(field) or ""
@@ -118,6 +136,16 @@ class ChatStream:
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
 
+    def _on_audio_choice(self, choice: dict[str, Any], arrived_s: float) -> None:
+        """A vLLM-Omni audio chunk: its delta.content is a base64 WAV file."""
+        delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            raise TypeError(f"delta is a {type(delta).__name__}, not an object")
+        if delta.get("content"):
+            self.audio.add(delta["content"], arrived_s)
+        if choice.get("finish_reason"):
+            self.audio_finish_reason = choice["finish_reason"]
+
     def _fail(self, reason: str, message: str) -> None:
         if self.failure is None:
             self.failure = (reason, message[:MAX_MESSAGE_CHARS])
@@ -130,7 +158,7 @@ class ChatStream:
         """
         if self.failure is not None:
             return self.failure
-        if self.finish_reason is None:
+        if self.finish_reason is None and self.audio_finish_reason is None:
             return (wire.STREAM_TRUNCATED, "the stream ended without a finish_reason")
         return None
 

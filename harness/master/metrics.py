@@ -15,7 +15,13 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
-from harness.buckets import CLIENT_LATENCY_BUCKETS_S, CLIENT_TPOT_BUCKETS_S, CLIENT_TTFT_BUCKETS_S
+from harness.buckets import (
+    AUDIO_RTF_BUCKETS,
+    CLIENT_LATENCY_BUCKETS_S,
+    CLIENT_TPOT_BUCKETS_S,
+    CLIENT_TTFA_BUCKETS_S,
+    CLIENT_TTFT_BUCKETS_S,
+)
 from harness.master.bulkhistogram import BulkHistogram
 from harness.master.client_watch import second_limited
 from harness.master.stats import meets_slos
@@ -45,6 +51,23 @@ class LiveMetrics:
             "omniload_itl_seconds", "Client gaps between output events", per_class, CLIENT_TPOT_BUCKETS_S, registry_
         )
         self.e2e = histogram("omniload_e2e_latency_seconds", "Client request latency", CLIENT_LATENCY_BUCKETS_S)
+        # --audio-output: the spoken answers as their listeners got them (harness/playback.py)
+        self.ttfa = histogram("omniload_ttfa_seconds", "Client time to first audio", CLIENT_TTFA_BUCKETS_S)
+        self.audio_rtf = histogram(
+            "omniload_audio_rtf", "Spoken answers' real-time factor (last chunk per second of audio)", AUDIO_RTF_BUCKETS
+        )
+        self.audio_seconds = Counter(
+            "omniload_audio_seconds", "Seconds of spoken answer received", per_class, registry=registry_
+        )
+        self.underruns = Counter(
+            "omniload_audio_underruns",
+            "Times a player started at the first audio chunk ran dry",
+            per_class,
+            registry=registry_,
+        )
+        self.underrun_seconds = Counter(
+            "omniload_audio_underrun_seconds", "Seconds such players were dry", per_class, registry=registry_
+        )
         self.requests = Counter(
             "omniload_requests", "Requests ended", ["model", "class", "outcome", "reason"], registry=registry_
         )
@@ -112,6 +135,16 @@ class LiveMetrics:
         for gauge in (self.in_flight, self.users, self.workers, self.stage_index):
             gauge.labels(model)
 
+    def _observe_speech(self, record: RequestRecord) -> None:
+        model, request_class = self.model, record.request_class
+        assert record.ttfa_s is not None
+        self.ttfa.labels(model, request_class).observe(record.ttfa_s)
+        if record.audio_rtf is not None:
+            self.audio_rtf.labels(model, request_class).observe(record.audio_rtf)
+        self.audio_seconds.labels(model, request_class).inc(record.audio_out_s or 0.0)
+        self.underruns.labels(model, request_class).inc(record.underruns)
+        self.underrun_seconds.labels(model, request_class).inc(record.underrun_s)
+
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
@@ -132,6 +165,8 @@ class LiveMetrics:
                 if value is not None:
                     histogram.labels(model, request_class).observe(value)
             self.itl.observe_many((model, request_class), record.itl_s)
+            if record.ttfa_s is not None:
+                self._observe_speech(record)
             self.prompt_tokens.labels(model, request_class).inc(record.prompt_tokens or 0)
             self.completion_tokens.labels(model, request_class).inc(record.completion_tokens or 0)
         else:

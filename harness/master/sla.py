@@ -32,6 +32,10 @@ METRICS: dict[str, Callable[[StageSummary], float | None]] = {
     "p99_tpot": lambda stage: stage["tpot_s"]["p99"],
     "rps": lambda stage: stage["rps"],
     "tps": lambda stage: stage["output_tokens_per_s"],
+    # --audio-output: the spoken answers' time to first audio and real-time factor
+    "avg_ttfa": lambda stage: stage["ttfa_s"]["mean"] if "ttfa_s" in stage else None,
+    "p99_ttfa": lambda stage: stage["ttfa_s"]["p99"] if "ttfa_s" in stage else None,
+    "p99_rtf": lambda stage: stage["audio_rtf"]["p99"] if "audio_rtf" in stage else None,
 }
 RATE_RESOLUTION = 0.1  # a rate search stops when the fail/pass bracket is within 10 % of the pass
 

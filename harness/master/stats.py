@@ -33,6 +33,7 @@ from harness.results import (
     Distribution,
     MediaSummary,
     SliceSummary,
+    SpeechSummary,
     StageSummary,
     percentile_key,
 )
@@ -147,8 +148,22 @@ class StageAccumulator:
         self.video_s = 0.0
         self._series: dict[str, array[float]] = {
             name: array("d")
-            for name in ("ttft_s", "tpot_s", "itl_s", "latency_s", "prompt_tokens", "completion_tokens")
+            for name in (
+                "ttft_s",
+                "tpot_s",
+                "itl_s",
+                "latency_s",
+                "prompt_tokens",
+                "completion_tokens",
+                "ttfa_s",
+                "audio_rtf",
+                "playback_start_s",
+            )
         }
+        self.audio_out_s = 0.0  # --audio-output: speech received by successes
+        self.underrun_answers = 0
+        self.underruns = 0
+        self.underrun_s = 0.0
 
     def add(self, record: RequestRecord) -> None:
         if self.by_turn:
@@ -184,6 +199,8 @@ class StageAccumulator:
             if value is not None:
                 series[name].append(value)
         series["itl_s"].extend(record.itl_s)
+        if record.ttfa_s is not None:
+            self._add_speech(record)
         if self.slos_s and meets_slos(record, self.slos_s):
             self.good += 1
         if record.cached_tokens is not None:
@@ -191,6 +208,31 @@ class StageAccumulator:
             self.cache_reports += 1
         if record.done_marker is False:
             self.streams_without_done += 1
+
+    def _add_speech(self, record: RequestRecord) -> None:
+        series = self._series
+        assert record.ttfa_s is not None
+        series["ttfa_s"].append(record.ttfa_s)
+        for name, value in (("audio_rtf", record.audio_rtf), ("playback_start_s", record.playback_start_s)):
+            if value is not None:
+                series[name].append(value)
+        self.audio_out_s += record.audio_out_s or 0.0
+        self.underrun_answers += record.underruns > 0
+        self.underruns += record.underruns
+        self.underrun_s += record.underrun_s
+
+    def _speech(self, wall_s: float) -> SpeechSummary:
+        answers = len(self._series["ttfa_s"])
+        return SpeechSummary(
+            answers=answers,
+            audio_s=self.audio_out_s,
+            audio_s_per_s=self.audio_out_s / wall_s if wall_s > 0 else 0.0,
+            underrun_share=self.underrun_answers / answers,
+            underrun_share_ci=list(wilson_interval(self.underrun_answers, answers)),
+            underruns=self.underruns,
+            underrun_s=self.underrun_s,
+            playback_start_s=distribution(self._series["playback_start_s"], self.percentiles),
+        )
 
     def _request_tokens(self) -> list[float]:
         """Each success's prompt plus completion tokens (as total tokens/s counts them)."""
@@ -274,6 +316,10 @@ class StageAccumulator:
         )
         if self.percentiles != DEFAULT_PERCENTILES:
             summary["percentiles"] = list(self.percentiles)
+        if self._series["ttfa_s"]:
+            summary["ttfa_s"] = distribution(self._series["ttfa_s"], self.percentiles)
+            summary["audio_rtf"] = distribution(self._series["audio_rtf"], self.percentiles)
+            summary["speech"] = self._speech(wall_s)
         if self.request_bytes:
             summary["media"] = MediaSummary(
                 request_bytes_mean=self.request_bytes / self.sent,

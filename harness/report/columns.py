@@ -61,7 +61,8 @@ class StageColumn:
         """One side (0 low, 1 high) of the value's 95 % interval, raw; None when there is none."""
         figures: Any = stage.get(self.field)
         if self.statistic is not None and isinstance(figures, dict):
-            return ((figures.get("ci") or {}).get(self.statistic) or (None, None))[side]
+            own = figures.get(f"{self.statistic}_ci")  # a share's Wilson interval beside it (underrun_share_ci)
+            return (own or (figures.get("ci") or {}).get(self.statistic) or (None, None))[side]
         interval: Any = stage.get(f"{self.field}_ci") or (None, None)  # "<field>_ci": rps_ci, success_rate_ci
         return interval[side]
 
@@ -92,34 +93,32 @@ class _Timing:
     mean_views: frozenset[str]
     percentile_views: frozenset[str]
     plus_minus: bool = False  # percentiles shown with ± on the console
+    optional: bool = False  # only where a stage has it (--audio-output's)
+    unit: str | None = None  # the shown unit; default s or ms by scale ("" for a ratio)
 
     def columns(self, percentiles: Sequence[float]) -> tuple[StageColumn, ...]:
-        unit = "s" if self.scale == 1 else "ms"
+        unit = self.unit if self.unit is not None else "s" if self.scale == 1 else "ms"
+        unit_text = f"({unit})" if unit else ""
         shown_as = f"{{:.{self.digits}f}}"
 
-        def column(statistic: str, label: str, views: frozenset[str], bounds: bool = False) -> StageColumn:
+        def column(
+            statistic: str, label: str, views: frozenset[str], bounds: bool = False, prefix: str | None = None
+        ) -> StageColumn:
             return StageColumn(
-                f"{statistic}_{self.short}_s",
+                f"{prefix or statistic}_{self.short}{self.suffix}",
                 self.field,
                 statistic,
-                f"{label} {self.title}({unit})",
+                f"{label} {self.title}{unit_text}",
                 self.scale,
                 shown_as,
                 views,
-                plus_minus=self.plus_minus and statistic != "mean",
+                self.optional,
+                plus_minus=self.plus_minus and statistic not in ("mean", "std"),
                 bounds=bounds,
             )
 
         return (
-            StageColumn(
-                f"avg_{self.short}_s",
-                self.field,
-                "mean",
-                f"Avg {self.title}({unit})",
-                self.scale,
-                shown_as,
-                self.mean_views,
-            ),
+            column("mean", "Avg", self.mean_views, prefix="avg"),
             *(
                 column(percentile_key(p), percentile_key(p).upper(), self.percentile_views, bounds=True)
                 for p in percentiles
@@ -127,12 +126,20 @@ class _Timing:
             column("std", "Std", _CSV_WEB),
         )
 
+    @property
+    def suffix(self) -> str:
+        """The column names' unit ending: _s for times, none for a ratio."""
+        return "" if self.unit == "" else "_s"
+
 
 _TIMINGS = (
     _Timing("latency_s", "latency", "Lat.", 1, 3, _CONSOLE_CSV, ALL),
     _Timing("ttft_s", "ttft", "TTFT", 1000, 1, _CONSOLE_CSV, ALL, plus_minus=True),
     _Timing("tpot_s", "tpot", "TPOT", 1000, 2, _CONSOLE_CSV, ALL),
     _Timing("itl_s", "itl", "ITL", 1000, 2, frozenset({CSV}), _CSV_WEB),
+    # --audio-output: the spoken answers (harness/playback.py)
+    _Timing("ttfa_s", "ttfa", "TTFA", 1000, 1, _CONSOLE_CSV, ALL, plus_minus=True, optional=True),
+    _Timing("audio_rtf", "rtf", "RTF", 1, 2, frozenset({CSV}), _CSV_WEB, optional=True, unit=""),
 )
 
 _HEAD: tuple[StageColumn, ...] = (
@@ -167,6 +174,10 @@ _TAIL: tuple[StageColumn, ...] = (
     StageColumn(
         "video_s_per_s", "media", "video_s_per_s", "Video s/s", shown_as="{:.2f}", views=_CSV_WEB, optional=True
     ),
+    # --audio-output: speech received per second, and how often (and how long) players ran dry
+    StageColumn("speech_s_per_s", "speech", "audio_s_per_s", "Speech s/s", shown_as="{:.2f}", optional=True),
+    StageColumn("underrun_share", "speech", "underrun_share", "Underrun", 100, "{:.1f}%", optional=True, bounds=True),
+    StageColumn("underrun_s", "speech", "underrun_s", "Dry (s)", shown_as="{:.2f}", views=_CSV_WEB, optional=True),
     # the server's prompt cache (when it reports cached tokens), and --multi-turn's first and later turns
     StageColumn("cached_share", "cache", "cached_share", "Cached", 100, "{:.1f}%", ALL, True),
     _ms_nested("first_turn_p50_ttft_s", "turns", "first/ttft_s/p50", "1st turn P50 TTFT(ms)"),

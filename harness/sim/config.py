@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from harness.argparsing import OneLineArgumentParser
 from harness.sim.faults import Fault, parse_fault
+from harness.sim.talker import TalkerConfig
 
 DEFAULT_MODEL = "Qwen3-Omni-30B-A3B-Instruct"
 DEFAULT_PORT = 8801
@@ -64,6 +65,7 @@ class SimConfig:
     compat: str = "vllm"  # "openai": behave as a plain OpenAI-compatible server (transformers serve)
     prefix_caching: bool = True  # vLLM's --enable-prefix-caching (on by default in v1)
     prompt_tokens_details: bool = False  # vLLM's --enable-prompt-tokens-details: cached_tokens in usage
+    talker: TalkerConfig = field(default_factory=TalkerConfig)  # --talker: spoken answers (harness/sim/talker.py)
 
 
 PROG = "python -m harness.sim"
@@ -137,6 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=False,
         help="as vLLM: usage.prompt_tokens_details.cached_tokens when a request found cached tokens",
     )
+    defaults = TalkerConfig()
+    add(
+        "--talker",
+        action="store_true",
+        default=False,
+        help="speak: a request asking for audio (modalities) gets audio chunks beside its text, in vLLM-Omni's or "
+        "OpenAI's shape (harness/sim/talker.py); without it such requests get text alone",
+    )
+    add("--talker-ttfa-ms", type=float, default=defaults.ttfa_ms, help="first audio chunk after the first token")
+    add("--talker-chunk-ms", type=float, default=defaults.chunk_ms, help="audio per chunk")
+    add("--talker-rtf", type=float, default=defaults.rtf, help="seconds to make a second of audio, alone")
+    add(
+        "--talker-rtf-per-seq",
+        type=float,
+        default=defaults.rtf_per_seq,
+        help="added to the real-time factor per other answer being spoken (speech slows with load)",
+    )
+    add(
+        "--talker-seconds-per-token",
+        type=float,
+        default=defaults.seconds_per_token,
+        help="audio per output token",
+    )
     return parser
 
 
@@ -167,6 +192,19 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         parser.error(f"--fixed values must not be negative, got {args.fixed}")
     if args.jitter_ms and (args.fixed is None or not 0 <= args.jitter_ms < math.inf):
         parser.error(f"--jitter-ms needs --fixed and a finite value, 0 or more, got {args.jitter_ms}")
+    for flag, value in {
+        "--talker-ttfa-ms": args.talker_ttfa_ms,
+        "--talker-rtf": args.talker_rtf,
+        "--talker-rtf-per-seq": args.talker_rtf_per_seq,
+    }.items():
+        if not 0 <= value < math.inf:
+            parser.error(f"{flag} must be 0 or more, got {value}")
+    for flag, value in {
+        "--talker-chunk-ms": args.talker_chunk_ms,
+        "--talker-seconds-per-token": args.talker_seconds_per_token,
+    }.items():
+        if not 0 < value < math.inf:
+            parser.error(f"{flag} must be positive, got {value}")
     if not 0.0 <= args.fault_rate <= 1.0:
         parser.error(f"--fault-rate must be within [0, 1], got {args.fault_rate}")
     try:
@@ -208,4 +246,12 @@ def parse_config(argv: list[str] | None = None) -> SimConfig:
         answer_accuracy=args.answer_accuracy,
         prefix_caching=args.enable_prefix_caching,
         prompt_tokens_details=args.enable_prompt_tokens_details,
+        talker=TalkerConfig(
+            args.talker,
+            args.talker_ttfa_ms,
+            args.talker_chunk_ms,
+            args.talker_rtf,
+            args.talker_rtf_per_seq,
+            args.talker_seconds_per_token,
+        ),
     )

@@ -10,6 +10,8 @@ error_event@K             after K tokens, an `{"error": …}` event, then `[DONE
 no_done                   a complete stream whose `data: [DONE]` is missing (still complete)
 cut@K                     after K tokens, end the response normally: no finish_reason, usage or [DONE]
 short@K                   stop after K tokens with finish_reason "stop", min_tokens or not
+talker_stall:SECONDS@K    --talker: pause SECONDS before the K-th audio chunk (the listener runs dry)
+audio_cut@K               --talker: drop the connection after K audio chunks
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ FAULT_HEADER = "X-Sim-Fault"
 DEFAULT_RETRY_AFTER_S = 1
 
 _SPEC = re.compile(r"^(?P<kind>[a-z_0-9]+)(?::(?P<seconds>[0-9.]+))?(?:@(?P<at>[0-9]+))?$")
-_KINDS_WITH_SECONDS = {"delay", "stall", "http_429"}
-_KINDS_WITH_TOKEN = {"stall", "disconnect", "malformed", "error_event", "short", "cut"}
+_KINDS_WITH_SECONDS = {"delay", "stall", "http_429", "talker_stall"}
+_KINDS_WITH_TOKEN = {"stall", "disconnect", "malformed", "error_event", "short", "cut", "talker_stall", "audio_cut"}
+TALKER_KINDS = frozenset({"talker_stall", "audio_cut"})  # their K counts audio chunks, not tokens
 _KINDS = {"http_500", "http_503", "no_done"} | _KINDS_WITH_SECONDS | _KINDS_WITH_TOKEN
 
 
@@ -48,7 +51,7 @@ def parse_fault(spec: str) -> Fault:
     kind = match.group("kind") if match else None
     if match is None or kind not in _KINDS:
         raise ValueError(f"unknown fault {spec!r}; expected one of {sorted(_KINDS)}")
-    if kind in ("delay", "stall") and match.group("seconds") is None:
+    if kind in ("delay", "stall", "talker_stall") and match.group("seconds") is None:
         raise ValueError(f"fault {spec!r} needs :SECONDS")
     if kind in _KINDS_WITH_TOKEN and match.group("at") is None:
         raise ValueError(f"fault {spec!r} needs @TOKENS")

@@ -17,19 +17,38 @@ DONE_EVENT = b"data: [DONE]\n\n"
 
 
 class StreamFramer:
-    """Builds the events of one streamed response."""
+    """Builds the events of one streamed response.
 
-    def __init__(self, completion_id: str, model: str, created_s: int | None = None) -> None:
+    A spoken answer (harness/sim/talker.py) changes the text events: `modality` marks each one
+    `"modality": "text"` (vLLM-Omni); `transcript` sends the text as `delta.audio.transcript` (OpenAI).
+    """
+
+    def __init__(
+        self,
+        completion_id: str,
+        model: str,
+        created_s: int | None = None,
+        modality: bool = False,
+        transcript: bool = False,
+    ) -> None:
         self.completion_id = completion_id
         self.model = model
         self.created_s = created_s if created_s is not None else int(time.time())
-        self._head = (
+        self.head = (
             f'data: {{"id":{json.dumps(completion_id)},"object":"chat.completion.chunk",'
             f'"created":{self.created_s},"model":{json.dumps(model)},"choices":'
         ).encode()
-        self._content_head = self._head + b'[{"index":0,"delta":{"content":'
+        self._head = self.head
+        self.transcript = transcript
+        self._end = b',"modality":"text"}\n\n' if modality else b"}\n\n"
+        if transcript:
+            self._content_head = self._head + b'[{"index":0,"delta":{"audio":{"transcript":'
+            self._tail = b'}},"logprobs":null,"finish_reason":null}]' + self._end
+        else:
+            self._content_head = self._head + b'[{"index":0,"delta":{"content":'
+            self._tail = b'},"logprobs":null,"finish_reason":null}]' + self._end
         self._reasoning_head = self._head + b'[{"index":0,"delta":{"reasoning_content":'
-        self._tail = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+        self._reasoning_tail = b'},"logprobs":null,"finish_reason":null}]' + self._end
 
     def role_event(self) -> bytes:
         return self._choice_event({"role": "assistant", "content": ""}, None)
@@ -43,12 +62,15 @@ class StreamFramer:
     ) -> bytes:
         """One output event; the last (with finish_reason) may carry usage (prompt, completion tokens)."""
         if finish_reason is not None:
-            return self._choice_event(
-                {"reasoning_content" if reasoning else "content": text}, finish_reason, usage_tokens
-            )
+            delta: dict[str, Any] = {"reasoning_content": text} if reasoning else self._text_delta(text)
+            return self._choice_event(delta, finish_reason, usage_tokens)
         # The hot path (one call per streamed event): byte concatenation, no json.dumps.
-        head = self._reasoning_head if reasoning else self._content_head
-        return head + encode_basestring_ascii(text).encode() + self._tail
+        if reasoning:
+            return self._reasoning_head + encode_basestring_ascii(text).encode() + self._reasoning_tail
+        return self._content_head + encode_basestring_ascii(text).encode() + self._tail
+
+    def _text_delta(self, text: str) -> dict[str, Any]:
+        return {"audio": {"transcript": text}} if self.transcript else {"content": text}
 
     def usage_event(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None) -> bytes:
         return self._head + b'[],"usage":' + _usage_json(prompt_tokens, completion_tokens, cached_tokens) + b"}\n\n"
@@ -58,13 +80,13 @@ class StreamFramer:
         return self._head + b'[{"index":0,"delta":{"content":"\n\n'
 
     def _choice_event(
-        self, delta: dict[str, str], finish_reason: str | None, usage_tokens: tuple[int, int, int | None] | None = None
+        self, delta: dict[str, Any], finish_reason: str | None, usage_tokens: tuple[int, int, int | None] | None = None
     ) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         if finish_reason is not None:
             choice["stop_reason"] = None
         tail = b"" if usage_tokens is None else b',"usage":' + _usage_json(*usage_tokens)
-        return self._head + json.dumps([choice], separators=(",", ":")).encode() + tail + b"}\n\n"
+        return self._head + json.dumps([choice], separators=(",", ":")).encode() + tail + self._end
 
 
 def _usage_json(prompt_tokens: int, completion_tokens: int, cached_tokens: int | None = None) -> bytes:

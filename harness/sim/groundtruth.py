@@ -51,6 +51,14 @@ class GroundTruthRecord(TypedDict, total=False):
     finish_reason: str | None
     fault: str | None
     status: int
+    # --talker, a request that asked for audio: each chunk [sent after received_at in integer microseconds,
+    # its samples at 24 kHz], and what a listener gets from them (harness/playback.py)
+    audio_chunks: list[list[int]]
+    speech_shape: str  # vllm-omni or openai
+    ttfa_s: float
+    audio_s: float
+    underruns: int
+    underrun_s: float
     # only with --ground-truth-events, per output event in integer microseconds: send time
     # after received_at, and lateness of the send against the engine's schedule
     event_offset_us: list[int]

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.media_tokens import audio_tokens, image_tokens
 from harness.sim.errors import SimRequestError
+from harness.sim.talker import SpeechRequest, speech_request
 from harness.videofile import VideoError, VideoFacts, read_video
 
 IMAGE_FORMATS = ("PNG", "JPEG")
@@ -60,6 +61,7 @@ class ChatRequest:
     message_media: list[list[tuple[str, int]]] = field(default_factory=list)  # per message: (digest, tokens) a part
     messages_digest: str = ""  # blake2b of the messages as compact JSON: a dataset row's, sent as it was
     vllm_fields: tuple[str, ...] = ()  # vLLM's own extensions present in the body (a plain server refuses them)
+    speech: SpeechRequest | None = None  # audio asked for (modalities), and in which stream shape
 
     @property
     def image_tokens(self) -> int:
@@ -109,6 +111,7 @@ def parse_chat_request(body: bytes, served_models: tuple[str, ...]) -> ChatReque
         ignore_eos=bool(payload.get("ignore_eos", False)),
         seed=_optional_int(payload, "seed", minimum=None),
         vllm_fields=tuple(sorted(VLLM_EXTENSION_FIELDS & payload.keys())),
+        speech=speech_request(payload),
     )
     temperature = payload.get("temperature")
     if temperature is not None and (not isinstance(temperature, (int, float)) or temperature < 0):

@@ -18,12 +18,13 @@ from typing import Any
 from aiohttp import web
 
 from harness.jsonl import JsonlWriter
+from harness.playback import playback
 from harness.sim.answers import AnswerKey
 from harness.sim.arrival import ARRIVAL_KEY, stamp_arrival
 from harness.sim.config import SimConfig
-from harness.sim.engine import BatchingEngine, Engine, FixedEngine
+from harness.sim.engine import BatchingEngine, Engine, FixedEngine, sleep_until
 from harness.sim.errors import SimRequestError, error_body, error_response
-from harness.sim.faults import FAULT_HEADER, Fault, FaultPicker
+from harness.sim.faults import FAULT_HEADER, TALKER_KINDS, Fault, FaultPicker
 from harness.sim.framing import DONE_EVENT, StreamFramer, completion_body, error_event
 from harness.sim.groundtruth import GroundTruthRecord, wall_from_perf
 from harness.sim.metrics import SimMetrics
@@ -33,6 +34,8 @@ from harness.sim.prefixcache import BLOCK_TOKENS, PrefixCache
 from harness.sim.request import ChatRequest, parse_chat_request
 from harness.sim.routes import PlainRoutes
 from harness.sim.sequence import Sequence
+from harness.sim.talker import SAMPLE_RATE_HZ as TALKER_RATE_HZ
+from harness.sim.talker import AudioFramer, SpeechRequest, Voice, chunk_samples
 from harness.sim.text import OutputVocabulary
 from harness.tokenizer import ChatRenderer, load_tokenizer
 
@@ -60,6 +63,8 @@ class SimServer:
         self._requests_seen = 0
         self.prefix_cache = PrefixCache(config.kv_cache_tokens // BLOCK_TOKENS) if config.prefix_caching else None
         self._cache_tasks: set[asyncio.Task[None]] = set()
+        self.voice = Voice() if config.talker.enabled else None  # --talker: the looped voice it speaks with
+        self._talking = 0  # answers being spoken now (each slows the talker: --talker-rtf-per-seq)
         self.engine: Engine
         if config.fixed_ttft_ms is not None and config.fixed_itl_ms is not None:
             self.engine = FixedEngine(
@@ -269,13 +274,22 @@ class SimServer:
 
     async def _stream(self, exchange: Exchange) -> web.StreamResponse:
         request, seq, fault, record = exchange.request, exchange.seq, exchange.fault, exchange.record
-        framer = StreamFramer(exchange.completion_id, exchange.chat.model)
+        speech = exchange.chat.speech if self.voice is not None else None  # --talker, and audio asked for
+        framer = StreamFramer(
+            exchange.completion_id,
+            exchange.chat.model,
+            modality=speech is not None and speech.shape == "vllm-omni",
+            transcript=speech is not None and speech.shape == "openai",
+        )
+        talking: asyncio.Task[bool] | None = None
         response = web.StreamResponse(headers={"Content-Type": SSE_CONTENT_TYPE, REQUEST_ID_HEADER: seq.request_id})
         keep_events = self.config.ground_truth_events
         event_perf: list[float] = []
         event_lag_s: list[float] = []
         reasoning_tokens = min(self.config.reasoning_tokens, seq.output_tokens)
-        fault_at = fault.at_token if fault is not None and fault.at_token > 0 else None
+        fault_at = (
+            fault.at_token if fault is not None and fault.at_token > 0 and fault.kind not in TALKER_KINDS else None
+        )
         plain = self.config.compat == "openai"  # usage in the finish event, always; no [DONE]
         sent = events = 0
         previous_perf: float | None = None  # when the previous event's last token was due
@@ -303,6 +317,10 @@ class SimServer:
                 last_sent_perf = time.perf_counter()
                 if first_sent_perf is None:
                     first_sent_perf = last_sent_perf
+                    if speech is not None:  # the talker starts once the thinker's text has begun
+                        talking = asyncio.get_running_loop().create_task(
+                            self._talk(exchange, speech, send, framer.head, first_sent_perf)
+                        )
                 self.metrics.on_event(seq, event_end - sent, scheduled_perf, previous_perf)
                 if keep_events:
                     event_perf.append(last_sent_perf)
@@ -312,6 +330,8 @@ class SimServer:
                     assert fault is not None
                     if await self._stream_fault(exchange, response, framer):
                         return response
+            if talking is not None and not await talking:  # the audio was cut: the connection is gone
+                return response
             record["finish_reason"] = exchange.finish_reason
             record["answer_digest"] = text_digest("".join(exchange.words[reasoning_tokens:sent]))
             if exchange.chat.include_usage and not plain:
@@ -323,6 +343,8 @@ class SimServer:
         except (ConnectionResetError, asyncio.CancelledError):
             self._end_early(exchange, "abort")
         finally:
+            if talking is not None and not talking.done():
+                talking.cancel()
             record["completion_tokens"] = sent
             record["events"] = events
             if first_sent_perf is not None and last_sent_perf is not None:
@@ -333,6 +355,43 @@ class SimServer:
                 record["event_offset_us"] = [int((t - seq.received_perf) * 1e6) for t in event_perf]
                 record["event_lag_us"] = [int(lag * 1e6) for lag in event_lag_s]
         return response
+
+    async def _talk(
+        self, exchange: Exchange, speech: SpeechRequest, send: Callable[[bytes], None], head: bytes, start_perf: float
+    ) -> bool:
+        """Speak the answer beside its text (harness/sim/talker.py); False when a fault cut the connection."""
+        config, seq, record = self.config.talker, exchange.seq, exchange.record
+        assert self.voice is not None
+        fault = exchange.fault if exchange.fault is not None and exchange.fault.kind in TALKER_KINDS else None
+        framer = AudioFramer(head, speech, seq.prompt_tokens)
+        chunks: list[list[int]] = []
+        record["speech_shape"] = speech.shape
+        record["audio_chunks"] = chunks
+        due_perf = start_perf + config.ttfa_ms / 1000
+        self._talking += 1
+        try:
+            for number, samples in enumerate(chunk_samples(seq.output_tokens, config), start=1):
+                if fault is not None and fault.kind == "talker_stall" and number == fault.at_token:
+                    due_perf += fault.seconds
+                await sleep_until(due_perf)
+                send(framer.event(self.voice.next_pcm(samples)))
+                chunks.append([int((time.perf_counter() - seq.received_perf) * 1e6), samples])
+                if fault is not None and fault.kind == "audio_cut" and number == fault.at_token:
+                    self._end_early(exchange, "abort", drop_connection=True)
+                    return False
+                rtf = config.rtf + config.rtf_per_seq * (self._talking - 1)
+                due_perf += samples / TALKER_RATE_HZ * rtf
+        except ConnectionResetError:
+            self._end_early(exchange, "abort")
+            return False
+        finally:
+            self._talking -= 1
+            heard = playback([at_us / 1e6 for at_us, _ in chunks], [n / TALKER_RATE_HZ for _, n in chunks])
+            if heard.ttfa_s is not None:
+                record["ttfa_s"] = heard.ttfa_s
+            record["audio_s"] = sum(n for _, n in chunks) / TALKER_RATE_HZ
+            record["underruns"], record["underrun_s"] = heard.underruns, heard.underrun_s
+        return True
 
     def _reported_cached(self, seq: Sequence) -> int | None:
         """Cached tokens as usage reports them: only with --enable-prompt-tokens-details."""
