@@ -123,7 +123,13 @@ def _on_init(environment: Environment, runner: Any = None, web_ui: Any = None, *
                 )
             )
     if web_ui is not None:
-        add_stages_tab(web_ui, master.live_summaries, bool(options.goodput_slos), options.percentiles)
+        add_stages_tab(
+            web_ui,
+            master.live_summaries,
+            bool(options.goodput_slos),
+            options.percentiles,
+            options.payload.speech.enabled,
+        )
         guard_start_form(web_ui, flag_dests(), SECRET_FLAGS)
         if parsed.web_host in ("", "*") or not is_loopback(parsed.web_host):
             logger.warning(

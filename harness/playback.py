@@ -43,28 +43,21 @@ def playback(arrivals_s: Sequence[float], durations_s: Sequence[float]) -> Playb
         return Playback(None, 0.0, 0, None, None, 0, 0.0)
     audio_s = sum(durations_s)
     start_s = max(arrival - before for arrival, before in zip(arrivals_s, _cumulative(durations_s), strict=True))
-    underruns, underrun_s = 0, 0.0
-    played_out_s = arrivals_s[0]  # when what has arrived so far will have played out
+    dry = underruns(arrivals_s, durations_s)
+    rtf = arrivals_s[-1] / audio_s if audio_s > 0 else None
+    return Playback(arrivals_s[0], audio_s, len(arrivals_s), rtf, start_s, len(dry), sum(gap for _, gap in dry))
+
+
+def underruns(arrivals_s: Sequence[float], durations_s: Sequence[float]) -> list[tuple[float, float]]:
+    """Each time a player started at the first chunk ran dry: (when, for how long), in seconds."""
+    dry = []
+    played_out_s = arrivals_s[0] if arrivals_s else 0.0  # when what has arrived so far will have played out
     for arrival_s, duration_s in zip(arrivals_s, durations_s, strict=True):
         gap_s = arrival_s - played_out_s
         if gap_s >= UNDERRUN_MIN_S:
-            underruns += 1
-            underrun_s += gap_s
+            dry.append((played_out_s, gap_s))
         played_out_s = max(played_out_s, arrival_s) + duration_s
-    rtf = arrivals_s[-1] / audio_s if audio_s > 0 else None
-    return Playback(arrivals_s[0], audio_s, len(arrivals_s), rtf, start_s, underruns, underrun_s)
-
-
-def played_s(arrivals_s: Sequence[float], durations_s: Sequence[float], at_s: float) -> float:
-    """Seconds of audio a player that started at the first chunk has played by `at_s` (the report's timeline)."""
-    played, clock_s = 0.0, arrivals_s[0] if arrivals_s else 0.0
-    for arrival_s, duration_s in zip(arrivals_s, durations_s, strict=True):
-        clock_s = max(clock_s, arrival_s)
-        if at_s <= clock_s:
-            break
-        played += min(duration_s, at_s - clock_s)
-        clock_s += duration_s
-    return played
+    return dry
 
 
 def _cumulative(durations_s: Sequence[float]) -> list[float]:

@@ -31,6 +31,7 @@ from harness.report.columns import CONSOLE, WEB, columns_for, percentiles_of, wi
 from harness.report.recommendations import recommendations
 from harness.report.render import page, sections, svg
 from harness.report.server_metrics import server_sections
+from harness.report.speech import speech_section
 from harness.report.verdicts import METRICS, stage_verdicts
 from harness.results import (
     OMNIBENCH_DIR,
@@ -625,6 +626,7 @@ def render_report(
             sla_section(run),
             concurrency_charts(run),
             slice_charts(run),
+            speech_section(run.records),
             media_charts(run),
             stage_details(run),
             exactness_section(run),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from locust.web import WebUI
 
 TAB_KEY = "omniload-stages"
+SPEECH_FIELDS = frozenset({"ttfa_s", "audio_rtf", "speech"})  # --audio-output's columns
 
 
 def stage_rows(stages: list[StageSummary]) -> list[dict[str, Any]]:
@@ -39,10 +40,11 @@ def add_stages_tab(
     live_summaries: Callable[[], list[StageSummary]],
     with_goodput: bool,
     percentiles: Sequence[float],
+    with_speech: bool = False,
 ) -> None:
     """Declare the tab and add its rows to /stats/requests: `live_summaries()` gives the stages so far
     (the running one included); `with_goodput` shows the goodput column (--goodput was given);
-    `percentiles`: the run's --percentiles set."""
+    `percentiles`: the run's --percentiles set; `with_speech`: the spoken answers' columns (--audio-output)."""
     from flask import request
 
     web_ui.template_args["extendedTabs"] = [{"title": "omniload stages", "key": TAB_KEY}]
@@ -53,7 +55,12 @@ def add_stages_tab(
             + [
                 {"key": column.web_key, "title": column.title}
                 for column in stage_columns(percentiles)
-                if WEB in column.views and (not column.optional or with_goodput)
+                if WEB in column.views
+                and (
+                    not column.optional
+                    or (with_goodput and column.field == "goodput_rps")
+                    or (with_speech and column.field in SPEECH_FIELDS)
+                )
             ],
         }
     ]
