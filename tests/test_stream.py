@@ -135,3 +135,73 @@ def test_parse_completion_reads_text_finish_and_usage() -> None:
         }
     ).encode()
     assert parse_completion(body) == ("Hello", "Hello", "length", 5, 1, None)
+
+
+# --- spoken answers (--audio-output): both stream shapes -------------------------------------------
+
+
+def _wav_b64(samples: int, rate_hz: int = 24_000) -> str:
+    import base64
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate_hz)
+        wav.writeframes(b"\0\0" * samples)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_vllm_omni_audio_chunks_are_audio_not_text_and_keep_the_texts_finish() -> None:
+    """vLLM-Omni: chunks marked "modality": "audio" carry a whole WAV file in delta.content, finish_reason "stop"
+    and zero completion tokens (vllm_omni/entrypoints/openai/serving_chat.py at 2561d0d6)."""
+    audio_usage = {"prompt_tokens": 10, "completion_tokens": 0, "total_tokens": 10}
+    stream = run(
+        chunk({"content": "Hel"}, modality="text"),
+        chunk({"content": "lo"}, "length", modality="text"),
+        chunk({"role": "assistant", "content": _wav_b64(12_000)}, "stop", modality="audio", usage=audio_usage),
+        chunk({"role": "assistant", "content": _wav_b64(6_000)}, "stop", modality="audio", usage=audio_usage),
+        USAGE,
+    )
+    assert stream.output_texts == ["Hel", "lo"] and stream.finish_reason == "length"
+    assert stream.audio.arrivals_s == [2.0, 3.0] and stream.audio.durations_s == [0.5, 0.25]
+    assert stream.audio.seconds == 0.75 and stream.completion_tokens == 3 and stream.end_failure() is None
+
+
+def test_openai_audio_deltas_carry_pcm16_and_the_transcript_is_the_text() -> None:
+    import base64
+
+    pcm = base64.b64encode(b"\1\0" * 4_800).decode()  # 0.2 s at 24 kHz
+    stream = run(
+        chunk({"audio": {"transcript": "Hi"}}),
+        chunk({"audio": {"id": "audio-1", "data": pcm}}),
+        chunk({"audio": {"transcript": " there"}}, "stop"),
+        chunk({"audio": {"id": "audio-1", "data": pcm}}),
+    )
+    assert stream.output_texts == ["Hi", " there"] and stream.content_texts == ["Hi", " there"]
+    assert stream.audio.durations_s == [0.2, 0.2] and stream.audio.samples == 9_600
+
+
+@pytest.mark.parametrize(
+    "audio", [{"data": "not base64!"}, {"data": "UklGRgAAAA=="}, {"data": 7}], ids=["text", "broken-wav", "number"]
+)
+def test_unreadable_audio_is_a_malformed_event(audio: dict[str, Any]) -> None:
+    stream = run(chunk({"audio": audio}, "stop"))
+    assert stream.failure is not None and stream.failure[0] == "malformed_event"
+
+
+def test_an_answer_kept_for_the_report_is_one_playable_wav() -> None:
+    import base64
+    import io
+    import wave
+
+    from harness.load.speech import AudioChunks
+
+    audio = AudioChunks(keep=True)
+    audio.add(_wav_b64(2_400), 1.0)
+    audio.add(base64.b64encode(b"\0\0" * 2_400).decode(), 1.1)
+    assert AudioChunks().wav_b64() is None
+    with wave.open(io.BytesIO(base64.b64decode(audio.wav_b64() or ""))) as wav:
+        assert (wav.getframerate(), wav.getnframes()) == (24_000, 4_800)
