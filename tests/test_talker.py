@@ -44,9 +44,7 @@ def test_spoken_answers_equal_the_ground_truth_at_1_10_and_50_users(tmp_path: Pa
     sim = start_sim(["--model", MODEL, *TALKER, *STALLS, "--seed", "3"], str(truth_path))
     try:
         flags = ["--parallel", "1", "10", "50", "--number", "10", "40", "100", "--server-profile", profile]
-        result = run_locust(
-            headless(sim.base_url, tmp_path / "r", *SPEAK, *flags, "--goodput", f"ttfa:{TTFA_SLO_MS}")
-        )
+        result = run_locust(headless(sim.base_url, tmp_path / "r", *SPEAK, *flags, "--goodput", f"ttfa:{TTFA_SLO_MS}"))
         truth = {row["request_id"]: row for row in sim.wait_records(150)}
     finally:
         sim.stop()
@@ -93,22 +91,14 @@ def test_the_report_plays_a_spoken_answer_and_draws_its_playback(tmp_path: Path)
     finally:
         sim.stop()
     assert result.returncode == 0, result.stderr[-3000:]
-    from harness.devtools.browser import browser_page
+    from harness.devtools.browser import audio_seconds, browser_page
 
     with browser_page() as (page, log):
         page.goto((tmp_path / "r" / "report.html").as_uri())
         chart = page.locator("#speech figure.chart").first
         assert "underrun" in chart.inner_text()  # the stage's driest answer, its underrun marked
         assert page.locator("#speech audio").count() == 2  # the stage's first two answers
-        duration_s = page.evaluate(
-            """() => new Promise(done => {
-                const audio = document.querySelector('#speech audio');
-                audio.addEventListener('loadedmetadata', () => done(audio.duration));
-                audio.addEventListener('error', () => done(-1));
-                audio.preload = 'metadata';
-                audio.load();
-            })"""
-        )
+        duration_s = audio_seconds(page, "#speech audio")
         assert duration_s == pytest.approx(0.8, abs=0.01)  # the answer decodes in the browser, whole
         assert not log.console_errors and not log.blocked_requests
 

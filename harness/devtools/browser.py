@@ -61,3 +61,19 @@ def browser_page(allowed_prefix: str = "file://") -> Iterator[tuple[Any, PageLog
             yield page, log
         finally:
             browser.close()
+
+
+# An <audio>'s length once Chromium has decoded its source (-1: none there, or it cannot play it).
+_AUDIO_SECONDS_JS = """selector => new Promise(done => {
+    const audio = document.querySelector(selector);
+    if (!audio) { done(-1); return; }
+    audio.addEventListener('loadedmetadata', () => done(audio.duration));
+    audio.addEventListener('error', () => done(-1));
+    audio.preload = 'metadata';
+    audio.load();
+})"""
+
+
+def audio_seconds(page: Any, selector: str) -> float:
+    """The seconds of audio the first element matching `selector` plays, as Chromium decodes it (-1: it cannot)."""
+    return float(page.evaluate(_AUDIO_SECONDS_JS, selector))

@@ -17,7 +17,9 @@
    text probes beside it (figures per class; video tokens expected vs. counted; what the mix
    costs a text user), conversations of three turns over a pool of shared prefixes (later turns
    carry the server's answers; first against later TTFT; the prompt tokens the server found
-   cached), then an SLA search for the most users whose p99 TTFT stays under a bound;
+   cached), spoken answers (time to first audio, real-time factor and underruns as load grows,
+   against the talker's record; the report plays them), then an SLA search for the most users
+   whose p99 TTFT stays under a bound;
 6. opens the report in headless Chromium and leaves screenshots.
 """
 
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
-from harness.devtools.browser import PageLog, browser_page
+from harness.devtools.browser import PageLog, audio_seconds, browser_page
 from harness.devtools.promserver import Prometheus, free_port, start_prometheus
 from harness.devtools.simprocess import SimProcess, start_sim
 from harness.devtools.verify import request_errors, stages_seen
@@ -53,7 +55,7 @@ DEMO_SLEEP_INTERVAL_S = "1"
 DEMO_ANSWER_ACCURACY = "0.75"
 METRICS_LINGER_S = "3"
 LOCUST_DEADLINE_S = 300.0
-SCREENSHOTS = ("report.png", "app.png")
+SCREENSHOTS = ("report.png", "app.png", "speech.png")
 # step 5: the other load models, each into its own directory under the report's
 RATES_ARGS = (
     "--open-loop",
@@ -108,6 +110,19 @@ CONVERSATION_ARGS = (
     "--sleep-interval",
     "1",
 )
+SPEECH_ARGS = (
+    "--parallel",
+    "4",
+    "32",
+    "--number",
+    "8",
+    "48",
+    "--audio-output",
+    "--max-tokens",
+    "16",
+    "--sleep-interval",
+    "1",
+)
 SLA_ARGS = (
     "--sla-auto-tune",
     "--sla-params",
@@ -147,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "--answer-accuracy",
             DEMO_ANSWER_ACCURACY,
             "--enable-prompt-tokens-details",
+            "--talker",
         ],
         ground_truth=ground_truth,
         port=args.port,
@@ -214,6 +230,7 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
         ("rates", RATES_ARGS),
         ("mix", MIX_ARGS),
         ("conversations", CONVERSATION_ARGS),
+        ("speech", SPEECH_ARGS),
         ("sla", SLA_ARGS),
     ):
         directory = report_dir / name
@@ -263,6 +280,8 @@ def show_load_models(sim: SimProcess, report_dir: Path) -> None:
             show_mix(summary, sim, directory)
         elif name == "conversations":
             show_conversations(summary, sim, directory)
+        elif name == "speech":
+            show_speech(summary, sim, directory)
         else:
             for result in summary.get("sla", []):
                 best = "-" if result["max_satisfied"] is None else format(result["max_satisfied"], "g")
@@ -325,6 +344,30 @@ def show_conversations(summary: dict[str, Any], sim: SimProcess, directory: Path
     )
 
 
+def show_speech(summary: dict[str, Any], sim: SimProcess, directory: Path) -> None:
+    """Spoken answers per stage, and every record's time to first audio, audio and underruns against the talker's."""
+    for stage in summary["stages"]:
+        speech = stage.get("speech", {})
+        print(
+            f"[demo]     spoken answers at concurrency {stage['parallel']}: {speech.get('answers', 0)}, p50 TTFA "
+            f"{(stage.get('ttfa_s', {}).get('p50') or 0) * 1000:.0f} ms, p50 real-time factor "
+            f"{stage.get('audio_rtf', {}).get('p50') or 0:.2f}, {speech.get('underrun_share', 0) * 100:.0f} % ran dry "
+            f"({speech.get('underrun_s', 0):.1f} s in all)"
+        )
+    truth = {request["request_id"]: request for request in sim.ground_truth_records()}
+    records = [r for r in read_records(str(directory / REQUESTS_FILE)) if r.request_id in truth and r.ttfa_s]
+    ttfa_ms = [abs((r.ttfa_s or 0) - truth[r.request_id]["ttfa_s"]) * 1000 for r in records]
+    same = sum(
+        r.audio_out_s == truth[r.request_id]["audio_s"] and r.underruns == truth[r.request_id]["underruns"]
+        for r in records
+    )
+    print(
+        f"[demo]     against the talker's own record: TTFA within {max(ttfa_ms, default=0):.2f} ms, audio seconds and "
+        f"underruns equal for {same} of {len(records)} answers; the report plays the first ones "
+        f"({directory / REPORT_FILE}#speech)"
+    )
+
+
 def show_report(report_dir: Path) -> None:
     """Screenshots of report.html and of `omniload app` into the report directory."""
     report = report_dir / REPORT_FILE
@@ -333,6 +376,15 @@ def show_report(report_dir: Path) -> None:
         page.screenshot(path=str(report_dir / SCREENSHOTS[0]), full_page=True)
         marks = page.locator("figure.chart .mark").count()
     print(f"[demo]     {report} ({report.stat().st_size / 1024:.0f} KB): {page_summary(marks, log)}")
+    spoken = report_dir / "speech" / REPORT_FILE
+    with browser_page() as (page, log):
+        page.goto("file://" + str(spoken.resolve()))
+        page.locator("#speech").screenshot(path=str(report_dir / SCREENSHOTS[2]))
+        seconds = audio_seconds(page, "#speech audio")
+    print(
+        f"[demo]     {spoken}#speech: a spoken answer plays in the page ({seconds:.1f} s decoded by Chromium), "
+        f"{page_summary(page.locator('#speech .mark').count(), log)}; screenshot {report_dir / SCREENSHOTS[2]}"
+    )
     app = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "app", str(report_dir.parent), "--port", "0"],
         stdout=subprocess.PIPE,
