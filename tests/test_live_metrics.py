@@ -181,3 +181,26 @@ def test_metrics_render_cheaply_with_bounded_labels() -> None:
     render_s = time.perf_counter() - started_s
     assert render_s < 0.05  # one scrape of 8 workers' metrics costs well under a frame
     assert b"request_id" not in page and len(page.splitlines()) < 400
+
+
+def test_spoken_answers_feed_the_speech_series() -> None:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from harness.master.metrics import LiveMetrics
+
+    metrics = LiveMetrics(MODEL)
+    spoken = RequestRecord(
+        "r", 0, 0, 0, 0.0, 32, ttft_s=0.05, ttfa_s=0.2, audio_out_s=1.5, audio_rtf=0.6, underruns=2, underrun_s=0.3
+    )
+    metrics.observe(spoken)
+    metrics.observe(RequestRecord("t", 0, 0, 0, 0.0, 32, ttft_s=0.05))  # text only: no speech figures
+    seen = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for sample in family.samples
+        if sample.labels.get("class") == "load"
+    }
+    assert seen["omniload_ttfa_seconds_count"] == 1 and seen["omniload_ttfa_seconds_sum"] == 0.2
+    assert seen["omniload_audio_rtf_count"] == 1 and seen["omniload_audio_seconds_total"] == 1.5
+    assert seen["omniload_audio_underruns_total"] == 2 and seen["omniload_audio_underrun_seconds_total"] == 0.3

@@ -35,6 +35,10 @@ from loadopts import options_from
         (["--model", "m", "--read-timeout", "0"], "http://127.0.0.1:9", "--read-timeout"),
         (["--model", "m", "--api-path", "v1/chat"], "http://127.0.0.1:9", "--api-path"),
         (["--model", "m", "--percentiles", "50", "100"], "http://127.0.0.1:9", "--percentiles"),
+        (["--model", "m", "--voice", "Chelsie"], "http://127.0.0.1:9", "--voice"),
+        (["--model", "m", "--audio-output", "--no-stream"], "http://127.0.0.1:9", "--audio-output"),
+        (["--model", "m", "--audio-output", "--voice", "a b"], "http://127.0.0.1:9", "--voice"),
+        (["--model", "m", "--extra-args", '{"modalities": ["text"]}'], "http://127.0.0.1:9", "--extra-args"),
         (["--model", "m", "--percentiles", "0"], "http://127.0.0.1:9", "--percentiles"),
         (["--model", "m", "--percentiles", *map(str, range(1, 10))], "http://127.0.0.1:9", "--percentiles"),
     ],
@@ -225,3 +229,11 @@ def test_run_help_lists_every_omniload_flag_in_a_named_group() -> None:
 def test_percentiles_are_sorted_without_repeats() -> None:
     assert options_from(["--model", "m", "--percentiles", "99.9", "50", "50"]).percentiles == (50.0, 99.9)
     assert options_from(["--model", "m"]).percentiles == (50.0, 90.0, 99.0)
+
+
+def test_a_spoken_answer_is_asked_as_each_server_profile_takes_it() -> None:
+    vllm = options_from(["--model", "m", "--audio-output"]).payload.body_fields()
+    openai = options_from(["--model", "m", "--audio-output", "--server-profile", "openai"]).payload.body_fields()
+    assert vllm["modalities"] == openai["modalities"] == ["text", "audio"] and "audio" not in vllm
+    assert openai["audio"] == {"voice": "Ethan", "format": "pcm16"}
+    assert "modalities" not in options_from(["--model", "m"]).payload.body_fields()

@@ -20,6 +20,8 @@ def test_defaults_and_fixed_timing() -> None:
         (["--faults", "explode"], "--faults"),
         (["--fault-rate", "0.1"], "--fault-rate"),
         (["--stream-interval", "0"], "--stream-interval"),
+        (["--talker-chunk-ms", "0"], "--talker-chunk-ms"),
+        (["--talker-rtf", "-1"], "--talker-rtf"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line_naming_the_flag(argv: list[str], flag: str) -> None:
@@ -28,3 +30,9 @@ def test_bad_flags_exit_2_with_one_line_naming_the_flag(argv: list[str], flag: s
     error_lines = [line for line in result.stderr.splitlines() if "error" in line]
     assert len(error_lines) == 1 and flag in error_lines[0]
     assert "serving on" not in result.stdout
+
+
+def test_talker_settings() -> None:
+    config = parse_config(["--talker", "--talker-ttfa-ms", "80", "--talker-rtf", "0.7"])
+    assert config.talker.enabled and (config.talker.ttfa_ms, config.talker.rtf) == (80.0, 0.7)
+    assert not parse_config([]).talker.enabled

@@ -11,9 +11,14 @@ def test_parse_specs() -> None:
     assert (stall.kind, stall.seconds, stall.at_token) == ("stall", 0.5, 10)
     assert parse_fault("disconnect@3").at_token == 3
     assert parse_fault("no_done").http_status is None
+    talker = parse_fault("talker_stall:1.5@2")
+    assert (talker.kind, talker.seconds, talker.at_token) == ("talker_stall", 1.5, 2)
+    assert parse_fault("audio_cut@3").at_token == 3
 
 
-@pytest.mark.parametrize("spec", ["bogus", "stall@3", "disconnect", "delay", "no_done@2", "http_500:3"])
+@pytest.mark.parametrize(
+    "spec", ["bogus", "stall@3", "disconnect", "delay", "no_done@2", "http_500:3", "talker_stall@2", "audio_cut"]
+)
 def test_bad_specs_are_refused(spec: str) -> None:
     with pytest.raises(ValueError):
         parse_fault(spec)

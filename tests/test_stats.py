@@ -203,7 +203,8 @@ def test_goodput_flag_uses_vllms_syntax() -> None:
     from harness.options import goodput_slos
 
     assert goodput_slos(["ttft:200", "tpot:50", "e2el:3000"]) == {"ttft_s": 0.2, "tpot_s": 0.05, "latency_s": 3.0}
-    for bad in (["itl:5"], ["ttft"], ["ttft:-1"], ["ttft:x"]):
+    assert goodput_slos(["ttfa:300", "rtf:0.8"]) == {"ttfa_s": 0.3, "audio_rtf": 0.8}  # a real-time factor as it is
+    for bad in (["itl:5"], ["ttft"], ["ttft:-1"], ["ttft:x"], ["rtf:0"]):
         with pytest.raises(BadOption, match="^--goodput: "):
             goodput_slos(bad)
 
@@ -227,3 +228,11 @@ def test_token_throughput_intervals_cover_the_true_rate() -> None:
     figures = summary.summary()
     low, high = figures["output_tokens_per_s_ci"]
     assert low < figures["output_tokens_per_s"] == 20.0 < high  # 40 tokens over 2 s
+
+
+def test_a_request_without_audio_misses_a_speech_slo() -> None:
+    from harness.master.stats import meets_slos
+
+    spoken = record(0.0, 1.0, ttft_s=0.1, ttfa_s=0.25, audio_rtf=0.5)
+    assert meets_slos(spoken, {"ttfa_s": 0.3, "audio_rtf": 0.8})
+    assert not meets_slos(spoken, {"ttfa_s": 0.2}) and not meets_slos(record(0.0, 1.0, ttft_s=0.1), {"ttfa_s": 1.0})
