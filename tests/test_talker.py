@@ -130,3 +130,20 @@ def test_text_only_requests_to_a_talker_get_text_alone(tmp_path: Path) -> None:
     stage = json.loads((tmp_path / "r" / "summary.json").read_text())["stages"][0]
     assert "speech" not in stage and "ttfa_s" not in stage
     assert "TTFA" not in result.stdout
+
+
+def test_a_cut_audio_stream_fails_and_keeps_what_arrived(tmp_path: Path) -> None:
+    truth_path = tmp_path / "truth.jsonl"
+    # seed 0: the first draw (the check request before load) is no fault
+    sim = start_sim(["--model", MODEL, *TALKER, "--fault-rate", "0.3", "--faults", "audio_cut@2"], str(truth_path))
+    try:
+        result = run_locust(headless(sim.base_url, tmp_path / "r", *SPEAK, "--parallel", "4", "--number", "20"))
+        truth = {row["request_id"]: row for row in sim.wait_records(20)}
+    finally:
+        sim.stop()
+    assert result.returncode == 1, result.stderr[-3000:]  # some requests failed
+    cut = [r for r in read_records(str(tmp_path / "r" / "requests.jsonl")) if truth[r.request_id]["fault"]]
+    assert cut and all(r.error is not None and r.error["reason"] == "stream_truncated" for r in cut)
+    for record in cut:  # what arrived before the cut is kept, as the talker sent it
+        assert len(record.audio_chunk_at_s) == len(truth[record.request_id]["audio_chunks"]) == 2
+        assert record.audio_out_s == truth[record.request_id]["audio_s"] == 0.4

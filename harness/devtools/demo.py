@@ -381,9 +381,10 @@ def show_report(report_dir: Path) -> None:
         page.goto("file://" + str(spoken.resolve()))
         page.locator("#speech").screenshot(path=str(report_dir / SCREENSHOTS[2]))
         seconds = audio_seconds(page, "#speech audio")
+        marks = page.locator("#speech .mark").count()
     print(
         f"[demo]     {spoken}#speech: a spoken answer plays in the page ({seconds:.1f} s decoded by Chromium), "
-        f"{page_summary(page.locator('#speech .mark').count(), log)}; screenshot {report_dir / SCREENSHOTS[2]}"
+        f"{page_summary(marks, log)}; screenshot {report_dir / SCREENSHOTS[2]}"
     )
     app = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "app", str(report_dir.parent), "--port", "0"],

@@ -119,9 +119,11 @@ def line_chart(
     highlight: Point | None = None,
     highlight_label: str = "",
     errors: Sequence[Sequence[tuple[float, float] | None]] | None = None,
+    points_only: frozenset[str] = frozenset(),
 ) -> str:
     """Lines with a marker per point; `highlight` circles one point (a knee) with a label; `errors`: per series,
-    per point, a (low, high) interval drawn as an error bar (None: none)."""
+    per point, a (low, high) interval drawn as an error bar (None: none); `points_only`: series drawn as markers
+    without a line (events, not a curve)."""
     points = [point for _, values in series for point in values]
     if not points:
         return empty_chart(title, "no data")
@@ -137,7 +139,8 @@ def line_chart(
                     f"95 % interval: {_label(bar[0])} to {_label(bar[1])}</title></line>"
                 )
         path = " ".join(f"{'M' if i == 0 else 'L'}{frame.x(x):.1f},{frame.y(y):.1f}" for i, (x, y) in enumerate(values))
-        parts.append(f'<path d="{path}" fill="none" stroke="{color(index)}" stroke-width="2"/>')
+        if name not in points_only:
+            parts.append(f'<path d="{path}" fill="none" stroke="{color(index)}" stroke-width="2"/>')
         parts += [
             f'<circle class="mark" cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3.5" fill="{color(index)}">'
             f"<title>{escape(name)}: {_label(x)}, {_label(y)}</title></circle>"

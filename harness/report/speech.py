@@ -80,6 +80,7 @@ def timeline(stage: int, record: RequestRecord) -> str:
         "seconds after the send",
         "audio seconds",
         series,
+        points_only=frozenset({"underrun"}),
     )
 
 
