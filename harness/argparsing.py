@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import NoReturn
 
 BAD_INPUT_EXIT_CODE = 2
@@ -32,6 +33,13 @@ def at_least(flag: str, value: int, minimum: int, minimum_flag: str | None = Non
     if value < minimum:
         bound = f"{minimum_flag} {minimum}" if minimum_flag else str(minimum)
         raise BadOption(flag, f"{value} is less than {bound}")
+
+
+def refuse_given(flags: Iterable[tuple[str, object]], why: str) -> None:
+    """Raise BadOption(flag, why) for the first (flag, value) whose value was given (truthy)."""
+    for flag, given in flags:
+        if given:
+            raise BadOption(flag, why)
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):

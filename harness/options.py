@@ -24,7 +24,7 @@ from typing import Any
 import soundfile
 
 from harness import safejson
-from harness.argparsing import BadOption, at_least
+from harness.argparsing import BadOption, at_least, refuse_given
 from harness.audiospec import AUDIO_CONTENTS, AUDIO_FORMATS, SAMPLE_RATE_HZ, speech_available
 from harness.conversationspec import SHAPING_FLAGS as CONVERSATION_SHAPING_FLAGS
 from harness.conversationspec import ConversationSpec, add_conversation_arguments, conversation_spec
@@ -810,13 +810,10 @@ def _dataset(parsed: argparse.Namespace) -> str | None:
     """--dataset: a readable file, not combined with what builds synthetic prompts of its own."""
     if not parsed.dataset:
         return None
-    for flag, given in (
-        ("--mix", parsed.mix),
-        ("--prefix-groups", parsed.prefix_groups),
-        ("--multi-turn", parsed.multi_turn),
-    ):
-        if given:
-            raise BadOption(flag, "is not combined with --dataset (the dataset's rows are the requests)")
+    refuse_given(
+        (("--mix", parsed.mix), ("--prefix-groups", parsed.prefix_groups), ("--multi-turn", parsed.multi_turn)),
+        "is not combined with --dataset (the dataset's rows are the requests)",
+    )
     if not os.path.isfile(parsed.dataset):
         raise BadOption("--dataset", f"{parsed.dataset} is not a file")
     return str(parsed.dataset)
@@ -1278,19 +1275,22 @@ def refuse_without_effect(parsed: argparse.Namespace) -> None:
 MAX_TRACE_SPEED = 1000.0
 
 
-def trace_stage(parsed: argparse.Namespace) -> Stage:
-    """--trace: one open-loop stage, each request due at its offset / --trace-speed, up to --max-concurrency
-    in flight; its rate is the trace's mean."""
-    for flag, given in (
+def _shaping_flags(parsed: argparse.Namespace) -> tuple[tuple[str, object], ...]:
+    """The flags that say when and how much to send (a trace or a replay says it instead)."""
+    return (
         ("--parallel", parsed.parallel),
         ("--number", parsed.number),
         ("--rate", parsed.rate),
         ("--duration", parsed.duration),
         ("--sla-auto-tune", parsed.sla_auto_tune),
         ("--warmup-num", parsed.warmup_num),
-    ):
-        if given:
-            raise BadOption(flag, "is not combined with --trace (the trace says when and what to send)")
+    )
+
+
+def trace_stage(parsed: argparse.Namespace) -> Stage:
+    """--trace: one open-loop stage, each request due at its offset / --trace-speed, up to --max-concurrency
+    in flight; its rate is the trace's mean."""
+    refuse_given(_shaping_flags(parsed), "is not combined with --trace (the trace says when and what to send)")
     if not (math.isfinite(parsed.trace_speed) and 0 < parsed.trace_speed <= MAX_TRACE_SPEED):
         raise BadOption("--trace-speed", f"{parsed.trace_speed:g} must be above 0, at most {MAX_TRACE_SPEED:g}")
     at_least("--max-concurrency", parsed.max_concurrency, 1)
@@ -1306,19 +1306,15 @@ def trace_stage(parsed: argparse.Namespace) -> Stage:
 def replay_sweep(parsed: argparse.Namespace) -> tuple[Stage, ...]:
     """--replay: the recorded run's stages, each open loop at its requests' recorded offsets, at most its
     recorded concurrency in flight (or --max-concurrency, when given)."""
-    for flag, given in (
-        ("--parallel", parsed.parallel),
-        ("--number", parsed.number),
-        ("--rate", parsed.rate),
-        ("--duration", parsed.duration),
-        ("--sla-auto-tune", parsed.sla_auto_tune),
-        ("--warmup-num", parsed.warmup_num),
-        ("--mix", parsed.mix),
-        ("--dataset", parsed.dataset),
-        ("--multi-turn", parsed.multi_turn),
-    ):
-        if given:
-            raise BadOption(flag, "is not combined with --replay (the recorded run says what and when)")
+    refuse_given(
+        (
+            *_shaping_flags(parsed),
+            ("--mix", parsed.mix),
+            ("--dataset", parsed.dataset),
+            ("--multi-turn", parsed.multi_turn),
+        ),
+        "is not combined with --replay (the recorded run says what and when)",
+    )
     stages = []
     for stage in replay_stages(parsed.replay):
         span_s = stage.offsets_s[-1]

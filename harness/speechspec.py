@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.argparsing import BadOption
+from harness.argparsing import BadOption, refuse_given
 
 AUDIO_OUT_FORMATS = ("pcm16", "wav")
 DEFAULT_VOICE = "Ethan"  # one of Qwen3-Omni's voices (Ethan, Chelsie, Aiden)
@@ -72,12 +72,10 @@ def add_speech_arguments(add: Callable[..., Any]) -> None:
 def speech_spec(parsed: argparse.Namespace) -> SpeechSpec:
     """--audio-output and its options checked (BadOption naming the flag)."""
     if not parsed.audio_output:
-        for flag, given in (
-            ("--voice", parsed.voice != DEFAULT_VOICE),
-            ("--audio-out-format", parsed.audio_out_format != "pcm16"),
-        ):
-            if given:
-                raise BadOption(flag, "has no effect without --audio-output")
+        refuse_given(
+            (("--voice", parsed.voice != DEFAULT_VOICE), ("--audio-out-format", parsed.audio_out_format != "pcm16")),
+            "has no effect without --audio-output",
+        )
         return SpeechSpec()
     if not parsed.stream:
         raise BadOption("--audio-output", "measures a streamed answer: it is not combined with --no-stream")

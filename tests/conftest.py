@@ -43,7 +43,7 @@ def builder() -> Iterator[BuilderProcess]:
 # from what each test calls and the fixtures it takes, so a new test is marked by itself.
 _STARTS_A_PROCESS = re.compile(
     r"\b(start_sim|run_locust|locust_command|subprocess\.|Popen|browser_page|BuilderProcess|start_prometheus|"
-    r"omnibench\(|push\(|run_herd|run_sweep|start_workers)"
+    r"omnibench\(|omniload\(|\b_run\(|push\(|run_herd|run_sweep|start_workers)"
 )
 _PROCESS_FIXTURES = frozenset(
     {
