@@ -24,7 +24,7 @@ demo: $(STAMP) deps
 	$(BIN)/python -m harness.devtools.demo --port $(DEMO_PORT) --report-dir $(DEMO_DIR)
 
 test: $(STAMP) deps lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Style and types, as make test runs them (fails on any finding): ruff format + lint, mypy over harness/.
 lint: $(STAMP)

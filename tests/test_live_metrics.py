@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.buckets import CLIENT_TTFT_BUCKETS_S
 from harness.devtools.locustproc import locust_command, run_locust
 from harness.devtools.promserver import free_port, start_prometheus
@@ -42,7 +44,9 @@ def dashboard_queries() -> list[str]:
 
 def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
     metrics_port = free_port()
-    sim = start_sim(["--fixed", "30", "2", "--model", MODEL])
+    # spoken answers too (--talker, --audio-output): every dashboard panel, the speech row included, has data
+    talker = ["--talker", "--talker-rtf", "0.1", "--talker-seconds-per-token", "0.02"]
+    sim = start_sim(["--fixed", "30", "2", "--model", MODEL, *talker])
     sim_target = sim.base_url.removeprefix("http://")
     prometheus = start_prometheus(tmp_path, {"omniload": f"127.0.0.1:{metrics_port}", "vllm": sim_target})
     report = tmp_path / "r"
@@ -94,6 +98,7 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
                 str(metrics_port),
                 "--metrics-linger",
                 str(LINGER_S),
+                "--audio-output",
             ]
         )
         ended_at = time.time() - LINGER_S / 2  # while the master still served its final values
@@ -118,6 +123,12 @@ def test_prometheus_sees_the_sweep_as_the_report_does(tmp_path: Path) -> None:
         p90_s = percentile(sorted(r.ttft_s for r in records if r.status == "ok" and r.ttft_s is not None), 90)
         bucket_of = lambda value: bisect.bisect_left(CLIENT_TTFT_BUCKETS_S, value)  # noqa: E731
         assert abs(bucket_of(float(estimate[0]["value"][1])) - bucket_of(p90_s)) <= 1
+
+        # spoken answers through two workers: every answer's audio seconds reach the master and Prometheus
+        audio_s = sum(r.audio_out_s or 0.0 for r in records if r.status == "ok")
+        assert [s["speech"]["answers"] for s in summary["stages"]] == [s["succeeded"] for s in summary["stages"]]
+        heard = prometheus.query(f'max_over_time(omniload_audio_seconds_total{{model="{MODEL}"}}[10m])', ended_at)
+        assert audio_s > 0 and float(heard[0]["value"][1]) == pytest.approx(audio_s, rel=1e-9)
 
         empty = [expr for expr in dashboard_queries() if not prometheus.query(expr, ended_at)]
         assert empty == []

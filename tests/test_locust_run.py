@@ -444,7 +444,7 @@ def test_a_headless_sweep_is_quiet_unless_asked(fixed_sim: SimProcess, tmp_path:
         "--parallel",
         "2",
         "--number",
-        "60",
+        "24",  # 12 rounds of 0.35 s: past Locust's 2 s stats interval twice
         "--max-tokens",
         "64",
         "--image-num",
