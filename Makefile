@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/payload_build.py
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/interval_coverage.py
+	$(BIN)/python bench/speech_events.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
