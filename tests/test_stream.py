@@ -205,3 +205,16 @@ def test_an_answer_kept_for_the_report_is_one_playable_wav() -> None:
     assert AudioChunks().wav_b64() is None
     with wave.open(io.BytesIO(base64.b64decode(audio.wav_b64() or ""))) as wav:
         assert (wav.getframerate(), wav.getnframes()) == (24_000, 4_800)
+
+
+def test_endless_audio_is_cut_off_as_endless_text_is() -> None:
+    import base64
+
+    stream = ChatStream(max_tokens=4)  # at most 4 x 16 + 1024 audio chunks
+    pcm = base64.b64encode(b"\0\0" * 240).decode()
+    for index in range(2000):
+        stream.on_event(SseEvent(float(index), chunk({"audio": {"data": pcm}})))
+        if stream.must_end:
+            break
+    assert stream.must_end and stream.failure is not None and stream.failure[0] == "overlong_output"
+    assert len(stream.audio.arrivals_s) == 4 * 16 + 1024 + 1

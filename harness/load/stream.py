@@ -27,6 +27,10 @@ ENDLESS_EVENTS_PER_TOKEN = 2
 ENDLESS_EVENTS_SLACK = 64
 MAX_CHARS_PER_TOKEN = 256
 ENDLESS_CHARS_SLACK = 65536
+# A spoken answer's chunks: a token is rarely over a second of speech, and a server may send ten
+# chunks a second; more than this per asked token is an endless audio stream.
+ENDLESS_AUDIO_CHUNKS_PER_TOKEN = 16
+ENDLESS_AUDIO_CHUNKS_SLACK = 1024
 
 
 class ChatStream:
@@ -37,12 +41,13 @@ class ChatStream:
     """
 
     def __init__(self, max_tokens: int | None = None, audio: AudioChunks | None = None) -> None:
-        # (most output events, most output characters) before the stream is endless; None: no guard
-        self.endless_limits: tuple[int, int] | None = None
+        # (most output events, most output characters, most audio chunks) before the stream is endless; None: no guard
+        self.endless_limits: tuple[int, int, int] | None = None
         if max_tokens is not None:
             self.endless_limits = (
                 max_tokens * ENDLESS_EVENTS_PER_TOKEN + ENDLESS_EVENTS_SLACK,
                 max_tokens * MAX_CHARS_PER_TOKEN + ENDLESS_CHARS_SLACK,
+                max_tokens * ENDLESS_AUDIO_CHUNKS_PER_TOKEN + ENDLESS_AUDIO_CHUNKS_SLACK,
             )
         self.output_chars = 0
         self.output_times_s: list[float] = []  # arrival of each event carrying output
@@ -84,6 +89,7 @@ class ChatStream:
             if chunk.get("modality") == "audio":  # vLLM-Omni: its usage here counts no tokens; the last chunk's does
                 for choice in choices:
                     self._on_audio_choice(choice, event.arrived_s)
+                self._guard()
                 return
             usage = chunk.get("usage")
             if usage:
@@ -97,12 +103,19 @@ class ChatStream:
         except (AttributeError, TypeError, ValueError) as exc:  # a chunk of the wrong shape
             self._fail(wire.MALFORMED_EVENT, f"unexpected chunk shape ({exc}): {event.data[:100]!r}")
             return
+        self._guard()
+
+    def _guard(self) -> None:
+        """End a clearly endless stream: more output or audio events, or output text, than the asked tokens allow."""
         limits = self.endless_limits
-        if limits is not None and (len(self.output_times_s) > limits[0] or self.output_chars > limits[1]):
+        if limits is None:
+            return
+        events, chunks = len(self.output_times_s), len(self.audio.arrivals_s)
+        if events > limits[0] or chunks > limits[2] or self.output_chars > limits[1]:
             self._fail(
                 wire.OVERLONG_OUTPUT,
-                f"an endless stream, cut off: {len(self.output_times_s)} output events, {self.output_chars} "
-                f"characters (limits {limits[0]}, {limits[1]})",
+                f"an endless stream, cut off: {events} output events, {chunks} audio chunks, {self.output_chars} "
+                f"characters (limits {limits[0]}, {limits[2]}, {limits[1]})",
             )
             self.must_end = True
 
