@@ -356,13 +356,14 @@ def show_speech(summary: dict[str, Any], sim: SimProcess, directory: Path) -> No
         )
     truth = {request["request_id"]: request for request in sim.ground_truth_records()}
     records = [r for r in read_records(str(directory / REQUESTS_FILE)) if r.request_id in truth and r.ttfa_s]
-    ttfa_ms = [abs((r.ttfa_s or 0) - truth[r.request_id]["ttfa_s"]) * 1000 for r in records]
+    ttfa_ms = sorted(abs((r.ttfa_s or 0) - truth[r.request_id]["ttfa_s"]) * 1000 for r in records) or [0.0]
     same = sum(
         r.audio_out_s == truth[r.request_id]["audio_s"] and r.underruns == truth[r.request_id]["underruns"]
         for r in records
     )
     print(
-        f"[demo]     against the talker's own record: TTFA within {max(ttfa_ms, default=0):.2f} ms, audio seconds and "
+        f"[demo]     against the talker's own record: TTFA median {ttfa_ms[len(ttfa_ms) // 2]:.3f} ms, "
+        f"max {ttfa_ms[-1]:.2f} ms, audio seconds and "
         f"underruns equal for {same} of {len(records)} answers; the report plays the first ones "
         f"({directory / REPORT_FILE}#speech)"
     )

@@ -52,7 +52,8 @@ class GroundTruthRecord(TypedDict, total=False):
     fault: str | None
     status: int
     # --talker, a request that asked for audio: each chunk [sent after received_at in integer microseconds,
-    # its samples at 24 kHz], and what a listener gets from them (harness/playback.py)
+    # its samples at 24 kHz, bytes the transport still held after the write (the client's socket was full)],
+    # and what a listener gets from them (harness/playback.py)
     audio_chunks: list[list[int]]
     speech_shape: str  # vllm-omni or openai
     ttfa_s: float

@@ -375,7 +375,10 @@ class SimServer:
                     due_perf += fault.seconds
                 await sleep_until(due_perf)
                 send(framer.event(self.voice.next_pcm(samples)))
-                chunks.append([int((time.perf_counter() - seq.received_perf) * 1e6), samples])
+                sent_us = int((time.perf_counter() - seq.received_perf) * 1e6)
+                transport = exchange.request.transport
+                held = transport.get_write_buffer_size() if transport is not None else 0
+                chunks.append([sent_us, samples, held])  # held: bytes the client's full socket made us keep
                 if fault is not None and fault.kind == "audio_cut" and number == fault.at_token:
                     self._end_early(exchange, "abort", drop_connection=True)
                     return False
@@ -386,10 +389,10 @@ class SimServer:
             return False
         finally:
             self._talking -= 1
-            heard = playback([at_us / 1e6 for at_us, _ in chunks], [n / TALKER_RATE_HZ for _, n in chunks])
+            heard = playback([chunk[0] / 1e6 for chunk in chunks], [chunk[1] / TALKER_RATE_HZ for chunk in chunks])
             if heard.ttfa_s is not None:
                 record["ttfa_s"] = heard.ttfa_s
-            record["audio_s"] = sum(n for _, n in chunks) / TALKER_RATE_HZ
+            record["audio_s"] = sum(chunk[1] for chunk in chunks) / TALKER_RATE_HZ
             record["underruns"], record["underrun_s"] = heard.underruns, heard.underrun_s
         return True
 
