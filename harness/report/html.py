@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
+from harness.intervals import wilson_interval as share_interval
 from harness.jsonl import read_jsonl
 from harness.provenance import provenance
 from harness.records import RequestRecord, read_records
@@ -56,7 +56,6 @@ THUMBNAIL_QUALITY = 70
 MAX_AUDIO_BYTES = 256 * 1024  # one clip; larger ones are served by `omniload app`
 MAX_TIMELINE_BARS = 600  # per stage; more requests are sampled evenly
 MAX_ERROR_EXAMPLES = 3
-Z_95 = 1.959964
 
 
 @dataclass
@@ -111,14 +110,8 @@ def load_run(directory: str | Path, within: Path | None = None) -> Run:
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion (0..1)."""
-    if total == 0:
-        return 0.0, 0.0
-    share = correct / total
-    denominator = 1 + Z_95**2 / total
-    centre = (share + Z_95**2 / (2 * total)) / denominator
-    half = Z_95 * math.sqrt(share * (1 - share) / total + Z_95**2 / (4 * total**2)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    """95 % Wilson score interval of an accuracy (0..1); (0, 0) without samples (nothing to draw)."""
+    return (0.0, 0.0) if total == 0 else share_interval(correct, total)
 
 
 def knee(stages: Sequence[StageSummary]) -> StageSummary | None:
